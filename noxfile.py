@@ -1,0 +1,76 @@
+"""Development sessions: `nox` runs the ones CI runs (see README)."""
+
+from __future__ import annotations
+
+import glob
+import os
+from pathlib import Path
+
+import nox
+
+nox.needs_version = ">=2025.2.9"
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.reuse_existing_virtualenvs = False
+nox.options.error_on_missing_interpreters = True
+nox.options.sessions = ["tests", "lint", "typecheck", "docs"]
+
+ROOT = Path(__file__).parent
+PROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
+# The oldest and newest supported Pythons, and the machine's default one.
+PYTHONS = ["3.10", "3.11", "3.13"]
+
+
+def _find_pyenv_interpreters() -> None:
+    """Let nox find every pyenv-installed CPython on a fresh machine.
+
+    pyenv's shims answer only for the versions `pyenv global` names, so nox would not see
+    python3.10 or python3.13 there; their bin folders are put on PATH instead.
+    """
+    root = os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))
+    folders = sorted(glob.glob(os.path.join(root, "versions", "3.*", "bin")))
+    if folders:
+        os.environ["PATH"] = os.pathsep.join([*os.environ["PATH"].split(os.pathsep), *folders])
+
+
+_find_pyenv_interpreters()
+
+
+def _install(session: nox.Session, *groups: str) -> None:
+    """Install the package and the named dependency groups of pyproject.toml."""
+    requirements = [
+        req for group in groups for req in nox.project.dependency_groups(PROJECT, group)
+    ]
+    session.install(".", *requirements)
+
+
+@nox.session(python=PYTHONS)
+def tests(session: nox.Session) -> None:
+    """The test suite on asyncio and trio, with line coverage of src/ enforced."""
+    _install(session, "test")
+    session.env["COVERAGE_FILE"] = str(ROOT / f".coverage.{session.python}")
+    session.run("coverage", "erase")
+    session.run("coverage", "run", "-m", "pytest", *session.posargs)
+    session.run("coverage", "combine", "--quiet")
+    session.run("coverage", "report")
+
+
+@nox.session(python="3.11")
+def lint(session: nox.Session) -> None:
+    """ruff check, ruff format --check."""
+    session.install(*nox.project.dependency_groups(PROJECT, "lint"))
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(python="3.11")
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict on src/ (the generated sync code included)."""
+    _install(session, "typecheck")
+    session.run("mypy")
+
+
+@nox.session(python="3.11")
+def docs(session: nox.Session) -> None:
+    """Build the documentation with warnings as errors."""
+    _install(session, "docs")
+    session.run("mkdocs", "build", "--strict", "--site-dir", str(ROOT / "site"))

@@ -1,0 +1,60 @@
+"""flowinvoke: start, wait for, and run thousands of LLM-bot workflow runs.
+
+`AsyncClient` is the async client (asyncio and trio) and `Client` its blocking twin, generated
+from the async source. Every provider's answers come back as one `WorkflowRun` model and every
+failure as one exception tree under `FlowInvokeError`.
+"""
+
+from ._async.client import AsyncClient
+from ._errors import (
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    ConfigurationError,
+    FlowInvokeError,
+    InsufficientCreditsError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    ResponseValidationError,
+    ServerError,
+    UnsupportedOperationError,
+    WaitTimeoutError,
+    WorkflowFailedError,
+)
+from ._models import RunStatus, Webhook, WorkflowRun
+from ._polling import PollPolicy
+from ._retry import RetryPolicy
+from ._sync.client import Client
+from ._version import __version__
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AsyncClient",
+    "AuthenticationError",
+    "BadRequestError",
+    "Client",
+    "ConfigurationError",
+    "FlowInvokeError",
+    "InsufficientCreditsError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "PollPolicy",
+    "RateLimitError",
+    "ResponseValidationError",
+    "RetryPolicy",
+    "RunStatus",
+    "ServerError",
+    "UnsupportedOperationError",
+    "WaitTimeoutError",
+    "Webhook",
+    "WorkflowFailedError",
+    "WorkflowRun",
+    "__version__",
+]

@@ -1,0 +1,86 @@
+"""Polling a run until it leaves PENDING/RUNNING: the states a waiter sees."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+
+from .._compat import async_deadline_scope, async_sleep
+from .._deadline import Deadline
+from .._errors import APIError, UnsupportedOperationError, WaitTimeoutError
+from .._input import check_run_id
+from .._logging import logger
+from .._models import WorkflowRun
+from .._polling import PollPolicy
+from .._retry import is_retryable
+from ..providers import Operation, Provider
+from ._requester import AsyncRequester
+
+__all__ = ["poll_states"]
+
+
+async def poll_states(
+    requester: AsyncRequester,
+    provider: Provider,
+    start: WorkflowRun | str,
+    policy: PollPolicy,
+    deadline: Deadline,
+) -> AsyncGenerator[WorkflowRun, None]:
+    """Yield each new state of a run, ending after the terminal one.
+
+    A `WorkflowRun` given as `start` is yielded first; a bare id is queried at once.
+    Transient query failures never end the wait (the next poll tries again); a failure that
+    retrying cannot mend (401, 403, 404, ...) is raised with the run id on it. When the
+    deadline passes, `WaitTimeoutError` carries the id and the last state seen.
+    """
+    current: WorkflowRun | None = None
+    if isinstance(start, WorkflowRun):
+        current = start
+        yield start
+        if start.done:
+            return
+        if start.id is None:
+            raise UnsupportedOperationError(
+                f"an unfinished {provider.name} run without an id cannot be waited for",
+                provider=provider.name,
+            )
+        run_id = start.id
+    else:
+        run_id = check_run_id(start)
+    spec = provider.build_query(run_id)
+    schedule = policy.delays()
+    hint: float | None = None
+    sleep_first = current is not None
+    while True:
+        if sleep_first:
+            await async_sleep(deadline.cap(policy.next_delay(next(schedule), hint)))
+            if deadline.expired:
+                raise _timed_out(run_id, current)
+        sleep_first = True
+        async with async_deadline_scope(deadline) as scope:
+            try:
+                reply = await requester.send(spec, deadline)
+            except APIError as error:
+                if not is_retryable(error, Operation.QUERY):
+                    error.run_id = error.run_id or run_id
+                    raise
+                logger.warning("query of run %s failed; polling goes on: %s", run_id, error)
+                hint = getattr(error, "retry_after", None)
+                continue
+        if scope.cancelled_caught:
+            raise _timed_out(run_id, current)
+        hint = reply.retry_after
+        if reply.run != current:
+            current = reply.run
+            yield current
+        if current.done:
+            return
+
+
+def _timed_out(run_id: str, last: WorkflowRun | None) -> WaitTimeoutError:
+    seen = f"; last status {last.raw_status or last.status.value}" if last else ""
+    return WaitTimeoutError(
+        f"run {run_id} did not finish before the wait deadline{seen}; "
+        "it may still finish: wait again with its id",
+        run_id=run_id,
+        last_run=last,
+    )

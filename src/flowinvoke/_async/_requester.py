@@ -1,0 +1,104 @@
+"""Sending one operation's request, retrying only what is safe to retry."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from .. import _http
+from .._compat import async_sleep
+from .._deadline import Deadline
+from .._errors import APIError
+from .._logging import logger
+from .._responses import Reply, read_reply, transport_error
+from .._retry import RetryPolicy, next_retry_delay
+from .._secret import Redactor
+from ..providers import Provider, RequestSpec
+
+__all__ = ["AsyncRequester"]
+
+_NO_DEADLINE = Deadline(None)
+
+
+class AsyncRequester:
+    """One provider endpoint with its auth, timeouts and retry policy bound in."""
+
+    __slots__ = ("_base_url", "_headers", "_http", "_provider", "_redact", "_retry", "_timeout")
+
+    def __init__(
+        self,
+        http: _http.AsyncClient,
+        *,
+        provider: Provider,
+        base_url: str,
+        headers: Mapping[str, str],
+        timeout: _http.Timeout,
+        retry: RetryPolicy,
+        redact: Redactor,
+    ) -> None:
+        self._http = http
+        self._provider = provider
+        self._base_url = base_url.rstrip("/")
+        self._headers = dict(headers)
+        self._timeout = timeout
+        self._retry = retry
+        self._redact = redact
+
+    async def send(self, spec: RequestSpec, deadline: Deadline = _NO_DEADLINE) -> Reply:
+        """Send `spec`, retrying transient failures; raise the last error when out of tries.
+
+        Each attempt's HTTP timeouts, and each sleep, are cut to what is left of `deadline`.
+        """
+        url = self._base_url + spec.path
+        schedule = self._retry.delays()
+        budget = Deadline(self._retry.budget)
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = await self._http.request(
+                    spec.method,
+                    url,
+                    json=spec.json,
+                    headers=self._headers,
+                    timeout=_capped(self._timeout, deadline),
+                )
+            except _http.TransportError as exc:
+                error: APIError = transport_error(self._provider, spec, exc, self._redact)
+                cause: BaseException = exc
+            else:
+                try:
+                    return read_reply(self._provider, spec, response, self._redact)
+                except APIError as exc:
+                    error = cause = exc
+            delay = next_retry_delay(
+                error, spec.operation, self._retry, schedule, (budget, deadline)
+            )
+            if delay is None:
+                raise error from (None if cause is error else cause)
+            logger.info(
+                "retrying %s %s (attempt %d of %d) in %.2fs after: %s",
+                self._provider.name,
+                spec.operation.value,
+                attempt + 1,
+                self._retry.max_retries + 1,
+                delay,
+                error,
+            )
+            await async_sleep(delay)
+
+
+def _capped(timeout: _http.Timeout, deadline: Deadline) -> _http.Timeout:
+    """The request's timeouts, none longer than what is left of the deadline."""
+    if not deadline.finite:
+        return timeout
+    left = deadline.remaining()
+
+    def cap(value: float | None) -> float:
+        return left if value is None else min(value, left)
+
+    return _http.Timeout(
+        connect=cap(timeout.connect),
+        read=cap(timeout.read),
+        write=cap(timeout.write),
+        pool=cap(timeout.pool),
+    )

@@ -1,0 +1,42 @@
+"""A point in monotonic time after which an operation gives up."""
+
+from __future__ import annotations
+
+import math
+import time
+
+__all__ = ["Deadline", "positive_seconds"]
+
+
+class Deadline:
+    """The end of a time limit, on a monotonic clock (wall-clock jumps do not move it)."""
+
+    __slots__ = ("_at",)
+
+    def __init__(self, seconds: float | None) -> None:
+        self._at = math.inf if seconds is None else time.monotonic() + seconds
+
+    @property
+    def finite(self) -> bool:
+        """True when there is a limit at all."""
+        return self._at != math.inf
+
+    def remaining(self) -> float:
+        """Seconds left (never negative; infinite when there is no limit)."""
+        return max(0.0, self._at - time.monotonic())
+
+    @property
+    def expired(self) -> bool:
+        """True once no time is left."""
+        return time.monotonic() >= self._at
+
+    def cap(self, seconds: float) -> float:
+        """`seconds`, shortened so as not to pass the deadline."""
+        return min(seconds, self.remaining())
+
+
+def positive_seconds(value: object, name: str) -> float:
+    """`value` as float seconds if it is a positive number (bools are not numbers here)."""
+    if type(value) not in (int, float) or not value > 0:  # type: ignore[operator]
+        raise ValueError(f"{name} must be a positive number of seconds, not {value!r}")
+    return float(value)  # type: ignore[arg-type]

@@ -1,0 +1,124 @@
+"""The normalised result model: one `WorkflowRun` whatever the provider said."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
+
+from ._errors import WorkflowFailedError
+
+__all__ = ["MAX_WEBHOOKS", "RunStatus", "Webhook", "WorkflowRun"]
+
+
+class RunStatus(str, enum.Enum):
+    """Where a run is in its life, in words common to every provider."""
+
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+    UNKNOWN = "UNKNOWN"
+
+    @property
+    def done(self) -> bool:
+        """True once the run has left PENDING/RUNNING (an unknown word counts as done)."""
+        return self not in _ACTIVE
+
+    @classmethod
+    def from_word(cls, word: str | None) -> RunStatus:
+        """Map a provider's status word, case-insensitively; an unknown word gives UNKNOWN."""
+        if word is None:
+            return cls.UNKNOWN
+        return _WORDS.get(word.strip().lower().replace("-", "_"), cls.UNKNOWN)
+
+
+_ACTIVE = frozenset({RunStatus.PENDING, RunStatus.RUNNING})
+
+# Every spelling the providers' pages and servers use (see providers.md), and their obvious
+# neighbours: docs disagree (`SUCCEED`, `SUCCED`, `SUCCESS`), so the table is generous.
+_WORDS: dict[str, RunStatus] = {
+    **dict.fromkeys(("pending", "queued", "queuing", "waiting", "created"), RunStatus.PENDING),
+    **dict.fromkeys(("running", "in_progress", "processing", "started"), RunStatus.RUNNING),
+    **dict.fromkeys(
+        ("succeed", "succeeded", "succed", "success", "successful", "completed", "complete"),
+        RunStatus.SUCCEEDED,
+    ),
+    **dict.fromkeys(("failed", "fail", "failure", "error", "errored"), RunStatus.FAILED),
+    **dict.fromkeys(("cancelled", "canceled", "stopped", "aborted"), RunStatus.CANCELLED),
+}
+
+MAX_WEBHOOKS = 5
+
+
+class Webhook(BaseModel):
+    """A URL the provider calls when an asynchronous run ends (GPTBots/AltaBots only)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    url: HttpUrl
+    method: Literal["POST", "GET", "PUT"] = "POST"
+    headers: dict[str, str] = Field(default_factory=dict, repr=False)
+
+    def to_wire(self) -> dict[str, Any]:
+        """The webhook as the provider's invoke body spells it."""
+        body: dict[str, Any] = {"method": self.method, "url": str(self.url)}
+        if self.headers:
+            body["headers"] = dict(self.headers)
+        return body
+
+
+class WorkflowRun(BaseModel):
+    """One workflow run as the provider last described it, in normalised form.
+
+    Built by the provider modules from whatever the server sent; `raw` keeps the body as
+    received, so fields this model does not know are never lost.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str | None = Field(description="The run id; None where the provider gives none.")
+    status: RunStatus
+    raw_status: str | None = Field(None, description="The status word as the server sent it.")
+    provider: str
+    input: dict[str, Any] | None = None
+    output: Any = None
+    workflow_id: str | None = None
+    workflow_name: str | None = None
+    workflow_version: str | None = None
+    duration: timedelta | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    total_cost: float | None = None
+    total_tokens: int | None = None
+    error: str | None = Field(None, description="The failure message, when the run failed.")
+    raw: Any = Field(default=None, repr=False, description="The body as received.")
+
+    @field_validator("started_at", "ended_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("timestamps must be timezone-aware")
+        return value
+
+    @property
+    def done(self) -> bool:
+        """True once the run has left PENDING/RUNNING."""
+        return self.status.done
+
+    @property
+    def succeeded(self) -> bool:
+        """True when the run finished successfully."""
+        return self.status is RunStatus.SUCCEEDED
+
+    def raise_for_status(self) -> WorkflowRun:
+        """Raise `WorkflowFailedError` if the run ended without success; else return self.
+
+        A run still PENDING/RUNNING is not an error: the call returns it unchanged.
+        """
+        if self.done and not self.succeeded:
+            raise WorkflowFailedError(self)
+        return self

@@ -1,0 +1,50 @@
+"""Holding the API key so that it cannot leak through reprs, messages or logs."""
+
+from __future__ import annotations
+
+__all__ = ["APIKey", "Redactor"]
+
+_MASK = "****"
+
+
+class APIKey:
+    """An API key that shows itself only when asked by name (`reveal()`)."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """The key itself, for the one place that builds the auth header."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"APIKey('{_MASK}')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, APIKey) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash((APIKey, self._value))
+
+    def __reduce__(self) -> tuple[object, ...]:
+        raise TypeError("APIKey cannot be pickled: a key must not be written out")
+
+
+class Redactor:
+    """Removes a key from any text a server sent back before it reaches a message or log."""
+
+    __slots__ = ("_secrets",)
+
+    def __init__(self, *secrets: str) -> None:
+        # Short strings would mask innocent text; real keys are long.
+        self._secrets = tuple(s for s in secrets if len(s) >= 4)
+
+    def __call__(self, text: str) -> str:
+        for secret in self._secrets:
+            if secret in text:
+                text = text.replace(secret, _MASK)
+        return text

@@ -1,0 +1,147 @@
+"""The provider interface: a translator between one platform's wire format and ours.
+
+A provider builds request descriptions and reads response bodies. It does no I/O, so the
+async client, the generated sync client and the tests all drive the same code.
+"""
+
+from __future__ import annotations
+
+import enum
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+from .._errors import ConfigurationError, ResponseValidationError, UnsupportedOperationError
+from .._models import Webhook, WorkflowRun
+
+__all__ = [
+    "AuthScheme",
+    "ErrorInfo",
+    "ErrorKind",
+    "Operation",
+    "Provider",
+    "RequestSpec",
+]
+
+AuthScheme = Literal["bearer", "raw"]
+
+
+class Operation(str, enum.Enum):
+    """What a request does; retry safety is decided per operation."""
+
+    INVOKE = "invoke"
+    QUERY = "query"
+
+
+class ErrorKind(enum.Enum):
+    """The kind of failure a provider's error code names (mapped to an exception class)."""
+
+    BAD_REQUEST = "bad_request"
+    AUTHENTICATION = "authentication"
+    INSUFFICIENT_CREDITS = "insufficient_credits"
+    PERMISSION_DENIED = "permission_denied"
+    NOT_FOUND = "not_found"
+    RATE_LIMIT = "rate_limit"
+    SERVER = "server"
+
+
+@dataclass(frozen=True, slots=True)
+class RequestSpec:
+    """One request to send: method, path below the base URL, JSON body and its purpose."""
+
+    method: str
+    path: str
+    json: Any
+    operation: Operation
+    run_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorInfo:
+    """An error the server reported: its kind (None: judge by HTTP status), code and text."""
+
+    message: str
+    kind: ErrorKind | None = None
+    code: int | str | None = None
+
+
+class Provider(ABC):
+    """Translate one platform's workflow API to flowinvoke's requests, runs and errors.
+
+    Subclass it and register the subclass with `register_provider` to add a platform.
+    Methods raise `ResponseValidationError` (via `invalid`) for bodies they cannot read.
+    """
+
+    #: The name callers pass as `provider=`.
+    name: ClassVar[str]
+    #: Whether runs can be queried by id (`get_run`, `wait` on a bare id).
+    supports_query: ClassVar[bool] = True
+    #: Whether invoke can return at once with an unfinished run (`async_mode=True`).
+    supports_async_invoke: ClassVar[bool] = False
+    #: Whether a workflow id must be named (in the client or in each call).
+    requires_workflow_id: ClassVar[bool] = False
+    #: Auth schemes the platform accepts.
+    auth_schemes: ClassVar[tuple[AuthScheme, ...]] = ("bearer", "raw")
+    #: Read timeout, in seconds, long enough for the platform's slowest synchronous answer.
+    read_timeout: ClassVar[float] = 300.0
+
+    @abstractmethod
+    def base_url(self, region: str | None) -> str:
+        """The platform's base URL for `region` (None: the default region)."""
+
+    def auth_headers(self, api_key: str, scheme: AuthScheme) -> dict[str, str]:
+        """The headers that authenticate a request."""
+        if scheme not in self.auth_schemes:
+            raise ConfigurationError(
+                f"provider {self.name!r} accepts auth_scheme {' or '.join(self.auth_schemes)}"
+            )
+        return {"Authorization": f"Bearer {api_key}" if scheme == "bearer" else api_key}
+
+    @abstractmethod
+    def build_invoke(
+        self,
+        input: Mapping[str, Any],
+        *,
+        user_id: str | None,
+        workflow_id: str | None,
+        async_mode: bool,
+        webhooks: Sequence[Webhook],
+    ) -> RequestSpec:
+        """Describe the request that starts a run."""
+
+    def build_query(self, run_id: str) -> RequestSpec:
+        """Describe the request that reads a run's current state."""
+        raise self.unsupported("querying a run by id", run_id=run_id)
+
+    @abstractmethod
+    def parse_error(self, status_code: int, body: Any) -> ErrorInfo | None:
+        """The error an answer reports, or None when it is not an error.
+
+        Called for every answer: a non-2xx answer must give an `ErrorInfo`; a 2xx answer
+        gives one only when its body is an error shape (errors inside HTTP 200).
+        """
+
+    @abstractmethod
+    def parse_run(self, body: Any, request: RequestSpec) -> WorkflowRun:
+        """Read a successful answer as a `WorkflowRun`."""
+
+    def unsupported(self, what: str, *, run_id: str | None = None) -> UnsupportedOperationError:
+        """The error for an operation this platform does not have."""
+        return UnsupportedOperationError(
+            f"provider {self.name!r} does not support {what}", provider=self.name, run_id=run_id
+        )
+
+    def invalid(
+        self, problem: str, body: Any, *, status_code: int = 200
+    ) -> ResponseValidationError:
+        """The error for a body that does not have the documented shape."""
+        return ResponseValidationError(
+            f"unreadable {self.name} response: {problem}",
+            provider=self.name,
+            body=body,
+            status_code=status_code,
+        )
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"

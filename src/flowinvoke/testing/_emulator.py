@@ -1,0 +1,355 @@
+"""The `Emulator`: one deterministic state machine behind every way of serving it.
+
+It routes a request by path (any host or base path works), applies an injected fault if one
+matches, lets the provider's wire module answer, and hands back either a response or a
+connection failure. Waiting is expressed as delays yielded to whichever adapter serves it (a
+blocking sleep for sync clients, `anyio.sleep` for async ones and ASGI), so the core does no
+I/O and never blocks an event loop.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, Protocol, cast
+
+import anyio
+
+from ._clock import AsyncSleep, Clock, FakeClock, Sleep
+from ._faults import Fault, FaultPlan, RandomFaults
+from ._state import Counters, EmulatorState, RunRecord
+from ._wire import (
+    JSON_HEADERS,
+    ErrorKind,
+    Handling,
+    Reply,
+    TransportFailure,
+    WireDisconnect,
+    WireRequest,
+    WireResponse,
+    format_seconds,
+    immediately,
+    json_response,
+)
+from ._wire_aitutor import AitutorWire, workflow_id_in
+from ._wire_gptbots import INVOKE_PATH, QUERY_PATH, GPTBotsWire
+from ._workflows import AitutorStyle, Workflow
+
+if TYPE_CHECKING:
+    from flowinvoke._http import AsyncClient, Client
+
+    from ._asgi import EmulatorASGIApp
+    from ._transport import EmulatorTransport
+
+__all__ = ["EMULATOR_BASE_URL", "FAKE_EPOCH", "Emulator"]
+
+EMULATOR_BASE_URL = "http://emulator.flowinvoke.test"
+"""A base URL for in-process use; the emulator ignores the host, so any URL works."""
+
+FAKE_EPOCH = 1_700_000_000.0
+"""The Unix time a `FakeClock`-driven emulator starts at, unless `epoch` is given."""
+
+_GATEWAY_TEXT = {
+    502: "Bad Gateway",
+    503: "Service Temporarily Unavailable",
+    504: "Gateway Time-out",
+}
+
+_FAILURES: dict[str, tuple[TransportFailure, str]] = {
+    "disconnect": ("disconnect", "Server disconnected without sending a response."),
+    "reset": ("reset", "[Errno 104] Connection reset by peer"),
+    "timeout": ("timeout", "The read operation timed out"),
+    "connect_error": ("connect_error", "[Errno 111] Connection refused"),
+}
+
+
+class _ErrorRenderer(Protocol):
+    """What both wire modules offer for rendering their error bodies."""
+
+    def error(
+        self,
+        kind: ErrorKind,
+        workflow: Workflow | None,
+        *,
+        message: str | None = ...,
+        code: int | str | None = ...,
+        status: int | None = ...,
+        headers: tuple[tuple[str, str], ...] = ...,
+    ) -> WireResponse: ...
+
+
+class Emulator:
+    """An in-memory GPTBots / AltaBots / aitutor-api server for tests, demos and benchmarks.
+
+    Register scripted `Workflow`s, then talk to it through `transport()` (an httpx
+    `MockTransport` for `httpx.Client` and `httpx.AsyncClient`) or `asgi_app()` (plain ASGI,
+    for `httpx.ASGITransport` or uvicorn). Both serve the same state, so a run started through
+    one can be queried through the other.
+
+    Args:
+        workflows: Workflows to register at once (see `add_workflow`).
+        clock: Monotonic seconds; defaults to `time.monotonic`. A `FakeClock` also supplies
+            `sleep` and `async_sleep` (and a fixed `FAKE_EPOCH`) unless they are given.
+        sleep: Blocking sleep used when a sync client must wait; defaults to `time.sleep`.
+        async_sleep: Async sleep for async clients and ASGI; defaults to `anyio.sleep`.
+        epoch: Unix time (seconds) of the clock's first reading, for `startTime`/`endTime`;
+            defaults to `time.time()` (or `FAKE_EPOCH` with a `FakeClock`).
+        seed: Seed of the generator behind run-id suffixes (ids also carry a counter).
+        errors_in_http_200: Send error bodies inside HTTP 200 by default (workflows may
+            override); applies to errors found before a workflow is known, like a bad key.
+        aitutor_style: aitutor error shape used before a workflow is known.
+        faults: Scripted faults to queue at once (see `inject`).
+        random_faults: A random fault source (see `set_random_faults`).
+    """
+
+    def __init__(
+        self,
+        workflows: Iterable[Workflow] = (),
+        *,
+        clock: Clock | None = None,
+        sleep: Sleep | None = None,
+        async_sleep: AsyncSleep | None = None,
+        epoch: float | None = None,
+        seed: int = 0,
+        errors_in_http_200: bool = False,
+        aitutor_style: AitutorStyle = "seed",
+        faults: Iterable[Fault] = (),
+        random_faults: RandomFaults | None = None,
+    ) -> None:
+        fake = clock if isinstance(clock, FakeClock) else None
+        self.clock: Clock = clock if clock is not None else time.monotonic
+        self.sleep: Sleep = sleep or (fake.sleep if fake else time.sleep)
+        self.async_sleep: AsyncSleep = async_sleep or (fake.async_sleep if fake else anyio.sleep)
+        if epoch is None:
+            epoch = FAKE_EPOCH if fake else time.time()
+        self._lock = threading.Lock()
+        self._state = EmulatorState(clock=self.clock, epoch=epoch, seed=seed)
+        self._faults = FaultPlan()
+        self._gptbots = GPTBotsWire(self._state, self._lock, errors_in_http_200=errors_in_http_200)
+        self._aitutor = AitutorWire(
+            self._state,
+            self._lock,
+            errors_in_http_200=errors_in_http_200,
+            default_style=aitutor_style,
+        )
+        for workflow in workflows:
+            self.add_workflow(workflow)
+        self.inject(*faults)
+        self.set_random_faults(random_faults)
+
+    def __repr__(self) -> str:
+        with self._lock:
+            ids = sorted(self._state.workflows)
+            runs = len(self._state.runs)
+        return f"Emulator(workflows={ids!r}, runs={runs})"
+
+    # -- configuration -----------------------------------------------------------------------
+
+    def add_workflow(self, workflow: Workflow) -> Workflow:
+        """Register a workflow and return it.
+
+        Raises:
+            ValueError: The id is taken, or (GPTBots/AltaBots) another workflow has the key.
+        """
+        with self._lock:
+            self._state.add_workflow(workflow)
+        return workflow
+
+    def workflow(self, workflow_id: str) -> Workflow:
+        """The registered workflow with this id (`KeyError` if none)."""
+        with self._lock:
+            return self._state.workflows[workflow_id]
+
+    def inject(self, *faults: Fault) -> None:
+        """Queue scripted faults; each strikes the first later request it matches, once."""
+        self._faults.add(faults)
+
+    def set_random_faults(self, config: RandomFaults | None) -> None:
+        """Install a seeded random fault source (replacing any), or remove it with `None`."""
+        self._faults.set_random(config)
+
+    def pending_faults(self) -> tuple[Fault, ...]:
+        """Scripted faults not consumed yet, in order."""
+        return self._faults.pending()
+
+    def clear_faults(self) -> None:
+        """Forget every scripted fault and the random source."""
+        self._faults.clear()
+
+    # -- inspection --------------------------------------------------------------------------
+
+    @property
+    def counters(self) -> Counters:
+        """Live counters of requests, runs started, queries and faults."""
+        return self._state.counters
+
+    def runs(self) -> tuple[RunRecord, ...]:
+        """Snapshots of every run, oldest first."""
+        with self._lock:
+            now = self._state.now()
+            return tuple(run.record(now) for run in self._state.runs.values())
+
+    def run(self, run_id: str) -> RunRecord:
+        """A snapshot of one run (`KeyError` if unknown)."""
+        with self._lock:
+            return self._state.runs[run_id].record(self._state.now())
+
+    # -- serving -----------------------------------------------------------------------------
+
+    def handle(self, request: WireRequest) -> Handling:
+        """Handle one request: a generator yielding seconds to wait, returning the reply.
+
+        Adapters drive it (`respond_sync`, `respond_async`); tests rarely need it directly.
+        """
+        with self._lock:
+            counters = self._state.counters
+            counters.requests += 1
+            operation, workflow, wire, handler = self._route(request)
+            counters.requests_by_operation[operation] += 1
+            fault = self._faults.take(operation, workflow.id if workflow else None)
+            if fault is not None:
+                counters.faults[fault.kind] += 1
+        if fault is None:
+            return (yield from handler(request))
+        if not fault.processed:
+            if fault.delay > 0 and fault.kind in ("slow", "timeout"):
+                yield fault.delay
+            if fault.kind == "slow":
+                return (yield from handler(request))
+            return self._fault_reply(fault, wire, workflow, None)
+        reply = yield from handler(request)
+        if fault.delay > 0 and fault.kind in ("slow", "timeout"):
+            yield fault.delay
+        if fault.kind == "slow":
+            return reply
+        return self._fault_reply(fault, wire, workflow, reply)
+
+    def respond_sync(self, request: WireRequest) -> Reply:
+        """Handle a request to the end, waiting with the blocking `sleep`."""
+        handling = self.handle(request)
+        try:
+            delay = next(handling)
+            while True:
+                if delay > 0:
+                    self.sleep(delay)
+                delay = handling.send(None)
+        except StopIteration as stop:
+            return cast("Reply", stop.value)
+
+    async def respond_async(self, request: WireRequest) -> Reply:
+        """Handle a request to the end, waiting with `async_sleep` (never blocks the loop)."""
+        handling = self.handle(request)
+        try:
+            delay = next(handling)
+            while True:
+                if delay > 0:
+                    await self.async_sleep(delay)
+                delay = handling.send(None)
+        except StopIteration as stop:
+            return cast("Reply", stop.value)
+
+    def transport(self) -> EmulatorTransport:
+        """An httpx `MockTransport` serving this emulator to sync and async httpx clients.
+
+        Sync clients wait with `sleep`, async clients with `async_sleep`.
+        """
+        from ._transport import EmulatorTransport  # noqa: PLC0415 - keeps the core httpx-free
+
+        return EmulatorTransport(self)
+
+    def asgi_app(self) -> EmulatorASGIApp:
+        """A plain ASGI 3 application serving this emulator (httpx.ASGITransport, uvicorn)."""
+        from ._asgi import EmulatorASGIApp  # noqa: PLC0415 - keeps the core httpx-free
+
+        return EmulatorASGIApp(self)
+
+    def client(self, **kwargs: Any) -> Client:
+        """An `httpx.Client` on `EMULATOR_BASE_URL` using `transport()`; kwargs pass through."""
+        from flowinvoke._http import Client  # noqa: PLC0415
+
+        kwargs.setdefault("base_url", EMULATOR_BASE_URL)
+        return Client(transport=self.transport(), **kwargs)
+
+    def async_client(self, **kwargs: Any) -> AsyncClient:
+        """An `httpx.AsyncClient` on `EMULATOR_BASE_URL` using `transport()`."""
+        from flowinvoke._http import AsyncClient  # noqa: PLC0415
+
+        kwargs.setdefault("base_url", EMULATOR_BASE_URL)
+        return AsyncClient(transport=self.transport(), **kwargs)
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _route(
+        self, request: WireRequest
+    ) -> tuple[str, Workflow | None, _ErrorRenderer, Callable[[WireRequest], Handling]]:
+        """(operation, workflow, error renderer, handler) of a request; lock held."""
+        path = request.path.rstrip("/")
+        if path.endswith(INVOKE_PATH):
+            operation, handler = "invoke", self._gptbots.invoke
+        elif path.endswith(QUERY_PATH):
+            operation, handler = "query", self._gptbots.query
+        elif workflow_id_in(request.path) is not None:
+            workflow = self._aitutor.workflow_for(request) or self._aitutor.named_workflow(request)
+            if request.method.upper() != "POST":
+                return "other", workflow, self._aitutor, _method_not_allowed
+            return "invoke", workflow, self._aitutor, self._aitutor.invoke
+        else:
+            return "other", None, self._gptbots, _not_found
+        workflow = self._gptbots.workflow_for(request)
+        if request.method.upper() != "POST":
+            return "other", workflow, self._gptbots, _method_not_allowed
+        return operation, workflow, self._gptbots, handler
+
+    def _fault_reply(
+        self,
+        fault: Fault,
+        wire: _ErrorRenderer,
+        workflow: Workflow | None,
+        processed: Reply | None,
+    ) -> Reply:
+        """The answer a fault puts in place of (or instead of computing) the real one."""
+        kind = fault.kind
+        done = processed if isinstance(processed, WireResponse) else None
+        if kind in _FAILURES:
+            failure, text = _FAILURES[kind]
+            return WireDisconnect(failure, text, partial=done)
+        if kind == "malformed_json":
+            if done is not None and len(done.body) > 1:
+                body = done.body[: len(done.body) // 2]
+                return WireResponse(done.status, JSON_HEADERS, body)
+            return WireResponse(200, JSON_HEADERS, b'{"code": 0, "message": "')
+        retry: tuple[tuple[str, str], ...] = ()
+        if fault.retry_after is not None or kind == "rate_limit":
+            seconds = 1.0 if fault.retry_after is None else fault.retry_after
+            retry = (("retry-after", format_seconds(seconds)),)
+        error_kind: ErrorKind = "internal"
+        status = 200
+        if kind == "rate_limit":
+            error_kind, status = "rate_limited", 429
+            retry += (("x-ratelimit-limit", "100"), ("x-ratelimit-remaining", "0"))
+        elif kind == "server_error":
+            status = fault.status or 500
+            if status != 500:
+                text = _GATEWAY_TEXT.get(status, "Server Error")
+                page = f"<html><head><title>{status} {text}</title></head><body>"
+                page += f"<center><h1>{status} {text}</h1></center></body></html>"
+                headers = (("content-type", "text/html"), *retry)
+                return WireResponse(status, headers, page.encode())
+        return wire.error(
+            error_kind,
+            workflow,
+            message=fault.message,
+            code=fault.code,
+            status=status,
+            headers=retry,
+        )
+
+
+def _not_found(request: WireRequest) -> Handling:
+    return immediately(json_response(404, {"code": 40400, "message": "Not found"}))
+
+
+def _method_not_allowed(request: WireRequest) -> Handling:
+    body = {"code": 40500, "message": "Method not allowed"}
+    return immediately(json_response(405, body, (("allow", "POST"),)))

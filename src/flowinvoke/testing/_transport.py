@@ -1,0 +1,74 @@
+"""The emulator as an httpx `MockTransport`, for in-process sync and async clients.
+
+One transport serves both `httpx.Client` and `httpx.AsyncClient`: sync requests wait with the
+emulator's blocking `sleep`, async requests with its `async_sleep` (anyio, so asyncio and trio
+both work and the event loop is never blocked). A connection fault raises the httpx transport
+error a real connection would: `RemoteProtocolError`, `ReadError`, `ReadTimeout` or
+`ConnectError`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from flowinvoke._http import (
+    ConnectError,
+    MockTransport,
+    ReadError,
+    ReadTimeout,
+    RemoteProtocolError,
+    Request,
+    Response,
+    TransportError,
+)
+
+from ._wire import Reply, WireDisconnect, WireRequest
+
+if TYPE_CHECKING:
+    from ._emulator import Emulator
+
+__all__ = ["EmulatorTransport"]
+
+FAILURE_ERRORS: dict[str, type[TransportError]] = {
+    "disconnect": RemoteProtocolError,
+    "reset": ReadError,
+    "timeout": ReadTimeout,
+    "connect_error": ConnectError,
+}
+"""The httpx exception each kind of connection failure raises."""
+
+
+def wire_request(request: Request) -> WireRequest:
+    """The emulator's view of an httpx request whose body has been read."""
+    headers = {name.lower(): value for name, value in request.headers.items()}
+    return WireRequest(request.method, request.url.path, headers, request.content)
+
+
+def to_response(reply: Reply, request: Request) -> Response:
+    """Turn a reply into an httpx response, or raise its transport error."""
+    if isinstance(reply, WireDisconnect):
+        raise FAILURE_ERRORS[reply.failure](reply.message, request=request)
+    return Response(reply.status, headers=list(reply.headers), content=reply.body)
+
+
+class EmulatorTransport(MockTransport):
+    """A `MockTransport` whose async path waits without blocking the event loop.
+
+    Build it with `Emulator.transport()`; pass it as `transport=` to an httpx client.
+    """
+
+    def __init__(self, emulator: Emulator) -> None:
+        self._emulator = emulator
+        super().__init__(self._handle)
+
+    def __repr__(self) -> str:
+        return f"EmulatorTransport({self._emulator!r})"
+
+    def _handle(self, request: Request) -> Response:
+        return to_response(self._emulator.respond_sync(wire_request(request)), request)
+
+    async def handle_async_request(self, request: Request) -> Response:
+        """Serve an async client: read the body, handle, wait with `async_sleep`."""
+        await request.aread()
+        reply = await self._emulator.respond_async(wire_request(request))
+        return to_response(reply, request)

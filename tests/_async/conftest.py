@@ -1,0 +1,35 @@
+"""Fixtures for the client tests (generated for the sync client too)."""
+
+from __future__ import annotations
+
+import pytest
+
+from flowinvoke._async import _poller, _requester
+
+
+class FakeClock:
+    """Stands in for sleeping: each sleep is recorded and moves a fake monotonic clock,
+    which deadlines read, so time limits are tested exactly and instantly."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def time(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(round(seconds, 6))
+        self.now += seconds
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    fake = FakeClock()
+    monkeypatch.setattr("flowinvoke._deadline.time", fake)
+    monkeypatch.setattr(_requester, "async_sleep", fake.sleep)
+    monkeypatch.setattr(_poller, "async_sleep", fake.sleep)
+    return fake

@@ -1,0 +1,278 @@
+"""Waiting for runs: wait, run and watch against scripted answers."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+import respx
+
+from flowinvoke import (
+    AuthenticationError,
+    NotFoundError,
+    PermissionDeniedError,
+    PollPolicy,
+    RunStatus,
+    UnsupportedOperationError,
+    WaitTimeoutError,
+    WorkflowFailedError,
+    WorkflowRun,
+)
+
+from ..seed_bodies import AITUTOR_SEED_ANSWER, GPTBOTS_ASYNC_ANSWER, gptbots_state
+from .conftest import FakeClock
+from .support import AITUTOR_URL, INVOKE_URL, QUERY_URL, make_client
+
+
+def _states(*statuses: str | int) -> list[httpx.Response]:
+    return [
+        httpx.Response(s) if isinstance(s, int) else httpx.Response(200, json=gptbots_state(s))
+        for s in statuses
+    ]
+
+
+@pytest.mark.anyio
+async def test_run_starts_asynchronously_and_polls_through_transient_failures(
+    clock: FakeClock,
+) -> None:
+    seen: list[WorkflowRun] = []
+    with respx.mock:
+        start = respx.post(INVOKE_URL).respond(200, json=GPTBOTS_ASYNC_ANSWER)
+        query = respx.post(QUERY_URL).mock(side_effect=_states(429, "RUNNING", 503, "SUCCEED"))
+        async with make_client() as client:
+            run = await client.run({"topic": "News"}, user_id="u-1", on_update=seen.append)
+    assert json.loads(start.calls.last.request.content)["isAsync"] is True
+    assert start.call_count == 1
+    assert query.call_count == 4
+    assert run.status is RunStatus.SUCCEEDED
+    assert [s.status for s in seen] == [RunStatus.PENDING, RunStatus.RUNNING, RunStatus.SUCCEEDED]
+    assert seen[0].id == "run-42"
+    # poll 1 s, retry 0.5 s after the 429, poll 2 s, retry 0.5 s after the 503
+    assert clock.sleeps == [1.0, 0.5, 2.0, 0.5]
+
+
+@pytest.mark.anyio
+async def test_failed_run_raises_unless_asked_not_to(clock: FakeClock) -> None:
+    failed = gptbots_state("FAILED", output={"error": "node 3: division by zero"})
+    with respx.mock:
+        respx.post(INVOKE_URL).respond(200, json=GPTBOTS_ASYNC_ANSWER)
+        respx.post(QUERY_URL).respond(200, json=failed)
+        async with make_client() as client:
+            with pytest.raises(WorkflowFailedError) as info:
+                await client.run({"a": 1})
+            run = await client.run({"a": 1}, raise_on_failure=False)
+    assert info.value.run_id == "run-42"
+    assert info.value.run.status is RunStatus.FAILED
+    assert "division by zero" in str(info.value)
+    assert run.status is RunStatus.FAILED
+    assert run.error == "node 3: division by zero"
+
+
+@pytest.mark.anyio
+async def test_an_unknown_status_word_ends_the_wait_as_unknown(clock: FakeClock) -> None:
+    with respx.mock:
+        respx.post(QUERY_URL).mock(side_effect=_states("RUNNING", "PAUSED_FOR_REVIEW"))
+        async with make_client() as client:
+            run = await client.wait("run-42")
+            with pytest.raises(WorkflowFailedError, match="PAUSED_FOR_REVIEW"):
+                run.raise_for_status()
+    assert run.status is RunStatus.UNKNOWN
+    assert run.raw_status == "PAUSED_FOR_REVIEW"
+
+
+@pytest.mark.anyio
+async def test_a_run_stuck_running_ends_at_the_deadline(clock: FakeClock) -> None:
+    with respx.mock:
+        query = respx.post(QUERY_URL).respond(200, json=gptbots_state("RUNNING"))
+        async with make_client() as client:
+            with pytest.raises(WaitTimeoutError) as info:
+                await client.wait("run-42", timeout=10)
+    error = info.value
+    assert isinstance(error, TimeoutError)
+    assert error.run_id == "run-42"
+    assert error.last_run is not None
+    assert error.last_run.status is RunStatus.RUNNING
+    assert "run-42" in str(error) and "RUNNING" in str(error)
+    # queried at once, then after 1, 2, 4, 4 s (at 11 s the deadline has passed)
+    assert query.call_count == 4
+    assert clock.sleeps == [1.0, 2.0, 4.0, 3.0]
+
+
+@pytest.mark.anyio
+async def test_the_deadline_comes_from_the_policy_by_default(clock: FakeClock) -> None:
+    policy = PollPolicy(initial_delay=5, multiplier=1, max_interval=5, jitter=0, timeout=12)
+    with respx.mock:
+        respx.post(QUERY_URL).respond(200, json=gptbots_state("PENDING"))
+        async with make_client(poll=policy) as client:
+            with pytest.raises(WaitTimeoutError):
+                await client.wait("run-42")
+    assert sum(clock.sleeps) == pytest.approx(12.0)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [(401, AuthenticationError), (403, PermissionDeniedError), (404, NotFoundError)],
+)
+async def test_auth_and_missing_run_errors_end_the_wait_with_the_run_id(
+    status: int, error: type[Exception], clock: FakeClock
+) -> None:
+    with respx.mock:
+        respx.post(INVOKE_URL).respond(200, json=GPTBOTS_ASYNC_ANSWER)
+        query = respx.post(QUERY_URL).mock(
+            side_effect=[
+                *_states("RUNNING"),
+                httpx.Response(status, json={"code": 1, "message": "no"}),
+            ]
+        )
+        async with make_client() as client:
+            with pytest.raises(error) as info:
+                await client.run({"a": 1})
+    assert info.value.run_id == "run-42"  # type: ignore[attr-defined]
+    assert query.call_count == 2
+
+
+@pytest.mark.anyio
+async def test_retry_after_on_a_query_answer_sets_the_next_delay(clock: FakeClock) -> None:
+    policy = PollPolicy(initial_delay=1, multiplier=1, max_interval=1, jitter=0, max_hint=30)
+    with respx.mock:
+        respx.post(QUERY_URL).mock(
+            side_effect=[
+                httpx.Response(200, json=gptbots_state("RUNNING"), headers={"Retry-After": "7"}),
+                httpx.Response(200, json=gptbots_state("RUNNING"), headers={"Retry-After": "99"}),
+                *_states("RUNNING", "SUCCEED"),
+            ]
+        )
+        async with make_client(poll=policy) as client:
+            await client.wait("run-42")
+    assert clock.sleeps == [7.0, 30.0, 1.0]
+
+
+@pytest.mark.anyio
+async def test_a_wait_resumes_from_a_bare_id_in_a_new_client(clock: FakeClock) -> None:
+    with respx.mock:
+        respx.post(INVOKE_URL).respond(200, json=GPTBOTS_ASYNC_ANSWER)
+        respx.post(QUERY_URL).mock(side_effect=_states("RUNNING", "SUCCEED"))
+        async with make_client() as first:
+            started = await first.invoke({"a": 1}, async_mode=True)
+        run_id = started.id
+        assert run_id is not None
+        async with make_client() as second:
+            run = await second.wait(run_id)
+    assert run.succeeded
+    assert run.id == "run-42"
+    assert clock.sleeps == [1.0]  # a bare id is queried at once
+
+
+@pytest.mark.anyio
+async def test_watch_yields_each_change_once(clock: FakeClock) -> None:
+    with respx.mock:
+        respx.post(INVOKE_URL).respond(200, json=GPTBOTS_ASYNC_ANSWER)
+        respx.post(QUERY_URL).mock(
+            side_effect=_states("PENDING", "RUNNING", "RUNNING", 502, "RUNNING", "SUCCEED")
+        )
+        async with make_client() as client:
+            started = await client.invoke({"a": 1}, async_mode=True)
+            statuses = [run.raw_status async for run in client.watch(started)]
+    assert statuses == ["PENDING", "RUNNING", "SUCCEED"]
+
+
+@pytest.mark.anyio
+async def test_watch_reports_progress_data_changes(clock: FakeClock) -> None:
+    answers = [
+        httpx.Response(200, json=gptbots_state("RUNNING", workflowExecutionTime=100)),
+        httpx.Response(200, json=gptbots_state("RUNNING", workflowExecutionTime=100)),
+        httpx.Response(200, json=gptbots_state("RUNNING", workflowExecutionTime=900)),
+        *_states("SUCCEED"),
+    ]
+    with respx.mock:
+        respx.post(QUERY_URL).mock(side_effect=answers)
+        async with make_client() as client:
+            durations = [run.duration async for run in client.watch("run-42")]
+    assert len(durations) == 3
+
+
+@pytest.mark.anyio
+async def test_transient_failures_past_the_retry_budget_never_end_the_wait(
+    clock: FakeClock,
+) -> None:
+    answers = [*_states(503, 503, 503), httpx.Response(200, text="<oops"), *_states(500, "SUCCEED")]
+    with respx.mock:
+        respx.post(QUERY_URL).mock(side_effect=answers)
+        async with make_client() as client:
+            run = await client.wait("run-42")
+    assert run.succeeded
+
+
+@pytest.mark.anyio
+async def test_on_update_may_be_async_and_its_errors_propagate(clock: FakeClock) -> None:
+    seen: list[str | None] = []
+
+    async def record(run: WorkflowRun) -> None:
+        seen.append(run.raw_status)
+
+    class Boom(Exception):
+        pass
+
+    def explode(run: WorkflowRun) -> None:
+        if run.status is RunStatus.RUNNING:
+            raise Boom
+
+    with respx.mock:
+        respx.post(QUERY_URL).mock(side_effect=_states("RUNNING", "SUCCEED", "RUNNING"))
+        async with make_client() as client:
+            await client.wait("run-42", on_update=record)
+            with pytest.raises(Boom):
+                await client.wait("run-42", on_update=explode)
+    assert seen == ["RUNNING", "SUCCEED"]
+
+
+@pytest.mark.anyio
+async def test_aitutor_runs_finish_inside_the_call(clock: FakeClock) -> None:
+    seen: list[WorkflowRun] = []
+    with respx.mock:
+        route = respx.post(f"{AITUTOR_URL}/api/v1/run/wf_1").respond(200, json=AITUTOR_SEED_ANSWER)
+        async with make_client(provider="aitutor", workflow_id="wf_1") as client:
+            run = await client.run({"story": "x"}, on_update=seen.append)
+            assert await client.wait(run) is run
+            with pytest.raises(UnsupportedOperationError) as info:
+                await client.wait("run_abc123xyz")
+    assert run.succeeded
+    assert seen == [run]
+    assert route.call_count == 1
+    assert info.value.run_id == "run_abc123xyz"
+    assert clock.sleeps == []
+
+
+@pytest.mark.anyio
+async def test_wait_on_a_finished_run_sends_nothing(clock: FakeClock) -> None:
+    with respx.mock:
+        query = respx.post(QUERY_URL).respond(200, json=gptbots_state("SUCCEED"))
+        async with make_client() as client:
+            done = await client.get_run("run-42")
+            assert await client.wait(done) is done
+    assert query.call_count == 1
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("timeout", [0, -1, float("nan"), True, "5"])
+async def test_a_bad_timeout_fails_before_any_request(timeout: Any) -> None:
+    with respx.mock:
+        query = respx.post(QUERY_URL).respond(200, json=gptbots_state("SUCCEED"))
+        async with make_client() as client:
+            with pytest.raises(ValueError, match="timeout"):
+                await client.wait("run-42", timeout=timeout)
+    assert not query.called
+
+
+@pytest.mark.anyio
+async def test_errors_after_the_start_carry_the_run_id(clock: FakeClock) -> None:
+    with respx.mock:
+        respx.post(INVOKE_URL).respond(200, json=GPTBOTS_ASYNC_ANSWER)
+        respx.post(QUERY_URL).respond(200, json=gptbots_state("RUNNING"))
+        async with make_client() as client:
+            with pytest.raises(WaitTimeoutError) as info:
+                await client.run({"a": 1}, timeout=3)
+    assert info.value.run_id == "run-42"
