@@ -56,10 +56,18 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python="3.11")
 def lint(session: nox.Session) -> None:
-    """ruff check, ruff format --check."""
+    """The generated sync code is current; ruff check; ruff format --check."""
     session.install(*nox.project.dependency_groups(PROJECT, "lint"))
+    session.run("python", "scripts/unasync.py", "--check")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(python="3.11", default=False)
+def generate(session: nox.Session) -> None:
+    """Write src/flowinvoke/_sync/ and tests/_sync/ from their _async/ sources."""
+    session.install(*nox.project.dependency_groups(PROJECT, "lint"))
+    session.run("python", "scripts/unasync.py")
 
 
 @nox.session(python="3.11")

@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 
 __all__ = ["EMULATOR_BASE_URL", "FAKE_EPOCH", "Emulator"]
 
-EMULATOR_BASE_URL = "http://emulator.flowinvoke.test"
+EMULATOR_BASE_URL = "http://emulator.localhost"  # RFC 6761: a loopback name, so plain http is fine
 """A base URL for in-process use; the emulator ignores the host, so any URL works."""
 
 FAKE_EPOCH = 1_700_000_000.0
