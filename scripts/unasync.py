@@ -56,8 +56,9 @@ RULES: list[Rule] = [
     Rule("AsyncBaseTransport", "BaseTransport"),
     Rule("aclose", "close"),
     Rule("aclosing", "closing"),
-    # flowinvoke's own async classes.
+    # flowinvoke's own async names.
     Rule("AsyncRequester", "Requester"),
+    Rule("async_client", "client"),  # flowinvoke.testing.Emulator's ready clients
     # The named pairs of flowinvoke._compat.
     Rule("async_sleep", "sync_sleep"),
     Rule("async_deadline_scope", "sync_deadline_scope"),

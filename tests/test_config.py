@@ -32,6 +32,25 @@ def test_region_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert AsyncClient(api_key="sk-123456").base_url == "https://api-th.gptbots.ai"
 
 
+def test_a_global_region_leaves_region_less_providers_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FLOWINVOKE_REGION", "jp")
+    assert AsyncClient(api_key="k", provider="altabots").base_url == "https://altatech.ai"
+    assert AsyncClient(api_key="k", provider="aitutor").base_url.startswith("https://aitutor")
+
+
+def test_with_options_derives_from_the_client_not_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    client = AsyncClient(api_key="k")
+    monkeypatch.setenv("FLOWINVOKE_BASE_URL", "https://elsewhere.example.com")
+    monkeypatch.setenv("FLOWINVOKE_API_KEY", "sk-env-999999")
+    derived = client.with_options(region="jp")
+    assert derived.base_url == "https://api-jp.gptbots.ai"
+    assert derived._config.api_key.reveal() == "k"
+
+
 def test_arguments_win_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FLOWINVOKE_API_KEY", "sk-from-env-123456")
     monkeypatch.setenv("FLOWINVOKE_PROVIDER", "aitutor")

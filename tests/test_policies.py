@@ -59,6 +59,7 @@ def test_server_hint_overrides_the_next_delay_capped() -> None:
     assert policy.next_delay(0.5, None) == 0.5
     assert policy.next_delay(0.5, 3.0) == 3.0
     assert policy.next_delay(0.5, 120.0) == 10.0
+    assert policy.next_delay(0.5, 0.0) == policy.initial_delay
 
 
 @pytest.mark.parametrize(

@@ -80,3 +80,23 @@ def test_api_key_holder() -> None:
     assert key == APIKey(KEY) and hash(key) == hash(APIKey(KEY))
     with pytest.raises(TypeError, match="pickled"):
         pickle.dumps(key)
+
+
+@pytest.mark.anyio
+async def test_error_bodies_echoing_the_key_are_masked() -> None:
+    echo = {"code": 40127, "message": "denied", "detail": {"seen": [f"Bearer {KEY}"]}}
+    with respx.mock:
+        respx.post(f"{URL}/invoke").mock(
+            side_effect=[httpx.Response(401, json=echo), httpx.Response(200, text=f"<{KEY}>")]
+        )
+        async with AsyncClient(api_key=KEY) as client:
+            with pytest.raises(FlowInvokeError) as denied:
+                await client.invoke({"a": 1})
+            with pytest.raises(FlowInvokeError) as garbled:
+                await client.invoke({"a": 1})
+    assert denied.value.body == {  # type: ignore[attr-defined]
+        "code": 40127,
+        "message": "denied",
+        "detail": {"seen": ["Bearer ****"]},
+    }
+    assert garbled.value.body == "<****>"  # type: ignore[attr-defined]

@@ -88,7 +88,7 @@ async def test_runs() -> None:
 
 @pytest.mark.anyio
 async def test_closes(runs: Runs) -> None:
-    await runs.aclose()
+    await runs.async_client().aclose()
 """
 
 SYNC_TEST = f"""\
@@ -103,7 +103,7 @@ def test_runs() -> None:
 
 
 def test_closes(runs: Runs) -> None:
-    runs.close()
+    runs.client().close()
 """
 
 GENERATED = "src/flowinvoke/_sync/x.py"

@@ -96,7 +96,8 @@ def resolve_config(
     if auth_scheme not in ("bearer", "raw"):
         raise ConfigurationError(f"auth_scheme must be 'bearer' or 'raw', not {auth_scheme!r}")
     chosen.auth_headers("-", auth_scheme)  # raises if the provider refuses the scheme
-    region = region if region is not None else env.get(f"{ENV_PREFIX}REGION") or None
+    if region is None and chosen.regions:  # a global region must not break region-less ones
+        region = env.get(f"{ENV_PREFIX}REGION") or None
     url = base_url or env.get(f"{ENV_PREFIX}BASE_URL") or chosen.base_url(region)
     url = _check_base_url(url, allow_insecure_http=allow_insecure_http)
     workflow = workflow_id if workflow_id is not None else env.get(f"{ENV_PREFIX}WORKFLOW_ID")

@@ -31,8 +31,9 @@ class PollPolicy:
         jitter: Each interval is scaled by a random factor in [1 - jitter, 1 + jitter].
         timeout: The wait deadline in seconds, measured on a monotonic clock from the start
             of the wait. Finite by default (30 minutes); None waits without a deadline.
-        max_hint: The longest a server `Retry-After` hint on a query answer may stretch the
-            next interval, in seconds.
+        max_hint: A server `Retry-After` hint on a query answer replaces the next interval;
+            this caps it, in seconds (and `initial_delay` is its floor, so a hint of 0
+            cannot make polling spin).
     """
 
     initial_delay: float = 0.2
@@ -68,7 +69,7 @@ class PollPolicy:
             yield delay * draw(1 - self.jitter, 1 + self.jitter) if self.jitter else delay
 
     def next_delay(self, scheduled: float, hint: float | None) -> float:
-        """The sleep before the next query: the server's hint, when given, capped."""
+        """The sleep before the next query: the server's hint, when given, within bounds."""
         if hint is None:
             return scheduled
-        return min(hint, self.max_hint)
+        return max(self.initial_delay, min(hint, self.max_hint))

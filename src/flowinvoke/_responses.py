@@ -81,11 +81,12 @@ def read_reply(
     if info is not None:
         raise _status_error(provider, spec, response, info, body, redact)
     if not decoded:
-        raise _unreadable(provider.invalid("the body is not JSON", body, status_code=status), spec)
+        error = provider.invalid("the body is not JSON", body, status_code=status)
+        raise _unreadable(error, spec, redact)
     try:
         run = provider.parse_run(body, spec)
     except ResponseValidationError as error:
-        raise _unreadable(error, spec) from None
+        raise _unreadable(error, spec, redact) from None
     return Reply(run, parse_retry_after(response.headers))
 
 
@@ -129,7 +130,7 @@ def _status_error(
         status_code=status,
         code=info.code,
         request_id=next((headers[h] for h in _REQUEST_ID_HEADERS if h in headers), None),
-        body=body,
+        body=redact.scrub(body),
         headers=headers,
         run_id=spec.run_id,
         # A server fault on a start (but 503, "not processed") leaves its effect unknown.
@@ -140,7 +141,8 @@ def _status_error(
     )
 
 
-def _unreadable(error: ResponseValidationError, spec: RequestSpec) -> APIError:
+def _unreadable(error: ResponseValidationError, spec: RequestSpec, redact: Redactor) -> APIError:
+    error.body = redact.scrub(error.body)
     error.run_id = error.run_id or spec.run_id
     # A start that answered 2xx with a body we cannot read may well have started a run.
     error.may_have_started = spec.operation is Operation.INVOKE

@@ -24,10 +24,11 @@ from ._errors import (
     ConfigurationError,
     RateLimitError,
     ResponseValidationError,
+    ServerError,
 )
 from .providers._base import Operation
 
-__all__ = ["RetryPolicy", "is_retryable", "next_retry_delay", "parse_retry_after"]
+__all__ = ["RetryPolicy", "is_retryable", "next_retry_delay", "parse_retry_after", "retry_hint"]
 
 
 @dataclass(frozen=True)
@@ -43,8 +44,8 @@ class RetryPolicy:
             so that many clients failing together do not retry together.
         max_retry_after: The largest server `Retry-After` hint honoured, in seconds; a larger
             hint is capped to this.
-        budget: The most time, in seconds, that one request's attempts and the sleeps
-            between them may take; no retry starts after it. None: no budget.
+        budget: Seconds after a request's first attempt began past which no retry starts
+            (an attempt under way is bounded by its HTTP timeout instead). None: no budget.
     """
 
     max_retries: int = 2
@@ -85,7 +86,8 @@ _START_RETRIED_STATUSES = frozenset({429, 503})
 def is_retryable(error: APIError, operation: Operation) -> bool:
     """Whether `error` from `operation` may be retried without risk of a second run."""
     if operation is Operation.QUERY:
-        if isinstance(error, APIConnectionError | ResponseValidationError | RateLimitError):
+        transient = (APIConnectionError, ResponseValidationError, RateLimitError, ServerError)
+        if isinstance(error, transient):
             return True
         return isinstance(error, APIStatusError) and (
             error.status_code in _ALWAYS_RETRIED_STATUSES or error.status_code >= 500
@@ -114,13 +116,20 @@ def next_retry_delay(
     scheduled = next(schedule, None)
     if scheduled is None:
         return None
-    hint = getattr(error, "retry_after", None)
-    if hint is None and isinstance(error, APIStatusError):
-        hint = parse_retry_after(error.headers)
+    hint = retry_hint(error)
     delay = scheduled if hint is None else min(hint, policy.max_retry_after)
     if any(limit.remaining() <= delay for limit in limits):
         return None
     return delay
+
+
+def retry_hint(error: APIError) -> float | None:
+    """The server's wait hint carried by an error (`Retry-After` on any status error)."""
+    if isinstance(error, RateLimitError) and error.retry_after is not None:
+        return error.retry_after
+    if isinstance(error, APIStatusError):
+        return parse_retry_after(error.headers)
+    return None
 
 
 def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -> float | None:

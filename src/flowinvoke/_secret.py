@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = ["APIKey", "Redactor"]
 
 _MASK = "****"
@@ -48,3 +50,13 @@ class Redactor:
             if secret in text:
                 text = text.replace(secret, _MASK)
         return text
+
+    def scrub(self, value: Any) -> Any:
+        """`value` (a decoded JSON body) with the key masked in every string inside it."""
+        if isinstance(value, str):
+            return self(value)
+        if isinstance(value, dict):
+            return {self.scrub(k): self.scrub(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.scrub(item) for item in value]
+        return value

@@ -209,8 +209,9 @@ async def test_aitutor_workflow_id_is_a_single_path_segment() -> None:
             200, json=AITUTOR_SEED_ANSWER
         )
         async with make_client(provider="aitutor") as client:
-            await client.invoke({"story": "x"}, workflow_id="wf/../admin")
+            run = await client.invoke({"story": "x"}, workflow_id="wf/../admin")
     assert route.called
+    assert run.workflow_id == "wf/../admin"
 
 
 @pytest.mark.anyio

@@ -49,6 +49,8 @@ NO_RETRY = RetryPolicy(max_retries=0)
         (403, {"message": "forbidden"}, PermissionDeniedError, None),
         (404, "<html>Not Found</html>", NotFoundError, None),
         (422, {"detail": "x"}, BadRequestError, None),
+        (404, {"code": 40000, "message": "workflowRunId not found"}, NotFoundError, 40000),
+        (503, {"code": 40000, "message": "overloaded"}, ServerError, 40000),
         (429, {"code": 429, "message": "slow down"}, RateLimitError, 429),
         (500, {"code": 50000, "message": "internal"}, ServerError, 50000),
         (502, "", ServerError, None),
@@ -255,6 +257,7 @@ def test_client_errors_are_never_retried(status: int, clock: FakeClock) -> None:
         httpx.Response(502),
         httpx.Response(504),
         httpx.Response(200, text="{truncated"),
+        httpx.Response(200, json={"code": 50000, "message": "internal error inside a 200"}),
     ],
 )
 def test_a_query_is_retried_on_every_transient_failure(failure: Any, clock: FakeClock) -> None:

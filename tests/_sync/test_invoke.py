@@ -200,8 +200,9 @@ def test_aitutor_workflow_id_is_a_single_path_segment() -> None:
             200, json=AITUTOR_SEED_ANSWER
         )
         with make_client(provider="aitutor") as client:
-            client.invoke({"story": "x"}, workflow_id="wf/../admin")
+            run = client.invoke({"story": "x"}, workflow_id="wf/../admin")
     assert route.called
+    assert run.workflow_id == "wf/../admin"
 
 
 @pytest.mark.parametrize(

@@ -136,12 +136,24 @@ def test_retry_after_on_a_query_answer_sets_the_next_delay(clock: FakeClock) -> 
             side_effect=[
                 httpx.Response(200, json=gptbots_state("RUNNING"), headers={"Retry-After": "7"}),
                 httpx.Response(200, json=gptbots_state("RUNNING"), headers={"Retry-After": "99"}),
+                httpx.Response(200, json=gptbots_state("RUNNING"), headers={"Retry-After": "0"}),
                 *_states("RUNNING", "SUCCEED"),
             ]
         )
         with make_client(poll=policy) as client:
             client.wait("run-42")
-    assert clock.sleeps == [7.0, 30.0, 1.0]
+    # capped at max_hint; a hint of 0 is floored at the initial delay, so polling never spins
+    assert clock.sleeps == [7.0, 30.0, 1.0, 1.0]
+
+
+def test_a_hint_on_a_failed_query_sets_the_next_poll(clock: FakeClock) -> None:
+    busy = httpx.Response(503, headers={"Retry-After": "9"})
+    with respx.mock:
+        respx.post(QUERY_URL).mock(side_effect=[busy, busy, busy, *_states("SUCCEED")])
+        with make_client() as client:
+            client.wait("run-42")
+    # three attempts (two retries after 9 s each), then the next poll also waits 9 s
+    assert clock.sleeps == [9.0, 9.0, 9.0]
 
 
 def test_a_wait_resumes_from_a_bare_id_in_a_new_client(clock: FakeClock) -> None:

@@ -84,7 +84,7 @@ def emulator(clock: FakeClock) -> Emulator:
 
 @pytest.fixture
 def http(emulator: Emulator) -> Iterator[httpx.Client]:
-    with emulator.client(base_url="https://aitutor-api.vercel.app") as client:
+    with emulator.http_client(base_url="https://aitutor-api.vercel.app") as client:
         yield client
 
 
@@ -196,7 +196,7 @@ def test_errors_in_http_200(clock: FakeClock) -> None:
         clock=clock,
         aitutor_style="live",
     )
-    with emulator.client() as http:
+    with emulator.http_client() as http:
         named = http.post(run_path("wf_a"), headers=bearer("bad"), json={})
         unnamed = http.post(run_path("wf_zzz"), headers=bearer("sk"), json={})
     assert named.status_code == 200

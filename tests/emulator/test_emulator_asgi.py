@@ -23,11 +23,6 @@ AUTH = {"Authorization": "Bearer key-a"}
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture(params=["asyncio", "trio"])
-def anyio_backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
@@ -65,7 +60,7 @@ async def test_asgi_and_transport_share_state(emulator: Emulator) -> None:
     async with asgi_client(emulator) as http:
         started = await http.post(INVOKE, headers=AUTH, json={"input": {}, "isAsync": True})
     run_id = started.json()["workflowRunId"]
-    async with emulator.async_client() as http:
+    async with emulator.async_http_client() as http:
         answer = await http.post(QUERY, headers=AUTH, json={"workflowRunId": run_id})
     assert answer.json()["workflowRunId"] == run_id
     assert emulator.counters.requests == 2

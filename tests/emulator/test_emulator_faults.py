@@ -26,11 +26,6 @@ AUTH = {"Authorization": "Bearer key-a"}
 BODY = {"input": {"q": "hello"}}
 
 
-@pytest.fixture(params=["asyncio", "trio"])
-def anyio_backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
 def make_emulator(clock: FakeClock | None = None) -> Emulator:
     return Emulator(
         [
@@ -152,7 +147,7 @@ def test_dropped_answer_after_processing_leaves_a_findable_run() -> None:
     """The ambiguous case: the run started but its id never reached the client."""
     emulator = make_emulator()
     emulator.inject(Fault("disconnect", operation="invoke", processed=True))
-    with emulator.client() as http:
+    with emulator.http_client() as http:
         with pytest.raises(httpx.RemoteProtocolError):
             http.post(INVOKE, headers=AUTH, json={**BODY, "isAsync": True})
         # A naive retry starts a second run with the same input: the counters show it.
@@ -164,7 +159,7 @@ def test_dropped_answer_after_processing_leaves_a_findable_run() -> None:
 def test_rate_limit_on_aitutor_uses_its_error_shape() -> None:
     emulator = make_emulator()
     emulator.inject(Fault("rate_limit", workflow="wf_t"))
-    with emulator.client() as http:
+    with emulator.http_client() as http:
         answer = http.post("/api/v1/run/wf_t", headers={"Authorization": "Bearer sk"}, json={})
     assert answer.status_code == 429
     assert answer.headers["retry-after"] == "1"
@@ -182,7 +177,7 @@ def test_scripted_faults_match_operation_and_workflow_in_order() -> None:
     b_fault = Fault("rate_limit", workflow="wf-b")
     any_fault = Fault("server_error", status=502)
     emulator.inject(query_fault, b_fault, any_fault)
-    with emulator.client() as http:
+    with emulator.http_client() as http:
         # An invoke for wf-a skips the query fault and the wf-b fault: the "any" one strikes.
         assert http.post(INVOKE, headers=AUTH, json=BODY).status_code == 502
         assert emulator.pending_faults() == (query_fault, b_fault)
@@ -204,7 +199,7 @@ def test_clear_faults() -> None:
     emulator.inject(Fault("disconnect"))
     emulator.set_random_faults(RandomFaults(rate=1.0, faults=[Fault("reset")]))
     emulator.clear_faults()
-    with emulator.client() as http:
+    with emulator.http_client() as http:
         assert http.post(INVOKE, headers=AUTH, json=BODY).status_code == 200
 
 
@@ -223,7 +218,7 @@ def random_outcomes(seed: int, count: int = 60) -> list[str]:
         )
     )
     outcomes: list[str] = []
-    with emulator.client() as http:
+    with emulator.http_client() as http:
         for index in range(count):
             try:
                 answer = http.post(INVOKE, headers=AUTH, json={"input": {"n": index}})
@@ -247,13 +242,13 @@ def test_random_faults_filters_and_extremes() -> None:
     emulator.set_random_faults(
         RandomFaults(rate=1.0, faults=[Fault("server_error")], operation="query")
     )
-    with emulator.client() as http:
+    with emulator.http_client() as http:
         run_id = http.post(INVOKE, headers=AUTH, json={**BODY, "isAsync": True}).json()[
             "workflowRunId"
         ]
         assert http.post(QUERY, headers=AUTH, json={"workflowRunId": run_id}).status_code == 500
     emulator.set_random_faults(RandomFaults(rate=0.0, faults=[Fault("server_error")]))
-    with emulator.client() as http:
+    with emulator.http_client() as http:
         assert http.post(QUERY, headers=AUTH, json={"workflowRunId": run_id}).status_code == 200
 
 
@@ -276,7 +271,7 @@ async def test_async_wait_does_not_block_the_event_loop() -> None:
     emulator = Emulator([Workflow(id="wf-a", api_key="key-a")])
     emulator.inject(Fault("slow", delay=0.02, operation="invoke"))
     finished: list[str] = []
-    async with emulator.async_client() as http:
+    async with emulator.async_http_client() as http:
 
         async def slow() -> None:
             await http.post(INVOKE, headers=AUTH, json=BODY)
@@ -296,7 +291,7 @@ async def test_async_wait_does_not_block_the_event_loop() -> None:
 @pytest.mark.anyio
 async def test_async_client_can_be_cancelled_while_the_emulator_waits() -> None:
     emulator = Emulator([Workflow(id="wf-a", api_key="key-a", duration=60.0)])
-    async with emulator.async_client() as http:
+    async with emulator.async_http_client() as http:
         with anyio.move_on_after(0.01) as scope:
             await http.post(INVOKE, headers=AUTH, json=BODY)
     assert scope.cancelled_caught
@@ -307,7 +302,7 @@ async def test_async_client_can_be_cancelled_while_the_emulator_waits() -> None:
 
 def test_sync_client_waits_on_the_real_clock() -> None:
     emulator = Emulator([Workflow(id="wf-a", api_key="key-a", duration=0.01)])
-    with emulator.client() as http:
+    with emulator.http_client() as http:
         started = time.monotonic()
         body = http.post(INVOKE, headers=AUTH, json=BODY).json()
         elapsed = time.monotonic() - started

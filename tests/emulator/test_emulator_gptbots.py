@@ -81,7 +81,7 @@ def emulator(clock: FakeClock) -> Emulator:
 
 @pytest.fixture
 def http(emulator: Emulator) -> Iterator[httpx.Client]:
-    with emulator.client() as client:
+    with emulator.http_client() as client:
         yield client
 
 
@@ -166,7 +166,7 @@ def test_polls_progression_pending_running_succeed(http: httpx.Client, emulator:
 
 def test_polls_zero_is_terminal_at_first_query(clock: FakeClock) -> None:
     emulator = Emulator([Workflow(id="w", api_key="k", polls=0)], clock=clock)
-    with emulator.client() as http:
+    with emulator.http_client() as http:
         run_id = http.post(INVOKE, headers=auth("k"), json={"input": {}, "isAsync": True}).json()[
             "workflowRunId"
         ]
@@ -186,7 +186,7 @@ def test_output_script_that_raises_fails_the_run(clock: FakeClock) -> None:
         raise RuntimeError("model unavailable")
 
     emulator = Emulator([Workflow(id="w", api_key="k", output=broken)], clock=clock)
-    with emulator.client() as http:
+    with emulator.http_client() as http:
         body = http.post(INVOKE, headers=auth("k"), json={"input": {}}).json()
     assert body["status"] == "FAILED"
     assert body["output"] == {"error": "model unavailable"}
@@ -196,7 +196,7 @@ def test_sync_answer_running_returns_at_once(clock: FakeClock) -> None:
     emulator = Emulator(
         [Workflow(id="w", api_key="k", duration=30.0, sync_answer="running")], clock=clock
     )
-    with emulator.client() as http:
+    with emulator.http_client() as http:
         body = http.post(INVOKE, headers=auth("k"), json={"input": {}}).json()
         assert body["status"] == "RUNNING"
         assert "output" not in body
@@ -209,7 +209,7 @@ def test_sync_answer_running_returns_at_once(clock: FakeClock) -> None:
 
 
 def test_any_base_path_and_trailing_slash(emulator: Emulator) -> None:
-    with emulator.client(base_url="https://api-sg.gptbots.ai/proxy") as http:
+    with emulator.http_client(base_url="https://api-sg.gptbots.ai/proxy") as http:
         answer = http.post(INVOKE + "/", headers=auth("key-polls"), json={"input": {}})
     assert answer.json()["status"] == "SUCCEED"
 
@@ -304,7 +304,7 @@ def test_insufficient_credits(clock: FakeClock) -> None:
         ],
         clock=clock,
     )
-    with emulator.client() as http:
+    with emulator.http_client() as http:
         a = http.post(INVOKE, headers=auth("ka"), json={"input": {}})
         b = http.post(INVOKE, headers=auth("kb"), json={"input": {}})
         c = http.post(INVOKE, headers=auth("kc"), json={"input": {}})
@@ -321,7 +321,7 @@ def test_errors_in_http_200_emulator_wide(clock: FakeClock) -> None:
         clock=clock,
         errors_in_http_200=True,
     )
-    with emulator.client() as http:
+    with emulator.http_client() as http:
         bad_key = http.post(INVOKE, headers=auth("nope"), json={"input": {}})
         unknown = http.post(QUERY, headers=auth("ka"), json={"workflowRunId": "x"})
         opted_out = http.post(QUERY, headers=auth("kb"), json={"workflowRunId": "x"})

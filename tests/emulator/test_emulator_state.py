@@ -12,7 +12,7 @@ INVOKE = "/v1/workflow/invoke"
 
 
 def invoke(emulator: Emulator, key: str, inputs: dict[str, Any], **extra: Any) -> Any:
-    with emulator.client() as http:
+    with emulator.http_client() as http:
         answer = http.post(
             INVOKE, headers={"Authorization": f"Bearer {key}"}, json={"input": inputs, **extra}
         )
@@ -30,7 +30,7 @@ def test_same_seed_same_clock_same_answers() -> None:
             seed=seed,
         )
         answers = [invoke(emulator, "k", {"n": n}) for n in range(3)]
-        with emulator.client() as http:
+        with emulator.http_client() as http:
             answers.append(
                 http.post("/api/v1/run/wf_t", headers={"Authorization": "Bearer sk"}).json()
             )
@@ -54,7 +54,7 @@ def test_counters() -> None:
     invoke(emulator, "kb", {"x": 1})
     invoke(emulator, "kb", {"x": 2})
     invoke(emulator, "nope", {"x": 2})
-    with emulator.client() as http:
+    with emulator.http_client() as http:
         for _ in range(3):
             http.post(
                 "/v1/workflow/query/result",
@@ -83,9 +83,8 @@ def test_fake_clock() -> None:
         clock.advance(-1)
 
 
-@pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
 @pytest.mark.anyio
-async def test_fake_clock_async_sleep(anyio_backend: str) -> None:
+async def test_fake_clock_async_sleep() -> None:
     clock = FakeClock()
     await clock.async_sleep(4.0)
     assert clock() == 4.0

@@ -33,8 +33,10 @@ OnUpdate = Callable[[WorkflowRun], object]
 class AsyncClient:
     """Start workflow runs on one provider, query them, and wait for them to finish.
 
-    One client per event loop; it runs on asyncio and on trio. Close it with `aclose()` or
-    use it as `async with AsyncClient(...) as client:` to release its connections.
+    One instance serves a whole program: the blocking client may be shared across threads,
+    the async one by every task of its event loop (asyncio or trio). Close it with
+    `aclose()`, or use it as `async with AsyncClient(...) as client:`, to release its
+    connections.
 
     Args:
         provider: A registered provider name ("gptbots", "altabots", "aitutor") or a
@@ -177,7 +179,8 @@ class AsyncClient:
         if region is not None:
             arguments.update(region=region, base_url=base_url)
         derived = object.__new__(type(self))
-        derived._bind(resolve_config(**arguments), self._http, owns_http=False)
+        # Derive from this client's settings alone: the environment was read once already.
+        derived._bind(resolve_config(**arguments, environ={}), self._http, owns_http=False)
         return derived
 
     async def invoke(
@@ -217,7 +220,8 @@ class AsyncClient:
 
         Raises:
             UnsupportedOperationError: the provider has no query endpoint (aitutor).
-            NotFoundError: no such run; APIError: the request failed.
+            NotFoundError: there is no such run.
+            APIError: the request failed.
         """
         reply = await self._requester.send(self._query_spec(run_id))
         return reply.run

@@ -12,7 +12,7 @@ from .._input import check_run_id
 from .._logging import logger
 from .._models import WorkflowRun
 from .._polling import PollPolicy
-from .._retry import is_retryable
+from .._retry import is_retryable, retry_hint
 from ..providers import Operation, Provider
 from ._requester import Requester
 
@@ -65,7 +65,7 @@ def poll_states(
                     error.run_id = error.run_id or run_id
                     raise
                 logger.warning("query of run %s failed; polling goes on: %s", run_id, error)
-                hint = getattr(error, "retry_after", None)
+                hint = retry_hint(error)
                 continue
         if scope.cancelled_caught:
             raise _timed_out(run_id, current)

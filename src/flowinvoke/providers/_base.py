@@ -69,21 +69,26 @@ class ErrorInfo:
 class Provider(ABC):
     """Translate one platform's workflow API to flowinvoke's requests, runs and errors.
 
-    Subclass it and register the subclass with `register_provider` to add a platform.
+    Subclass it and register an instance with `register_provider` to add a platform.
     Methods raise `ResponseValidationError` (via `invalid`) for bodies they cannot read.
+
+    Attributes:
+        name: The name callers pass as `provider=`.
+        supports_query: Whether runs can be queried by id (`get_run`, `wait` on a bare id).
+        supports_async_invoke: Whether a start can return at once with an unfinished run
+            (`async_mode=True`); `run()` uses it when it can.
+        regions: The known regions; empty for a platform with one host (then
+            `FLOWINVOKE_REGION` is ignored for it).
+        auth_schemes: The auth schemes the platform accepts.
+        read_timeout: The default read timeout, in seconds: longer than the platform's
+            slowest synchronous answer.
     """
 
-    #: The name callers pass as `provider=`.
     name: ClassVar[str]
-    #: Whether runs can be queried by id (`get_run`, `wait` on a bare id).
     supports_query: ClassVar[bool] = True
-    #: Whether invoke can return at once with an unfinished run (`async_mode=True`).
     supports_async_invoke: ClassVar[bool] = False
-    #: Whether a workflow id must be named (in the client or in each call).
-    requires_workflow_id: ClassVar[bool] = False
-    #: Auth schemes the platform accepts.
+    regions: ClassVar[tuple[str, ...]] = ()
     auth_schemes: ClassVar[tuple[AuthScheme, ...]] = ("bearer", "raw")
-    #: Read timeout, in seconds, long enough for the platform's slowest synchronous answer.
     read_timeout: ClassVar[float] = 300.0
 
     @abstractmethod

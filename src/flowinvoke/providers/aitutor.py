@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from .._errors import ConfigurationError
 from .._models import RunStatus, Webhook, WorkflowRun
@@ -41,7 +41,6 @@ class AitutorProvider(Provider):
 
     name: ClassVar[str] = "aitutor"
     supports_query: ClassVar[bool] = False
-    requires_workflow_id: ClassVar[bool] = True
     auth_schemes: ClassVar[tuple[AuthScheme, ...]] = ("bearer",)
     read_timeout: ClassVar[float] = 330.0
 
@@ -109,7 +108,7 @@ class AitutorProvider(Provider):
             provider=self.name,
             input=dict(request.json),
             output=output,
-            workflow_id=request.path.rsplit("/", 1)[-1],
+            workflow_id=unquote(request.path.rsplit("/", 1)[-1]),
             workflow_name=None,
             workflow_version=None,
             duration=None,

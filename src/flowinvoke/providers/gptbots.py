@@ -29,6 +29,8 @@ _CODE_KINDS: dict[int, ErrorKind] = {
     20059: ErrorKind.NOT_FOUND,  # workflow deleted
     50000: ErrorKind.SERVER,
 }
+# Catch-all codes: on an error status the HTTP status says more (404 + 40000 is "no such run").
+_GENERIC_CODES = frozenset({40000, 50000})
 _REGION = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 _INVOKE_PATH = "/v1/workflow/invoke"
 _QUERY_PATH = "/v1/workflow/query/result"
@@ -82,7 +84,7 @@ class GPTBotsProvider(Provider):
                 return ErrorInfo(
                     message=as_text(nested.get("message")) or f"HTTP {status_code}",
                     code=_code(nested.get("code")),
-                    kind=_CODE_KINDS.get(as_int(nested.get("code")) or 0),
+                    kind=_code_kind(as_int(nested.get("code")), status_code),
                 )
             code = body.get("code")
             is_error_body = (
@@ -96,7 +98,7 @@ class GPTBotsProvider(Provider):
                 return ErrorInfo(
                     message=as_text(body.get("message")) or f"HTTP {status_code}",
                     code=_code(code),
-                    kind=_CODE_KINDS.get(code) if isinstance(code, int) else None,
+                    kind=_code_kind(code, status_code),
                 )
             return None
         if status_code >= 400:
@@ -146,6 +148,12 @@ class AltaBotsProvider(GPTBotsProvider):
         if region is not None:
             raise ConfigurationError("provider 'altabots' has one host and no regions")
         return "https://altatech.ai"
+
+
+def _code_kind(code: Any, status_code: int) -> ErrorKind | None:
+    if not isinstance(code, int) or (code in _GENERIC_CODES and status_code >= 400):
+        return None  # judged by the HTTP status
+    return _CODE_KINDS.get(code)
 
 
 def _code(value: Any) -> int | str | None:

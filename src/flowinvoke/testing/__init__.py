@@ -8,31 +8,40 @@ the benchmarks and users' own tests can exercise every path without a network or
 Example:
     >>> from flowinvoke.testing import Emulator, Workflow
     >>> emulator = Emulator([Workflow(id="wf-1", api_key="key-1", polls=2)])
-    >>> with emulator.client() as http:
-    ...     answer = http.post(
-    ...         "/v1/workflow/invoke",
-    ...         headers={"Authorization": "Bearer key-1"},
-    ...         json={"input": {"q": "hi"}},
-    ...     )
-    >>> answer.json()["status"]
-    'SUCCEED'
+    >>> with emulator.client("wf-1") as client:
+    ...     run = client.invoke({"q": "hi"})
+    >>> run.raw_status, run.output
+    ('SUCCEED', {'echo': {'q': 'hi'}})
 
-Served two ways from one state: `Emulator.transport()` (an httpx `MockTransport`, sync and
-async) and `Emulator.asgi_app()` (plain ASGI, for `httpx.ASGITransport` or uvicorn).
+Served three ways from one state: `Emulator.client` / `Emulator.async_client` (flowinvoke
+clients on `Emulator.transport()`, an httpx `MockTransport`), `Emulator.asgi_app()` (plain
+ASGI) and `LoopbackServer` / `serve` (that app under uvicorn on a loopback port, from the
+`emulator` extra). `demo_emulator()` has ready-made workflows; the pytest fixtures live in
+`flowinvoke.testing.pytest_plugin`.
 """
 
 from __future__ import annotations
 
 from ._asgi import EmulatorASGIApp
 from ._clock import AsyncSleep, Clock, FakeClock, Sleep
+from ._demo import DEMO_KEYS, demo_emulator
 from ._emulator import EMULATOR_BASE_URL, FAKE_EPOCH, Emulator
-from ._faults import Fault, FaultKind, Operation, RandomFaults
-from ._state import Counters, RunRecord, RunStatus
+from ._faults import Fault, FaultKind, FaultOperation, RandomFaults
+from ._loopback import LoopbackServer, serve
+from ._state import Counters, RunRecord, WireStatus
 from ._transport import EmulatorTransport
 from ._wire import WireDisconnect, WireRequest, WireResponse
-from ._workflows import AitutorStyle, FinalStatus, OutputScript, Provider, SyncAnswer, Workflow
+from ._workflows import (
+    AitutorStyle,
+    FinalStatus,
+    OutputScript,
+    ProviderName,
+    SyncAnswer,
+    Workflow,
+)
 
 __all__ = [
+    "DEMO_KEYS",
     "EMULATOR_BASE_URL",
     "FAKE_EPOCH",
     "AitutorStyle",
@@ -45,17 +54,20 @@ __all__ = [
     "FakeClock",
     "Fault",
     "FaultKind",
+    "FaultOperation",
     "FinalStatus",
-    "Operation",
+    "LoopbackServer",
     "OutputScript",
-    "Provider",
+    "ProviderName",
     "RandomFaults",
     "RunRecord",
-    "RunStatus",
     "Sleep",
     "SyncAnswer",
     "WireDisconnect",
     "WireRequest",
     "WireResponse",
+    "WireStatus",
     "Workflow",
+    "demo_emulator",
+    "serve",
 ]

@@ -37,7 +37,7 @@ from ._wire_gptbots import INVOKE_PATH, QUERY_PATH, GPTBotsWire
 from ._workflows import AitutorStyle, Workflow
 
 if TYPE_CHECKING:
-    from flowinvoke._http import AsyncClient, Client
+    from flowinvoke import AsyncClient, Client, _http
 
     from ._asgi import EmulatorASGIApp
     from ._transport import EmulatorTransport
@@ -264,19 +264,71 @@ class Emulator:
 
         return EmulatorASGIApp(self)
 
-    def client(self, **kwargs: Any) -> Client:
-        """An `httpx.Client` on `EMULATOR_BASE_URL` using `transport()`; kwargs pass through."""
-        from flowinvoke._http import Client  # noqa: PLC0415
+    def http_client(self, **kwargs: Any) -> _http.Client:
+        """A raw `httpx.Client` on `EMULATOR_BASE_URL` using `transport()`; kwargs pass through.
+
+        For tests of the wire format itself; to test code that uses flowinvoke, see `client`.
+        """
+        from flowinvoke._http import Client as HTTPClient  # noqa: PLC0415
 
         kwargs.setdefault("base_url", EMULATOR_BASE_URL)
-        return Client(transport=self.transport(), **kwargs)
+        return HTTPClient(transport=self.transport(), **kwargs)
 
-    def async_client(self, **kwargs: Any) -> AsyncClient:
-        """An `httpx.AsyncClient` on `EMULATOR_BASE_URL` using `transport()`."""
-        from flowinvoke._http import AsyncClient  # noqa: PLC0415
+    def async_http_client(self, **kwargs: Any) -> _http.AsyncClient:
+        """A raw `httpx.AsyncClient` on `EMULATOR_BASE_URL` using `transport()`."""
+        from flowinvoke._http import AsyncClient as AsyncHTTPClient  # noqa: PLC0415
 
         kwargs.setdefault("base_url", EMULATOR_BASE_URL)
-        return AsyncClient(transport=self.transport(), **kwargs)
+        return AsyncHTTPClient(transport=self.transport(), **kwargs)
+
+    def client_options(self, workflow_id: str) -> dict[str, Any]:
+        """Keyword arguments that bind a flowinvoke client to one of this emulator's workflows.
+
+        `provider`, `api_key` and `base_url` (`EMULATOR_BASE_URL`), `workflow_id` for
+        aitutor, and `transport=self.transport()`; so `AsyncClient(**emulator.client_options(
+        "wf-1"), retry=...)` is what `async_client("wf-1", retry=...)` builds. Useful where
+        code chooses the client class itself.
+
+        Raises:
+            KeyError: no workflow has this id.
+        """
+        workflow = self.workflow(workflow_id)
+        options: dict[str, Any] = {
+            "provider": workflow.provider,
+            "api_key": workflow.api_key,
+            "base_url": EMULATOR_BASE_URL,
+            "transport": self.transport(),
+        }
+        if not workflow.is_gptbots_family:
+            options["workflow_id"] = workflow.id
+        return options
+
+    def client(self, workflow_id: str, **options: Any) -> Client:
+        """A `flowinvoke.Client` bound to this workflow, served in-process.
+
+        The client has the workflow's provider and key, `base_url=EMULATOR_BASE_URL` and this
+        emulator's transport, so no socket is opened. `options` (`retry=`, `poll=`,
+        `timeout=`, ...) pass through and override those defaults; passing `http_client=`
+        drops the transport. Close it (or use `with`) like any client.
+
+        Raises:
+            KeyError: no workflow has this id.
+        """
+        from flowinvoke import Client  # noqa: PLC0415 - flowinvoke must not import testing
+
+        return Client(**_merge(self.client_options(workflow_id), options))
+
+    def async_client(self, workflow_id: str, **options: Any) -> AsyncClient:
+        """A `flowinvoke.AsyncClient` bound to this workflow, served in-process.
+
+        Like `client`; the emulator's waits use `async_sleep` (asyncio and trio).
+
+        Raises:
+            KeyError: no workflow has this id.
+        """
+        from flowinvoke import AsyncClient  # noqa: PLC0415 - flowinvoke must not import testing
+
+        return AsyncClient(**_merge(self.client_options(workflow_id), options))
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -344,6 +396,13 @@ class Emulator:
             status=status,
             headers=retry,
         )
+
+
+def _merge(defaults: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
+    """Client arguments: `options` win; an `http_client` replaces the emulator transport."""
+    if options.get("http_client") is not None:
+        defaults.pop("transport")
+    return {**defaults, **options}
 
 
 def _not_found(request: WireRequest) -> Handling:

@@ -33,7 +33,7 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from typing import Literal, TypeAlias, get_args
 
-__all__ = ["Fault", "FaultKind", "FaultPlan", "Operation", "RandomFaults"]
+__all__ = ["Fault", "FaultKind", "FaultOperation", "FaultPlan", "RandomFaults"]
 
 FaultKind: TypeAlias = Literal[
     "rate_limit",
@@ -48,7 +48,7 @@ FaultKind: TypeAlias = Literal[
 ]
 """The kinds of fault the emulator can inject; see the module docstring."""
 
-Operation: TypeAlias = Literal["invoke", "query", "any"]
+FaultOperation: TypeAlias = Literal["invoke", "query", "any"]
 """Which requests a fault may strike: starting runs, querying runs, or any request."""
 
 _KINDS: frozenset[str] = frozenset(get_args(FaultKind))
@@ -77,7 +77,7 @@ class Fault:
     """
 
     kind: FaultKind
-    operation: Operation = "any"
+    operation: FaultOperation = "any"
     workflow: str | None = None
     processed: bool = False
     status: int | None = None
@@ -130,7 +130,7 @@ class RandomFaults:
     rate: float
     faults: Sequence[Fault]
     seed: int = 0
-    operation: Operation = "any"
+    operation: FaultOperation = "any"
     workflow: str | None = None
 
     def __post_init__(self) -> None:

@@ -17,9 +17,9 @@ from ._clock import Clock
 from ._wire import canonical_json
 from ._workflows import FinalStatus, Workflow
 
-__all__ = ["Counters", "EmulatorState", "Run", "RunRecord", "RunStatus"]
+__all__ = ["Counters", "EmulatorState", "Run", "RunRecord", "WireStatus"]
 
-RunStatus: TypeAlias = Literal["PENDING", "RUNNING", "SUCCEED", "FAILED"]
+WireStatus: TypeAlias = Literal["PENDING", "RUNNING", "SUCCEED", "FAILED"]
 """A run's status in GPTBots' words."""
 
 
@@ -68,7 +68,7 @@ class RunRecord:
     user_id: str | None
     is_async: bool
     webhooks: tuple[Mapping[str, Any], ...]
-    status: RunStatus
+    status: WireStatus
     queries: int
     created_at: float
     started_at: float | None
@@ -93,7 +93,7 @@ class Run:
     started_at: float | None = None
     ended_at: float | None = None
 
-    def status(self, now: float) -> RunStatus:
+    def status(self, now: float) -> WireStatus:
         """The status at time `now`, without counting a query."""
         if self.by_polls:
             if self.ended_at is not None:
@@ -105,7 +105,7 @@ class Run:
             return "RUNNING"
         return "PENDING"
 
-    def observe(self, now: float) -> RunStatus:
+    def observe(self, now: float) -> WireStatus:
         """Count one query at time `now` and return the status it sees."""
         self.queries += 1
         if self.by_polls and self.ended_at is None:

@@ -14,12 +14,12 @@ __all__ = [
     "AitutorStyle",
     "FinalStatus",
     "OutputScript",
-    "Provider",
+    "ProviderName",
     "SyncAnswer",
     "Workflow",
 ]
 
-Provider: TypeAlias = Literal["gptbots", "altabots", "aitutor"]
+ProviderName: TypeAlias = Literal["gptbots", "altabots", "aitutor"]
 """Which provider's wire format the workflow speaks. GPTBots and AltaBots share one API."""
 
 FinalStatus: TypeAlias = Literal["SUCCEED", "FAILED"]
@@ -82,7 +82,7 @@ class Workflow:
 
     id: str
     api_key: str = dataclasses.field(repr=False)
-    provider: Provider = "gptbots"
+    provider: ProviderName = "gptbots"
     name: str = "emulated-workflow"
     version: str = "1"
     output: OutputScript = _echo

@@ -1,0 +1,81 @@
+"""The `flowinvoke` click group: global flags, subcommands, and one-line usage errors."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import click
+
+from .._version import __version__
+from ._commands import get, run, wait
+from ._demo import demo
+from ._exit import ExitCode
+from ._render import error_line
+from ._serve import emulator
+
+__all__ = ["cli"]
+
+
+class _Group(click.Group):
+    """A click group whose errors are one line on standard error, never a usage dump.
+
+    Click's own usage errors keep their exit code (2); Ctrl-C outside a command exits 130.
+    """
+
+    def main(
+        self,
+        args: Any = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        """Run the command line; exit (or, with `standalone_mode=False`, return the code)."""
+        try:
+            result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            code = result if isinstance(result, int) else 0
+        except click.ClickException as error:
+            error_line(_usage_message(error))
+            code = error.exit_code
+        except click.Abort:
+            error_line("interrupted")
+            code = ExitCode.INTERRUPTED
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
+def _usage_message(error: click.ClickException) -> str:
+    message = error.format_message()
+    if isinstance(error, click.UsageError) and error.ctx is not None:
+        return f"{message} (see '{error.ctx.command_path} --help')"
+    return message
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", "-V", prog_name="flowinvoke")
+@click.option(
+    "--verbose", "-v", is_flag=True, help="Log what the client does (retries, polls) to stderr."
+)
+def cli(verbose: bool) -> None:
+    """Start, query and wait for GPTBots, AltaBots and aitutor-api workflow runs.
+
+    \b
+    Try it without an account:   flowinvoke demo
+    Run a workflow:              FLOWINVOKE_API_KEY=... flowinvoke run -i question=hi
+    Settings come from flags or FLOWINVOKE_API_KEY, FLOWINVOKE_PROVIDER,
+    FLOWINVOKE_BASE_URL, FLOWINVOKE_REGION and FLOWINVOKE_WORKFLOW_ID.
+    Exit codes: 0 succeeded, 1 run failed, 2 usage, 3 API error, 4 wait timed out.
+    """
+    if verbose:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("flowinvoke: %(levelname)s %(message)s"))
+        logger = logging.getLogger("flowinvoke")
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+
+
+for _command in (run, get, wait, demo, emulator):
+    cli.add_command(_command)

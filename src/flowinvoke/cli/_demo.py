@@ -1,0 +1,323 @@
+"""`flowinvoke demo`: five runs against the in-process emulator, narrated step by step.
+
+No key, no network, no sockets: the emulator answers through an httpx mock transport. Every
+step prints plain lines, so the demo reads the same in a terminal, a pipe or a CI log, with
+or without colour; on a terminal the slow runs also get the live status line.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import click
+
+from .._errors import APIStatusError, WorkflowFailedError
+from .._models import WorkflowRun
+from .._polling import PollPolicy
+from .._retry import RetryPolicy
+from .._sync.client import Client
+from ._exit import Job, handle_errors
+from ._live import RunProgress
+from ._render import format_seconds, out_console, output_renderable, run_table
+from ._settings import Settings
+
+if TYPE_CHECKING:
+    from rich.console import Console, RenderableType
+
+    from flowinvoke.testing import Emulator
+
+__all__ = ["demo"]
+
+_FAST_RUN_SECONDS = 0.05
+_RUN_SECONDS = 3.0
+
+
+@dataclass
+class _Outcome:
+    """One row of the summary table."""
+
+    step: str
+    workflow: str
+    provider: str
+    status: str
+    seconds: float
+    note: str
+
+
+@click.command()
+@click.option(
+    "--fast", is_flag=True, help="Make the slow workflow take a fraction of a second (tests)."
+)
+def demo(fast: bool) -> None:
+    """Watch flowinvoke work, with no account: five runs on the bundled emulator.
+
+    \b
+    1. a synchronous run and its output
+    2. an asynchronous run going PENDING -> RUNNING -> SUCCEEDED
+    3. a failed run, caught as WorkflowFailedError
+    4. a transient HTTP 503, retried and survived
+    5. a run on the aitutor-api provider
+    """
+    from flowinvoke.testing import demo_emulator  # noqa: PLC0415
+
+    with handle_errors(Job(Settings())):
+        story = _Demo(demo_emulator(run_seconds=_FAST_RUN_SECONDS if fast else _RUN_SECONDS), fast)
+        story.play()
+
+
+class _Demo:
+    """The demo's steps, sharing one emulator, one console and the summary rows."""
+
+    def __init__(self, emulator: Emulator, fast: bool) -> None:
+        self.emulator = emulator
+        self.console: Console = out_console()
+        self.outcomes: list[_Outcome] = []
+        if fast:
+            self.poll = PollPolicy(initial_delay=0.02, multiplier=1.5, max_interval=0.1)
+            self.retry = RetryPolicy(initial_delay=0.01, max_delay=0.02)
+        else:
+            self.poll = PollPolicy(initial_delay=0.2, multiplier=1.2, max_interval=0.5)
+            self.retry = RetryPolicy(initial_delay=0.3, max_delay=1.0)
+
+    def play(self) -> None:
+        """Run every step, then print the summary."""
+        self.console.print(
+            "flowinvoke demo: five workflow runs against the bundled emulator "
+            "(in-process: no key, no network).",
+            soft_wrap=True,
+        )
+        for number, step in enumerate(
+            (self.quick, self.slow, self.fails, self.retried, self.aitutor), start=1
+        ):
+            step(number)
+        self.summary()
+
+    # -- the steps -------------------------------------------------------------------------
+
+    def quick(self, number: int) -> None:
+        """A synchronous run: the call returns the finished run."""
+        self.heading(number, "A synchronous run", "demo-quick")
+        data = {"text": "flowinvoke starts, waits for and runs workflow runs"}
+        self.code(f"client.invoke({data!r})")
+        with self.client("demo-quick") as client:
+            started = time.monotonic()
+            run = client.invoke(data)
+        self.show(run)
+        self.record(number, "demo-quick", run, started, "one request")
+
+    def slow(self, number: int) -> None:
+        """An asynchronous run followed through its states with `wait`."""
+        self.heading(number, "An asynchronous run, followed until it ends", "demo-slow")
+        data = {"topic": "tea"}
+        self.code(f"run = client.invoke({data!r}, async_mode=True); client.wait(run)")
+        with self.client("demo-slow") as client:
+            started = time.monotonic()
+            run = client.invoke(data, async_mode=True)
+            self.say(f"the call returned at once with run id {run.id}; now polling it:")
+            with self.progress(run) as progress:
+                run = client.wait(run, on_update=progress.on_update)
+        self.show(run)
+        self.record(number, "demo-slow", run, started, f"{self.queries(run)} polls")
+
+    def fails(self, number: int) -> None:
+        """A run that ends FAILED; `run` raises `WorkflowFailedError`."""
+        self.heading(number, "A failed run", "demo-fails")
+        data = {"text": "this one will fail"}
+        self.code(f"client.run({data!r})")
+        with self.client("demo-fails") as client:
+            started = time.monotonic()
+            try:
+                client.run(data)
+            except WorkflowFailedError as error:
+                self.say(f"caught WorkflowFailedError: {error}", style="red")
+                run = error.run
+            else:  # pragma: no cover - the demo workflow always fails
+                raise AssertionError("demo-fails did not fail")
+        self.show(run, output=False)
+        self.record(number, "demo-fails", run, started, "error caught")
+
+    def retried(self, number: int) -> None:
+        """A query answered with HTTP 503 once: the client retries and the run succeeds."""
+        from flowinvoke.testing import Fault  # noqa: PLC0415
+
+        self.heading(number, "A transient HTTP 503, survived", "demo-slow")
+        self.emulator.inject(
+            Fault(kind="server_error", status=503, operation="query", workflow="demo-slow")
+        )
+        self.say("the emulator will answer the next query of demo-slow with HTTP 503")
+        data = {"topic": "coffee"}
+        self.code(f"client.run({data!r})")
+        faults_before = self.emulator.counters.faults["server_error"]
+        retries: list[str] = []
+
+        def retried(line: str) -> None:
+            retries.append(line)
+            self.say(f"retrying: {line}", style="yellow")
+
+        with self.client("demo-slow") as client, _retry_log(retried):
+            started = time.monotonic()
+            progress = RunProgress(
+                live=self._live(), console=self.console, indent="  ", polls=self._polls()
+            )
+            with progress:
+                run = client.run(data, on_update=progress.on_update)
+        faults = self.emulator.counters.faults["server_error"] - faults_before
+        self.say(f"the emulator injected {faults} fault(s); the run still {run.status.value}")
+        self.show(run, output=False)
+        plural = "y" if len(retries) == 1 else "ies"
+        self.record(
+            number, "demo-slow", run, started, f"503 survived ({len(retries)} retr{plural})"
+        )
+
+    def aitutor(self, number: int) -> None:
+        """A run on aitutor-api: no async mode, no query; the call returns the result."""
+        self.heading(number, "A run on aitutor-api", "wf_demo")
+        data = {"topic": "dragons"}
+        self.code(f"client.run({data!r})")
+        with self.client("wf_demo") as client:
+            started = time.monotonic()
+            run = client.run(data)
+        self.show(run)
+        self.record(number, "wf_demo", run, started, "same run model")
+
+    def summary(self) -> None:
+        """The table of every step's outcome."""
+        from rich.table import Table  # noqa: PLC0415
+        from rich.text import Text  # noqa: PLC0415
+
+        self.console.print()
+        self.console.rule("Summary", style="dim")
+        table = Table(box=None, padding=(0, 1), pad_edge=False, show_edge=False)
+        for column in ("step", "workflow", "provider", "status", "time", "note"):
+            table.add_column(column, no_wrap=column != "note")
+        for row in self.outcomes:
+            style = "green" if row.status == "SUCCEEDED" else "red"
+            table.add_row(
+                row.step,
+                row.workflow,
+                row.provider,
+                Text(row.status, style=style),
+                format_seconds(row.seconds),
+                row.note,
+            )
+        self.console.print(table)
+        self.console.print(
+            "Next: flowinvoke emulator serve, then flowinvoke run --base-url ... "
+            "(see docs/cli.md).",
+            style="dim",
+            soft_wrap=True,
+        )
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def client(self, workflow: str) -> Client:
+        """A flowinvoke `Client` bound to a demo workflow, served in-process."""
+        return self.emulator.client(workflow, poll=self.poll, retry=self.retry)
+
+    def heading(self, number: int, title: str, workflow: str) -> None:
+        """The step's heading rule."""
+        self.console.print()
+        self.console.rule(f"{number}. {title} ({workflow})", align="left", style="dim")
+
+    def code(self, line: str) -> None:
+        """The Python call the step makes."""
+        self.console.print(f"  >>> {line}", style="dim", soft_wrap=True, markup=False)
+
+    def say(self, line: str, style: str = "") -> None:
+        """One indented line of narration."""
+        self.console.print(f"  {line}", style=style, soft_wrap=True, markup=False)
+
+    def show(self, run: WorkflowRun, *, output: bool = True) -> None:
+        """The run's facts and (optionally) its output, indented."""
+        self.console.print(_indented(run_table(run)))
+        if output and run.output is not None:
+            self.console.print(output_renderable(run.output, indent="  "), soft_wrap=True)
+
+    def record(
+        self, number: int, workflow: str, run: WorkflowRun, started: float, note: str
+    ) -> None:
+        """Add the step to the summary."""
+        self.outcomes.append(
+            _Outcome(
+                step=str(number),
+                workflow=workflow,
+                provider=run.provider,
+                status=run.status.value,
+                seconds=time.monotonic() - started,
+                note=note,
+            )
+        )
+
+    def queries(self, run: WorkflowRun) -> int:
+        """How many times the emulator was asked about `run`."""
+        return self.emulator.counters.queries[run.id] if run.id else 0
+
+    def progress(self, run: WorkflowRun) -> RunProgress:
+        """A progress tracker printing transitions on standard output for `run`."""
+        return RunProgress(
+            run_id=run.id,
+            live=self._live(),
+            console=self.console,
+            indent="  ",
+            polls=lambda: self.queries(run),
+        )
+
+    def _polls(self) -> Callable[[], int]:
+        """Polls of the latest run, for a tracker made before the run id is known."""
+
+        def count() -> int:
+            runs = self.emulator.runs()
+            return runs[-1].queries if runs else 0
+
+        return count
+
+    def _live(self) -> bool:
+        return self.console.is_terminal
+
+
+def _indented(renderable: RenderableType) -> RenderableType:
+    from rich.padding import Padding  # noqa: PLC0415
+
+    return Padding(renderable, (0, 0, 0, 2), expand=False)
+
+
+@contextmanager
+def _retry_log(report: Callable[[str], None]) -> Iterator[None]:
+    """Report the `flowinvoke` logger's retry records (INFO) while inside, briefly."""
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.msg.startswith("retrying") and isinstance(record.args, tuple):
+                report(_retry_summary(record.args))
+
+    logger = logging.getLogger("flowinvoke")
+    handler = Collect(logging.INFO)
+    level, propagate = logger.level, logger.propagate
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = propagate
+
+
+def _retry_summary(args: tuple[object, ...]) -> str:
+    """`query, attempt 2 of 3, in 0.01s, after HTTP 503` from the retry log record's args."""
+    try:
+        _provider, operation, attempt, attempts, delay, error = args
+        cause = (
+            f"HTTP {error.status_code}"
+            if isinstance(error, APIStatusError)
+            else type(error).__name__
+        )
+        return f"{operation}, attempt {attempt} of {attempts}, in {delay:.2f}s, after {cause}"
+    except (TypeError, ValueError):  # pragma: no cover - the record's shape changed
+        return "a request, after a transient failure"

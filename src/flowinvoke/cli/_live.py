@@ -1,0 +1,151 @@
+"""The live status line shown on standard error while a command waits for a run.
+
+On a terminal: a spinner with the run id, its status, the time elapsed and the number of
+polls, redrawn in place (rich `Live`, cleared when the wait ends). Each change of status is
+also printed as a line of its own, on a terminal or not, so logs and CI output show the
+run's progress too: `run 6f0c…: RUNNING  (0.61s, 2 polls)`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from .._models import RunStatus, WorkflowRun
+from ._render import STATUS_STYLES, err_console, format_seconds
+
+if TYPE_CHECKING:
+    from rich.console import Console, RenderableType
+    from rich.live import Live
+    from rich.spinner import Spinner
+    from rich.text import Text
+
+__all__ = ["RunProgress"]
+
+
+class RunProgress:
+    """Follows one run's states for the user: pass `on_update` to `Client.run` or `wait`.
+
+    Use it as a context manager around the waiting; it draws the live line only while
+    inside, and only when `live` is true (default: when standard error is a terminal).
+
+    Args:
+        run_id: The run's id when known before any update (`flowinvoke wait RUN_ID`).
+        live: Draw the live line; None decides by whether the console is a terminal.
+        polls: Where the poll count comes from (the demo asks its emulator); by default
+            the requests counted by `count_request` after the run id is known.
+        console: Where lines go (default: standard error).
+        indent: Put before each transition line (the demo indents its steps).
+    """
+
+    def __init__(
+        self,
+        *,
+        run_id: str | None = None,
+        live: bool | None = None,
+        polls: Callable[[], int] | None = None,
+        console: Console | None = None,
+        indent: str = "",
+    ) -> None:
+        self.console = console or err_console()
+        self.live = self.console.is_terminal if live is None else live
+        self.run_id = run_id
+        self.last: WorkflowRun | None = None
+        self.updates = 0
+        self._requests = 0
+        self._polls = polls
+        self._indent = indent
+        self._started = time.monotonic()
+        self._display: Live | None = None
+        self._spinner: Spinner | None = None
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds since this object was made (the command's start of waiting)."""
+        return time.monotonic() - self._started
+
+    @property
+    def polls(self) -> int:
+        """Queries made so far for this run."""
+        return self._polls() if self._polls is not None else self._requests
+
+    def count_request(self) -> None:
+        """Count one HTTP request; those made once the run id is known are polls."""
+        if self.run_id is not None:
+            self._requests += 1
+
+    def on_update(self, run: WorkflowRun) -> None:
+        """Record a new state of the run and print a line if its status changed."""
+        self.updates += 1
+        previous = self.last
+        self.last = run
+        if run.id is not None:
+            self.run_id = run.id
+        if previous is None or previous.status is not run.status:
+            self.console.print(self._transition(run), soft_wrap=True)
+
+    def describe(self) -> Text:
+        """The live line's text: run id, status, elapsed time, polls."""
+        from rich.text import Text  # noqa: PLC0415
+
+        text = Text()
+        text.append(f"run {self.run_id}" if self.run_id else "starting run", style="bold")
+        if self.last is not None:
+            status = self.last.status
+            text.append("  ")
+            text.append(status.value, style=STATUS_STYLES[status])
+        text.append(f"  {format_seconds(self.elapsed)}", style="dim")
+        polls = self.polls
+        if polls:
+            text.append(f"  {polls} poll{'s' if polls != 1 else ''}", style="dim")
+        return text
+
+    def _transition(self, run: WorkflowRun) -> Text:
+        from rich.text import Text  # noqa: PLC0415
+
+        text = Text(self._indent)
+        text.append(f"run {run.id}: " if run.id else "run: ")
+        text.append(run.status.value, style=STATUS_STYLES[run.status])
+        details = [format_seconds(self.elapsed)]
+        if self.polls:
+            details.append(f"{self.polls} poll{'s' if self.polls != 1 else ''}")
+        text.append(f"  ({', '.join(details)})", style="dim")
+        if run.status is RunStatus.FAILED and run.error:
+            text.append(f"  {run.error}", style="red")
+        return text
+
+    def __rich__(self) -> RenderableType:
+        spinner = self._spinner
+        if spinner is None:  # pragma: no cover - only drawn while the Live display exists
+            return self.describe()
+        spinner.update(text=self.describe())
+        return spinner
+
+    def __enter__(self) -> RunProgress:
+        if self.live:
+            from rich.live import Live  # noqa: PLC0415
+            from rich.spinner import Spinner  # noqa: PLC0415
+
+            self._spinner = Spinner("dots", style="cyan")
+            self._display = Live(
+                self,
+                console=self.console,
+                transient=True,
+                refresh_per_second=10,
+                redirect_stdout=False,
+                redirect_stderr=False,
+            )
+            self._display.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._display is not None:
+            self._display.stop()
+            self._display = None

@@ -1,0 +1,86 @@
+"""`flowinvoke emulator serve`: the demo workflows on a loopback port, for any HTTP client."""
+
+from __future__ import annotations
+
+import click
+
+from ._exit import ExitCode, exit_with
+from ._render import error_line, out_console
+
+__all__ = ["emulator"]
+
+_INSTALL_HINT = 'serving the emulator needs uvicorn: pip install "flowinvoke[emulator]"'
+
+
+@click.group()
+def emulator() -> None:
+    """The bundled emulator of the GPTBots and aitutor workflow APIs."""
+
+
+@emulator.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="The address to bind.")
+@click.option(
+    "--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="The port."
+)
+@click.option(
+    "--allow-non-loopback",
+    is_flag=True,
+    help="Allow a --host other than a loopback address (the demo keys are public).",
+)
+def serve(host: str, port: int, allow_non_loopback: bool) -> None:
+    """Serve the demo workflows over HTTP until Ctrl-C.
+
+    Point flowinvoke (or curl) at the printed URL with one of the demo keys:
+
+    \b
+      flowinvoke run --base-url http://127.0.0.1:8000 --api-key demo-key-slow -i topic=tea
+    """
+    try:
+        import uvicorn  # noqa: F401, PLC0415 - the emulator extra may be missing
+    except ImportError:
+        error_line(_INSTALL_HINT)
+        exit_with(ExitCode.USAGE)
+    from flowinvoke.testing import DEMO_KEYS, demo_emulator, serve  # noqa: PLC0415
+
+    url = f"http://{_url_host(host)}:{port}"
+    demo = demo_emulator()
+    _print_banner(url, {workflow: demo.workflow(workflow).provider for workflow in DEMO_KEYS})
+    try:
+        serve(demo, host=host, port=port, allow_non_loopback=allow_non_loopback)
+    except ValueError as error:
+        error_line(str(error))
+        exit_with(ExitCode.USAGE)
+    except OSError as error:  # the port is taken, the address cannot be bound
+        error_line(f"cannot serve on {url}: {error.strerror or error}")
+        exit_with(ExitCode.USAGE)
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def _print_banner(url: str, providers: dict[str, str]) -> None:
+    from rich.table import Table  # noqa: PLC0415
+    from rich.text import Text  # noqa: PLC0415
+
+    from flowinvoke.testing import DEMO_KEYS  # noqa: PLC0415
+
+    console = out_console()
+    console.print(
+        Text.assemble("flowinvoke emulator serving on ", (url, "bold"), " (Ctrl-C to stop)"),
+        soft_wrap=True,
+    )
+    table = Table(title=None, box=None, padding=(0, 2), show_edge=False)
+    table.add_column("workflow", style="bold")
+    table.add_column("provider")
+    table.add_column("api key")
+    for workflow, key in DEMO_KEYS.items():
+        table.add_row(workflow, providers.get(workflow, ""), key)
+    console.print(table)
+    console.print(
+        Text(
+            f"try: flowinvoke run --base-url {url} --api-key {DEMO_KEYS['demo-slow']} -i topic=tea",
+            style="dim",
+        ),
+        soft_wrap=True,
+    )

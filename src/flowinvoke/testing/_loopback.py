@@ -1,0 +1,281 @@
+"""Serving an `Emulator` over a real socket with uvicorn: `serve` (blocking) and
+`LoopbackServer` (a background thread, for tests and benchmarks).
+
+uvicorn comes from the `emulator` extra and is imported only when a server starts. Both
+refuse to listen on anything but a loopback address unless told otherwise: the emulator is
+a test tool with public keys and no auth worth the name.
+
+The server is tuned for bursts of test traffic: a listen backlog of `BACKLOG`, keep-alive
+longer than httpx's own idle expiry (so the server never closes a connection the client is
+about to reuse), no access log, no lifespan. `TCP_NODELAY` is on for every accepted
+connection: asyncio (and uvloop) set it on each TCP transport they create, which is where
+uvicorn's h11 and httptools protocols write; we also set it on the listening socket, from
+which Linux accepted sockets inherit it. Without it, a response whose head and body are
+written separately waits ~40 ms for the client's delayed ACK.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import ipaddress
+import logging
+import socket
+import threading
+from collections.abc import Iterator
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from flowinvoke._http import TransportError
+
+if TYPE_CHECKING:
+    from flowinvoke import AsyncClient, Client
+
+    from ._emulator import Emulator
+    from ._uvicorn import NotifyingServer
+
+__all__ = ["LoopbackServer", "serve"]
+
+_START_TIMEOUT = 10.0
+_STOP_TIMEOUT = 10.0
+_INSTALL_HINT = (
+    "serving the emulator on a socket needs uvicorn: "
+    'pip install "flowinvoke[emulator]" (or pip install uvicorn)'
+)
+
+
+def serve(
+    emulator: Emulator,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    log_level: str = "warning",
+    allow_non_loopback: bool = False,
+) -> None:
+    """Serve `emulator` on `host:port` until Ctrl-C or SIGTERM; prints nothing itself.
+
+    Point any flowinvoke client (or curl) at `http://{host}:{port}` with a workflow's key.
+    uvicorn's own log lines appear at `log_level` and above. Ctrl-C returns normally after
+    a clean shutdown; SIGTERM is re-raised by uvicorn after it, so the process ends as the
+    signal asked.
+
+    Raises:
+        ImportError: uvicorn is not installed (`pip install "flowinvoke[emulator]"`).
+        ValueError: `host` is not a loopback address and `allow_non_loopback` is False.
+    """
+    _check_host(host, allow_non_loopback=allow_non_loopback)
+    _require_uvicorn()
+    from ._uvicorn import NotifyingServer, make_config  # noqa: PLC0415 - optional dependency
+
+    config = make_config(emulator, host=host, port=port, log_level=log_level, own_logging=True)
+    with _quiet_injected_faults(), contextlib.suppress(KeyboardInterrupt):
+        NotifyingServer(config, threading.Event()).run()
+
+
+class LoopbackServer:
+    """An `Emulator` served by uvicorn on a loopback port, in a background thread.
+
+    Use it as a context manager: entering binds the port (`port=0` picks a free one) and
+    returns once the server accepts connections; leaving closes open connections and stops
+    the thread. For tests that need a real socket (keep-alive, timeouts, a connection cut
+    mid-answer) and for benchmarks; most tests are better served in-process by
+    `Emulator.client`.
+
+    Example:
+        >>> with LoopbackServer(demo_emulator()) as server:  # doctest: +SKIP
+        ...     with server.client("demo-quick") as client:
+        ...         client.invoke({"text": "hi"}).output["summary"]
+
+    Args:
+        emulator: The emulator to serve; its state is shared with in-process clients.
+        host: A loopback address to bind (an IP literal or "localhost").
+        port: The port, or 0 for any free one (see `port` after entering).
+        allow_non_loopback: Permit binding a non-loopback address (exposes the emulator).
+
+    Raises:
+        ImportError: uvicorn is not installed (`pip install "flowinvoke[emulator]"`).
+        ValueError: a non-loopback `host` without `allow_non_loopback`.
+    """
+
+    def __init__(
+        self,
+        emulator: Emulator,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        allow_non_loopback: bool = False,
+    ) -> None:
+        _check_host(host, allow_non_loopback=allow_non_loopback)
+        self.emulator = emulator
+        self.host = host
+        self._requested_port = port
+        self._address: tuple[str, int] | None = None
+        self._server: NotifyingServer | None = None
+        self._thread: threading.Thread | None = None
+        self._socket: socket.socket | None = None
+        self._quiet: contextlib.ExitStack | None = None
+
+    def __repr__(self) -> str:
+        where = self.base_url if self._address else "not started"
+        return f"LoopbackServer({where}, {self.emulator!r})"
+
+    @property
+    def port(self) -> int:
+        """The bound port (after `start` or entering the context)."""
+        return self._bound()[1]
+
+    @property
+    def base_url(self) -> str:
+        """The server's URL, like "http://127.0.0.1:54321" (an IPv6 host in brackets)."""
+        host, port = self._bound()
+        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+    def client_options(self, workflow_id: str) -> dict[str, Any]:
+        """Keyword arguments binding a flowinvoke client to a workflow over this socket."""
+        options = self.emulator.client_options(workflow_id)
+        del options["transport"]
+        options["base_url"] = self.base_url
+        return options
+
+    def client(self, workflow_id: str, **options: Any) -> Client:
+        """A `flowinvoke.Client` for this workflow, talking to the server over TCP."""
+        from flowinvoke import Client  # noqa: PLC0415 - flowinvoke must not import testing
+
+        return Client(**{**self.client_options(workflow_id), **options})
+
+    def async_client(self, workflow_id: str, **options: Any) -> AsyncClient:
+        """A `flowinvoke.AsyncClient` for this workflow, talking to the server over TCP."""
+        from flowinvoke import AsyncClient  # noqa: PLC0415 - flowinvoke must not import testing
+
+        return AsyncClient(**{**self.client_options(workflow_id), **options})
+
+    def start(self) -> LoopbackServer:
+        """Bind, start the server thread and wait until it accepts connections."""
+        if self._thread is not None:
+            msg = "this LoopbackServer has already been started"
+            raise RuntimeError(msg)
+        _require_uvicorn()
+        from ._uvicorn import BACKLOG, NotifyingServer, make_config  # noqa: PLC0415
+
+        sock = _listening_socket(self.host, self._requested_port, BACKLOG)
+        self._socket = sock
+        self._address = sock.getsockname()[:2]
+        config = make_config(
+            self.emulator, host=self.host, port=self.port, log_level="warning", own_logging=False
+        )
+        ready = threading.Event()
+        server = NotifyingServer(config, ready)
+        self._server = server
+        self._quiet = contextlib.ExitStack()
+        self._quiet.enter_context(_quiet_injected_faults())
+        self._thread = threading.Thread(
+            target=server.run,
+            kwargs={"sockets": [sock]},
+            name=f"flowinvoke-loopback-{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+        waited = 0.0
+        while not ready.wait(0.01):
+            waited += 0.01
+            if not self._thread.is_alive() or waited > _START_TIMEOUT:
+                self.close()
+                msg = f"the emulator server on {self.base_url} did not start"
+                raise RuntimeError(msg)
+        return self
+
+    def close(self) -> None:
+        """Stop the server: close its connections and wait for its thread. Idempotent."""
+        server, thread = self._server, self._thread
+        if server is not None and thread is not None:
+            server.should_exit = True
+            thread.join(_STOP_TIMEOUT)
+            if thread.is_alive():  # pragma: no cover - a request stuck past the grace time
+                server.force_exit = True
+                thread.join(_STOP_TIMEOUT)
+        if self._socket is not None:
+            self._socket.close()
+        if self._quiet is not None:
+            self._quiet.close()
+            self._quiet = None
+
+    def __enter__(self) -> LoopbackServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _bound(self) -> tuple[str, int]:
+        if self._address is None:
+            msg = "the LoopbackServer is not started: use `with LoopbackServer(...)`"
+            raise RuntimeError(msg)
+        return self._address
+
+
+def _require_uvicorn() -> None:
+    """Raise an ImportError naming the extra to install when uvicorn is missing."""
+    if importlib.util.find_spec("uvicorn") is None:
+        raise ImportError(_INSTALL_HINT, name="uvicorn")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):  # RFC 6761
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_host(host: str, *, allow_non_loopback: bool) -> None:
+    if not allow_non_loopback and not _is_loopback(host):
+        msg = (
+            f"refusing to serve the emulator on {host!r}, which is not a loopback address: "
+            "it is a test tool with public keys. Pass allow_non_loopback=True if you mean it."
+        )
+        raise ValueError(msg)
+
+
+def _listening_socket(host: str, port: int, backlog: int) -> socket.socket:
+    """A bound, listening TCP socket with TCP_NODELAY set (inherited by accepted sockets)."""
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host.strip("[]"), port, type=socket.SOCK_STREAM
+    )[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.bind(address)
+        sock.listen(backlog)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+class _InjectedFaultFilter(logging.Filter):
+    """Drops uvicorn's "Exception in ASGI application" records for injected faults.
+
+    The emulator's ASGI app raises an httpx transport error to make uvicorn cut a
+    connection mid-answer; that is the test working, not a server bug worth a traceback.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not isinstance(error, TransportError)
+
+
+@contextlib.contextmanager
+def _quiet_injected_faults() -> Iterator[None]:
+    logger = logging.getLogger("uvicorn.error")
+    quiet = _InjectedFaultFilter()
+    logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        logger.removeFilter(quiet)
