@@ -59,7 +59,8 @@ def _usage_message(error: click.ClickException) -> str:
 @click.option(
     "--verbose", "-v", is_flag=True, help="Log what the client does (retries, polls) to stderr."
 )
-def cli(verbose: bool) -> None:
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool) -> None:
     """Start, query and wait for GPTBots, AltaBots and aitutor-api workflow runs.
 
     \b
@@ -73,8 +74,15 @@ def cli(verbose: bool) -> None:
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter("flowinvoke: %(levelname)s %(message)s"))
         logger = logging.getLogger("flowinvoke")
+        level = logger.level
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
+
+        def restore() -> None:
+            logger.removeHandler(handler)
+            logger.setLevel(level)
+
+        ctx.call_on_close(restore)
 
 
 for _command in (run, get, wait, demo, emulator):

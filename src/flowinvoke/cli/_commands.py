@@ -133,7 +133,7 @@ def get(settings: Settings, run_id: str, as_json: bool) -> None:
         _finish(current, job, as_json=as_json, finished=False)
 
 
-@click.command()
+@click.command(short_help="Wait for a started run (resume after a timeout or Ctrl-C).")
 @client_options
 @click.argument("run_id")
 @_timeout_option

@@ -49,7 +49,7 @@ class _Outcome:
     note: str
 
 
-@click.command()
+@click.command(short_help="Try flowinvoke with no account (in-process emulator).")
 @click.option(
     "--fast", is_flag=True, help="Make the slow workflow take a fraction of a second (tests)."
 )

@@ -31,6 +31,7 @@ from flowinvoke._http import TransportError
 if TYPE_CHECKING:
     from flowinvoke import AsyncClient, Client
 
+    from ._asgi import EmulatorASGIApp, Receive, Scope, Send
     from ._emulator import Emulator
     from ._uvicorn import NotifyingServer
 
@@ -67,7 +68,9 @@ def serve(
     _require_uvicorn()
     from ._uvicorn import NotifyingServer, make_config  # noqa: PLC0415 - optional dependency
 
-    config = make_config(emulator, host=host, port=port, log_level=log_level, own_logging=True)
+    config = make_config(
+        emulator.asgi_app(), host=host, port=port, log_level=log_level, own_logging=True
+    )
     with _quiet_injected_faults(), contextlib.suppress(KeyboardInterrupt):
         NotifyingServer(config, threading.Event()).run()
 
@@ -108,6 +111,7 @@ class LoopbackServer:
         _check_host(host, allow_non_loopback=allow_non_loopback)
         self.emulator = emulator
         self.host = host
+        self._app = _ConnectionCountingApp(emulator.asgi_app())
         self._requested_port = port
         self._address: tuple[str, int] | None = None
         self._server: NotifyingServer | None = None
@@ -129,6 +133,15 @@ class LoopbackServer:
         """The server's URL, like "http://127.0.0.1:54321" (an IPv6 host in brackets)."""
         host, port = self._bound()
         return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+    @property
+    def connections(self) -> int:
+        """How many distinct client connections have sent requests so far.
+
+        With keep-alive, a client sending requests one after another uses one connection;
+        tests assert on this to catch a pool that reconnects for every request.
+        """
+        return self._app.connections
 
     def client_options(self, workflow_id: str) -> dict[str, Any]:
         """Keyword arguments binding a flowinvoke client to a workflow over this socket."""
@@ -161,7 +174,7 @@ class LoopbackServer:
         self._socket = sock
         self._address = sock.getsockname()[:2]
         config = make_config(
-            self.emulator, host=self.host, port=self.port, log_level="warning", own_logging=False
+            self._app, host=self.host, port=self.port, log_level="warning", own_logging=False
         )
         ready = threading.Event()
         server = NotifyingServer(config, ready)
@@ -256,6 +269,27 @@ def _listening_socket(host: str, port: int, backlog: int) -> socket.socket:
         sock.close()
         raise
     return sock
+
+
+class _ConnectionCountingApp:
+    """Wraps an ASGI app, remembering each client (host, port) that sent a request."""
+
+    def __init__(self, app: EmulatorASGIApp) -> None:
+        self._app = app
+        self._lock = threading.Lock()
+        self._peers: set[tuple[str, int]] = set()
+
+    @property
+    def connections(self) -> int:
+        with self._lock:
+            return len(self._peers)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        client = scope.get("client")
+        if scope["type"] == "http" and client is not None:
+            with self._lock:
+                self._peers.add((str(client[0]), int(client[1])))
+        await self._app(scope, receive, send)
 
 
 class _InjectedFaultFilter(logging.Filter):

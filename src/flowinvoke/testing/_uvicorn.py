@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import socket
 import threading
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
 if TYPE_CHECKING:
-    from ._emulator import Emulator
+    from ._asgi import Receive, Scope, Send
+
+    ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 __all__ = ["BACKLOG", "KEEP_ALIVE_SECONDS", "NotifyingServer", "make_config"]
 
@@ -28,7 +31,7 @@ GRACEFUL_SHUTDOWN_SECONDS = 5
 
 
 def make_config(
-    emulator: Emulator, *, host: str, port: int, log_level: str, own_logging: bool
+    app: ASGIApp, *, host: str, port: int, log_level: str, own_logging: bool
 ) -> uvicorn.Config:
     """uvicorn settings for a test server.
 
@@ -38,7 +41,7 @@ def make_config(
     """
     extra: dict[str, Any] = {} if own_logging else {"log_config": None}
     return uvicorn.Config(
-        emulator.asgi_app(),
+        app,
         host=host,
         port=port,
         log_level=log_level,

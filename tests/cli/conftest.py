@@ -1,0 +1,80 @@
+"""Shared setup of the CLI tests: an in-process demo emulator behind `make_client`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+import flowinvoke
+from flowinvoke.cli import _settings, cli
+from flowinvoke.testing import DEMO_KEYS, Emulator, Workflow, demo_emulator
+
+#: A key that must never appear in any output.
+SECRET = "sk-cli-secret-5b1f9e"
+#: A key no workflow has.
+WRONG_KEY = "sk-cli-wrong-77d0aa"
+FAST_POLL = flowinvoke.PollPolicy(initial_delay=0.01, multiplier=1.5, max_interval=0.05)
+FAST_RETRY = flowinvoke.RetryPolicy(initial_delay=0.01, max_delay=0.02)
+SECRETS = (SECRET, WRONG_KEY, *DEMO_KEYS.values())
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("API_KEY", "PROVIDER", "BASE_URL", "REGION", "WORKFLOW_ID"):
+        monkeypatch.delenv(f"FLOWINVOKE_{name}", raising=False)
+    monkeypatch.setenv("NO_COLOR", "1")
+
+
+@pytest.fixture
+def emulator() -> Emulator:
+    """The demo emulator, plus "secret-quick" whose key is `SECRET`."""
+    emulator = demo_emulator(run_seconds=0.2)
+    emulator.add_workflow(Workflow(id="secret-quick", api_key=SECRET, cost=0.25, tokens=7))
+    return emulator
+
+
+@pytest.fixture
+def served(monkeypatch: pytest.MonkeyPatch, emulator: Emulator) -> Emulator:
+    """Point every command at `emulator`, keeping the flags' effect (key, provider, ...)."""
+
+    def make_client(settings: _settings.Settings, **_: Any) -> flowinvoke.Client:
+        return flowinvoke.Client(
+            **settings.client_kwargs(),
+            transport=emulator.transport(),
+            poll=FAST_POLL,
+            retry=FAST_RETRY,
+        )
+
+    monkeypatch.setattr(_settings, "make_client", make_client)
+    return emulator
+
+
+Invoke = Callable[..., Result]
+
+
+@pytest.fixture
+def invoke() -> Iterator[Invoke]:
+    """Run the CLI; check that no key leaked and no traceback was printed."""
+
+    def run(args: Sequence[str], *, stdin: str | None = None, secrets: bool = True) -> Result:
+        result = CliRunner().invoke(cli, list(args), input=stdin, catch_exceptions=False)
+        both = result.stdout + result.stderr
+        if secrets:
+            for key in SECRETS:
+                assert key not in both, f"key {key!r} leaked into the output"
+        else:
+            assert SECRET not in both
+        assert "Traceback" not in both
+        return result
+
+    yield run
+
+
+def one_line(result: Result) -> str:
+    """The single line of standard error (asserting there is exactly one)."""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]

@@ -1,0 +1,135 @@
+"""`flowinvoke demo` and `flowinvoke emulator serve`."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+import flowinvoke.testing
+from flowinvoke.cli import cli
+from flowinvoke.testing import DEMO_KEYS
+
+from .conftest import Invoke, one_line
+
+
+def test_demo_fast(invoke: Invoke) -> None:
+    started = time.monotonic()
+    result = invoke(["demo", "--fast"], secrets=False)
+    elapsed = time.monotonic() - started
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    for heading in (
+        "1. A synchronous run (demo-quick)",
+        "2. An asynchronous run, followed until it ends (demo-slow)",
+        "3. A failed run (demo-fails)",
+        "4. A transient HTTP 503, survived (demo-slow)",
+        "5. A run on aitutor-api (wf_demo)",
+        "Summary",
+    ):
+        assert heading in out
+    for transition in (": PENDING", ": RUNNING", ": SUCCEEDED"):
+        assert transition in out
+    assert "caught WorkflowFailedError" in out
+    assert "after HTTP 503" in out
+    assert "injected 1 fault(s)" in out
+    assert "Once upon a time" in out
+    assert "\x1b[" not in out  # no colour codes outside a terminal
+    assert elapsed < 5
+
+
+def test_demo_does_not_leave_logging_changed(invoke: Invoke) -> None:
+    import logging
+
+    logger = logging.getLogger("flowinvoke")
+    before = (logger.level, logger.propagate, list(logger.handlers))
+    assert invoke(["demo", "--fast"], secrets=False).exit_code == 0
+    assert (logger.level, logger.propagate, list(logger.handlers)) == before
+
+
+def test_serve_without_uvicorn(invoke: Invoke, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "uvicorn", None)
+    result = invoke(["emulator", "serve"])
+    assert result.exit_code == 2
+    assert 'pip install "flowinvoke[emulator]"' in one_line(result)
+
+
+def test_serve_wiring(invoke: Invoke, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[dict[str, Any]] = []
+
+    def fake_serve(emulator: flowinvoke.testing.Emulator, **kwargs: Any) -> None:
+        calls.append({"workflows": [emulator.workflow(w).id for w in DEMO_KEYS], **kwargs})
+
+    monkeypatch.setattr(flowinvoke.testing, "serve", fake_serve)
+    result = invoke(["emulator", "serve", "--port", "8123"], secrets=False)
+    assert result.exit_code == 0, result.output
+    assert "http://127.0.0.1:8123" in result.stdout
+    for workflow, key in DEMO_KEYS.items():
+        assert workflow in result.stdout
+        assert key in result.stdout
+    assert calls == [
+        {
+            "workflows": list(DEMO_KEYS),
+            "host": "127.0.0.1",
+            "port": 8123,
+            "allow_non_loopback": False,
+        }
+    ]
+
+
+def test_serve_refuses_a_public_address(invoke: Invoke) -> None:
+    result = invoke(["emulator", "serve", "--host", "0.0.0.0"], secrets=False)  # noqa: S104
+    assert result.exit_code == 2
+    assert "loopback" in result.stderr.splitlines()[-1]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_for_port(port: int, process: subprocess.Popen[bytes], limit: float = 20.0) -> None:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "the emulator server exited"
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError("the emulator server did not start")
+
+
+def test_serve_for_real_and_run_against_it() -> None:
+    port = _free_port()
+    command = [sys.executable, "-m", "flowinvoke.cli", "emulator", "serve", "--port", str(port)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        _wait_for_port(port, process)
+        result = CliRunner().invoke(
+            cli,
+            [
+                "run",
+                "--base-url",
+                f"http://127.0.0.1:{port}",
+                "--api-key",
+                DEMO_KEYS["demo-quick"],
+                "-i",
+                "text=over a socket",
+                "--json",
+            ],
+            catch_exceptions=False,
+        )
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["status"] == "SUCCEEDED"
+    finally:
+        process.terminate()
+        out, _ = process.communicate(timeout=20)
+    assert f"http://127.0.0.1:{port}" in out.decode()
