@@ -6,6 +6,7 @@ failure as one exception tree under `FlowInvokeError`.
 """
 
 from ._async.client import AsyncClient
+from ._batch import BatchItem, BatchProgress
 from ._errors import (
     APIConnectionError,
     APIError,
@@ -39,6 +40,8 @@ __all__ = [
     "AsyncClient",
     "AuthenticationError",
     "BadRequestError",
+    "BatchItem",
+    "BatchProgress",
     "Client",
     "ConfigurationError",
     "FlowInvokeError",

@@ -7,22 +7,38 @@ the first name into the second, so everything else in `_async/` is written once.
 from __future__ import annotations
 
 import inspect
+import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Generator,
+    Iterable,
+    Iterator,
+)
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import asynccontextmanager, contextmanager
-from typing import Any, Protocol
+from contextvars import ContextVar
+from typing import Any, Protocol, TypeVar
 
 import anyio
 
 from ._deadline import Deadline
 
+T = TypeVar("T")
+R = TypeVar("R")
+
 __all__ = [
     "DeadlineScope",
     "async_call_maybe",
     "async_deadline_scope",
+    "async_map_unordered",
     "async_sleep",
     "sync_call",
     "sync_deadline_scope",
+    "sync_map_unordered",
     "sync_sleep",
 ]
 
@@ -39,9 +55,22 @@ async def async_sleep(seconds: float) -> None:
     await anyio.sleep(seconds)
 
 
+# Set in the worker threads of a blocking batch: closing the batch sets the event, and every
+# run of it stops at its next sleep instead of polling on to its end.
+_BATCH_STOP: ContextVar[threading.Event | None] = ContextVar("flowinvoke_batch_stop", default=None)
+
+
+class _BatchStopped(BaseException):
+    """Ends a run of a blocking batch that was closed (never seen outside the batch)."""
+
+
 def sync_sleep(seconds: float) -> None:
-    """Sleep the calling thread."""
-    time.sleep(seconds)
+    """Sleep the calling thread (cut short, ending the run, when its batch is closed)."""
+    stop = _BATCH_STOP.get()
+    if stop is None:
+        time.sleep(seconds)
+    elif stop.wait(seconds):
+        raise _BatchStopped
 
 
 @asynccontextmanager
@@ -77,3 +106,71 @@ def sync_call(callback: Callable[[Any], Any], value: Any) -> None:
         if close is not None:
             close()  # no "never awaited" warning: the error below says what went wrong
         raise TypeError("the sync Client needs a plain callable, not a coroutine function")
+
+
+async def async_map_unordered(
+    function: Callable[[T], Awaitable[R]], items: Iterable[T], workers: int
+) -> AsyncGenerator[R, None]:
+    """Apply `function` to `items` with at most `workers` calls at once, in tasks; yield
+    each result as it is ready.
+
+    Items are drawn only when a worker is free, so a huge or endless iterable is fine.
+    `function` must not raise (a batch captures errors into its items). Closing the
+    iterator early (break, cancellation) cancels the calls still running; iterate it to the
+    end or close it with `contextlib.aclosing`, so that happens in the consumer's task.
+    """
+    source = iter(items)
+    send, receive = anyio.create_memory_object_stream[R](workers)
+
+    async def worker(results: anyio.abc.ObjectSendStream[R]) -> None:
+        async with results:
+            for item in source:  # one shared iterator: each item goes to one worker
+                await results.send(await function(item))
+
+    async with anyio.create_task_group() as group, receive:
+        async with send:
+            for _ in range(workers):
+                group.start_soon(worker, send.clone())
+        async for result in receive:
+            try:
+                yield result
+            except GeneratorExit:  # the consumer stopped early: stop the workers too
+                group.cancel_scope.cancel()
+                break
+
+
+def sync_map_unordered(
+    function: Callable[[T], R], items: Iterable[T], workers: int
+) -> Generator[R, None]:
+    """Apply `function` to `items` with at most `workers` calls at once, in threads; yield
+    each result as it is ready.
+
+    Items are drawn only when a thread is free. Closing the iterator early (break,
+    Ctrl-C) stops drawing items and ends the calls still running at their next sleep; a
+    request already on the wire finishes first (a thread cannot be interrupted).
+    """
+    source = iter(items)
+    stop = threading.Event()
+
+    def call(item: T) -> R:
+        _BATCH_STOP.set(stop)  # each worker thread has its own context
+        return function(item)
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="flowinvoke") as pool:
+        running: set[Future[R]] = set()
+        try:
+            for item in source:
+                running.add(pool.submit(call, item))
+                if len(running) < workers:
+                    continue
+                finished, running = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    yield future.result()
+            while running:
+                finished, running = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    yield future.result()
+        finally:
+            stop.set()
+            for future in running:
+                future.cancel()

@@ -30,6 +30,7 @@ class FakeClock:
 def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     fake = FakeClock()
     monkeypatch.setattr("flowinvoke._deadline.time", fake)
+    monkeypatch.setattr("flowinvoke._rate.time", fake)
     monkeypatch.setattr(_requester, "async_sleep", fake.sleep)
     monkeypatch.setattr(_poller, "async_sleep", fake.sleep)
     return fake

@@ -31,6 +31,7 @@ class FakeClock:
 def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     fake = FakeClock()
     monkeypatch.setattr("flowinvoke._deadline.time", fake)
+    monkeypatch.setattr("flowinvoke._rate.time", fake)
     monkeypatch.setattr(_requester, "sync_sleep", fake.sleep)
     monkeypatch.setattr(_poller, "sync_sleep", fake.sleep)
     return fake

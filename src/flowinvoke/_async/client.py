@@ -2,25 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import aclosing
+from functools import partial
 from types import TracebackType
 from typing import Any
 
 from .. import _http
-from .._compat import async_call_maybe
+from .._batch import BatchItem, BatchProgress, BatchTally
+from .._compat import async_call_maybe, async_map_unordered
 from .._config import ClientConfig, resolve_config
 from .._deadline import Deadline, positive_seconds
-from .._errors import ConfigurationError, FlowInvokeError
+from .._errors import (
+    ConfigurationError,
+    FlowInvokeError,
+    WaitTimeoutError,
+    WorkflowFailedError,
+)
 from .._input import check_input, check_run_id, check_webhooks
 from .._models import Webhook, WorkflowRun
 from .._polling import PollPolicy
+from .._rate import RateLimiter
 from .._retry import RetryPolicy
 from ..providers import AuthScheme, Provider, RequestSpec
 from ._poller import poll_states
 from ._requester import AsyncRequester
 
-__all__ = ["DEFAULT_MAX_CONNECTIONS", "AsyncClient"]
+__all__ = ["DEFAULT_BATCH_CONCURRENCY", "DEFAULT_MAX_CONNECTIONS", "AsyncClient"]
 
 #: Connections per client. Small on purpose: on 2 cores httpx spends 1.4 ms of CPU per
 #: request with 1 connection and 5.6 ms with 100, so a large pool is slower, not faster.
@@ -28,6 +36,12 @@ DEFAULT_MAX_CONNECTIONS = 10
 
 #: Called with each new state of a run; the async client also awaits what it returns.
 OnUpdate = Callable[[WorkflowRun], object]
+#: Called with the tally after each input of a batch finishes (awaited if async).
+OnProgress = Callable[[BatchProgress], object]
+
+#: Runs a batch keeps in flight. A run in flight mostly sleeps between polls, so this can be
+#: far larger than the connection pool: requests wait for a connection, runs do not.
+DEFAULT_BATCH_CONCURRENCY = 100
 
 
 class AsyncClient:
@@ -59,7 +73,11 @@ class AsyncClient:
             older GPTBots pages show).
         allow_insecure_http: Allow a plain-http `base_url` on a non-loopback host, which
             would send the key in clear text.
-        max_connections: The connection pool size of the client flowinvoke builds.
+        max_connections: The connection pool size of the client flowinvoke builds: the
+            most requests in flight at once (runs waiting between polls hold none).
+        rate_limit: The most requests per second this client sends, all calls together
+            (a token bucket allowing bursts of `rate_burst`). None: no limit.
+        rate_burst: How many requests may go at once after an idle spell.
         default_headers: Extra headers for every request.
 
     Raises:
@@ -82,6 +100,8 @@ class AsyncClient:
         auth_scheme: AuthScheme = "bearer",
         allow_insecure_http: bool = False,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        rate_limit: float | None = None,
+        rate_burst: int = 1,
         default_headers: Mapping[str, str] | None = None,
     ) -> None:
         config = resolve_config(
@@ -101,6 +121,10 @@ class AsyncClient:
             raise ConfigurationError("pass http_client or transport, not both")
         if max_connections < 1:
             raise ConfigurationError("max_connections must be at least 1")
+        try:
+            limiter = None if rate_limit is None else RateLimiter(rate_limit, rate_burst)
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from None
         owns_http = http_client is None
         if http_client is None:
             http_client = _http.AsyncClient(
@@ -111,11 +135,19 @@ class AsyncClient:
                 ),
                 follow_redirects=False,
             )
-        self._bind(config, http_client, owns_http=owns_http)
+        self._bind(config, http_client, limiter, owns_http=owns_http)
 
-    def _bind(self, config: ClientConfig, http: _http.AsyncClient, *, owns_http: bool) -> None:
+    def _bind(
+        self,
+        config: ClientConfig,
+        http: _http.AsyncClient,
+        limiter: RateLimiter | None,
+        *,
+        owns_http: bool,
+    ) -> None:
         self._config = config
         self._http = http
+        self._limiter = limiter
         self._owns_http = owns_http
         self._requester = AsyncRequester(
             http,
@@ -125,6 +157,7 @@ class AsyncClient:
             timeout=config.timeout,
             retry=config.retry,
             redact=config.redactor(),
+            limiter=limiter,
         )
 
     @property
@@ -162,7 +195,8 @@ class AsyncClient:
     ) -> AsyncClient:
         """A client with some settings changed that shares this one's connection pool.
 
-        Closing the new client leaves the pool open; closing this one closes it for both.
+        It also shares the rate limit, if any. Closing the new client leaves the pool open;
+        closing this one closes it for both.
         """
         arguments = self._config.arguments()
         changes: dict[str, Any] = {
@@ -180,7 +214,8 @@ class AsyncClient:
             arguments.update(region=region, base_url=base_url)
         derived = object.__new__(type(self))
         # Derive from this client's settings alone: the environment was read once already.
-        derived._bind(resolve_config(**arguments, environ={}), self._http, owns_http=False)
+        config = resolve_config(**arguments, environ={})
+        derived._bind(config, self._http, self._limiter, owns_http=False)
         return derived
 
     async def invoke(
@@ -310,6 +345,67 @@ class AsyncClient:
             raise
         return finished.raise_for_status() if raise_on_failure else finished
 
+    async def run_many(
+        self,
+        inputs: Iterable[Mapping[str, Any]],
+        *,
+        concurrency: int = DEFAULT_BATCH_CONCURRENCY,
+        user_id: str | None = None,
+        timeout: float | None = None,
+        poll: PollPolicy | None = None,
+        on_progress: OnProgress | None = None,
+    ) -> list[BatchItem]:
+        """Run every input to the end, at most `concurrency` at once; return items in order.
+
+        One failure never stops the others and no finished result is dropped: each
+        `BatchItem` holds its input's index, the run (if one started) and the error (if it
+        did not succeed). Inputs are drawn only as run slots free up. Each run has its own
+        deadline (`timeout`, else the poll policy's), which starts when it takes its slot
+        and includes any wait for a connection or for the rate limit.
+
+        Args:
+            inputs: The workflow inputs, each a mapping of str to JSON values.
+            concurrency: The most runs in flight at once (not requests: those are bounded
+                by the connection pool).
+            user_id: Tags every run's caller (GPTBots' `userId`).
+            timeout: Each run's wait deadline in seconds.
+            poll: The poll schedule (default: the client's).
+            on_progress: Called (or awaited) with a `BatchProgress` after each input.
+
+        Raises:
+            ValueError: `concurrency` is not a positive integer; nothing was sent.
+        """
+        tally = BatchTally()
+        items: list[BatchItem] = []
+        batch = self._batch(inputs, concurrency, user_id, timeout, poll, tally)
+        async with aclosing(batch):
+            async for item in batch:
+                items.append(item)
+                if on_progress is not None:
+                    await async_call_maybe(on_progress, tally.finished(item))
+        items.sort(key=lambda item: item.index)
+        return items
+
+    async def as_completed(
+        self,
+        inputs: Iterable[Mapping[str, Any]],
+        *,
+        concurrency: int = DEFAULT_BATCH_CONCURRENCY,
+        user_id: str | None = None,
+        timeout: float | None = None,
+        poll: PollPolicy | None = None,
+    ) -> AsyncIterator[BatchItem]:
+        """Like `run_many`, but yield each `BatchItem` as soon as its run finishes.
+
+        Items come in completion order (use `item.index` to match them to inputs), so
+        results can be written out while the batch goes on. Breaking out of the loop, or
+        cancelling the task, stops every run still in flight.
+        """
+        batch = self._batch(inputs, concurrency, user_id, timeout, poll, BatchTally())
+        async with aclosing(batch):
+            async for item in batch:
+                yield item
+
     async def aclose(self) -> None:
         """Close the connection pool, unless it was passed in or is shared from another."""
         if self._owns_http:
@@ -331,6 +427,46 @@ class AsyncClient:
             f"{type(self).__name__}(provider={self._config.provider.name!r}, "
             f"base_url={self._config.base_url!r})"
         )
+
+    async def _batch(
+        self,
+        inputs: Iterable[Mapping[str, Any]],
+        concurrency: int,
+        user_id: str | None,
+        timeout: float | None,
+        poll: PollPolicy | None,
+        tally: BatchTally,
+    ) -> AsyncGenerator[BatchItem, None]:
+        if type(concurrency) is not int or concurrency < 1:
+            raise ValueError(f"concurrency must be a positive int, not {concurrency!r}")
+        if timeout is not None:
+            positive_seconds(timeout, "timeout")
+        one = partial(self._batch_item, user_id=user_id, timeout=timeout, poll=poll, tally=tally)
+        results = async_map_unordered(one, enumerate(inputs), concurrency)
+        async with aclosing(results):
+            async for item in results:
+                yield item
+
+    async def _batch_item(
+        self,
+        job: tuple[int, Mapping[str, Any]],
+        *,
+        user_id: str | None,
+        timeout: float | None,
+        poll: PollPolicy | None,
+        tally: BatchTally,
+    ) -> BatchItem:
+        index, input = job
+        tally.started()
+        try:
+            run = await self.run(
+                input, user_id=user_id, timeout=timeout, poll=poll, raise_on_failure=False
+            )
+        except WaitTimeoutError as error:
+            return BatchItem(index, input, error.last_run, error)
+        except (FlowInvokeError, TypeError, ValueError) as error:
+            return BatchItem(index, input, None, error)
+        return BatchItem(index, input, run, None if run.succeeded else WorkflowFailedError(run))
 
     async def _wait(
         self,

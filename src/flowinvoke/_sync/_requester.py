@@ -10,6 +10,7 @@ from .._compat import sync_sleep
 from .._deadline import Deadline
 from .._errors import APIError
 from .._logging import logger
+from .._rate import RateLimiter
 from .._responses import Reply, read_reply, transport_error
 from .._retry import RetryPolicy, next_retry_delay
 from .._secret import Redactor
@@ -23,7 +24,16 @@ _NO_DEADLINE = Deadline(None)
 class Requester:
     """One provider endpoint with its auth, timeouts and retry policy bound in."""
 
-    __slots__ = ("_base_url", "_headers", "_http", "_provider", "_redact", "_retry", "_timeout")
+    __slots__ = (
+        "_base_url",
+        "_headers",
+        "_http",
+        "_limiter",
+        "_provider",
+        "_redact",
+        "_retry",
+        "_timeout",
+    )
 
     def __init__(
         self,
@@ -35,6 +45,7 @@ class Requester:
         timeout: _http.Timeout,
         retry: RetryPolicy,
         redact: Redactor,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self._http = http
         self._provider = provider
@@ -43,11 +54,13 @@ class Requester:
         self._timeout = timeout
         self._retry = retry
         self._redact = redact
+        self._limiter = limiter
 
     def send(self, spec: RequestSpec, deadline: Deadline = _NO_DEADLINE) -> Reply:
         """Send `spec`, retrying transient failures; raise the last error when out of tries.
 
-        Each attempt's HTTP timeouts, and each sleep, are cut to what is left of `deadline`.
+        Each attempt waits for the client's rate limit, if any; its HTTP timeouts and each
+        sleep are cut to what is left of `deadline`.
         """
         url = self._base_url + spec.path
         schedule = self._retry.delays()
@@ -55,6 +68,8 @@ class Requester:
         attempt = 0
         while True:
             attempt += 1
+            if self._limiter is not None and (wait := self._limiter.reserve()) > 0:
+                sync_sleep(deadline.cap(wait))
             try:
                 response = self._http.request(
                     spec.method,
