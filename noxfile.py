@@ -36,11 +36,11 @@ _find_pyenv_interpreters()
 
 
 def _install(session: nox.Session, *groups: str) -> None:
-    """Install the package and the named dependency groups of pyproject.toml."""
+    """Install the package with every extra, and the named dependency groups."""
     requirements = [
         req for group in groups for req in nox.project.dependency_groups(PROJECT, group)
     ]
-    session.install(".", *requirements)
+    session.install(".[cli,emulator,fast]", *requirements)
 
 
 @nox.session(python=PYTHONS)

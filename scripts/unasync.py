@@ -54,6 +54,7 @@ RULES: list[Rule] = [
     # httpx names, taken from flowinvoke._http (also matches `_http.AsyncClient`).
     Rule("AsyncClient", "Client"),
     Rule("AsyncBaseTransport", "BaseTransport"),
+    Rule("async_default_transport", "sync_default_transport"),
     Rule("aclose", "close"),
     Rule("aclosing", "closing"),
     # flowinvoke's own async names.

@@ -150,16 +150,18 @@ def test_a_slow_answer_meets_the_client_timeout(server: LoopbackServer) -> None:
     server.emulator.inject(Fault("slow", operation="invoke", workflow="wf-quick", delay=2.0))
     retry = RetryPolicy(max_retries=0)
     started = time.monotonic()
-    with server.client("wf-quick", timeout=0.2, retry=retry) as client:
-        with pytest.raises(APITimeoutError) as caught:
-            client.invoke({"case": "slow"})
+    with (
+        server.client("wf-quick", timeout=0.2, retry=retry) as client,
+        pytest.raises(APITimeoutError) as caught,
+    ):
+        client.invoke({"case": "slow"})
     assert time.monotonic() - started < 1.5
     assert caught.value.may_have_started  # the request was sent: the run may exist
 
 
 def test_non_loopback_hosts_are_refused() -> None:
     emulator = Emulator()
-    for host in ("0.0.0.0", "192.168.1.10", "example.com"):  # noqa: S104
+    for host in ("0.0.0.0", "192.168.1.10", "example.com"):
         with pytest.raises(ValueError, match="loopback"):
             LoopbackServer(emulator, host=host)
         with pytest.raises(ValueError, match="loopback"):
@@ -191,8 +193,7 @@ def _free_port() -> int:
 def test_serve_blocks_until_ctrl_c_and_prints_nothing() -> None:
     port = _free_port()
     code = (
-        "from flowinvoke.testing import demo_emulator, serve; "
-        f"serve(demo_emulator(), port={port})"
+        f"from flowinvoke.testing import demo_emulator, serve; serve(demo_emulator(), port={port})"
     )
     child = subprocess.Popen(
         [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE
@@ -221,3 +222,11 @@ def test_serve_blocks_until_ctrl_c_and_prints_nothing() -> None:
     assert child.returncode == 0
     assert stdout == b""
     assert stderr == b""
+
+
+def test_serve_raises_oserror_when_the_port_is_taken() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        with pytest.raises(OSError):  # noqa: PT011 - the errno differs between systems
+            serve(Emulator(), port=taken.getsockname()[1])

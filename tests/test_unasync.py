@@ -38,7 +38,13 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 
 from flowinvoke import _http
-from flowinvoke._compat import async_call_maybe, async_deadline_scope, async_sleep
+from flowinvoke._compat import (
+    async_call_maybe,
+    async_deadline_scope,
+    async_map_unordered,
+    async_sleep,
+)
+from flowinvoke._http import async_default_transport
 
 from .._async import other
 from .._async._requester import AsyncRequester
@@ -49,6 +55,7 @@ class Runs:
         self._client = client
         self._transport = transport
         self._requester = AsyncRequester(client)
+        self._default = async_default_transport(None, fast=None)
 
     async def __aenter__(self) -> Runs:
         return self
@@ -65,7 +72,7 @@ class Runs:
         assert not scope.cancelled_caught
         async for run in runs:
             await async_call_maybe(print, run)
-        return [run async for run in runs]
+        return [run async for run in async_map_unordered(print, runs, 2)]
 
 
 async def states(runs: Runs) -> AsyncGenerator[int, None]:
@@ -165,10 +172,11 @@ def test_generates_sync_code(root: Path) -> None:
         "    def __exit__(self, *exc_info: object) -> None:\n        self.close()\n",
         "    def close(self) -> None:\n        self._client.close()\n",
         "    def wait(self, runs: Iterator[int], async_mode: bool) -> list[int]:\n",
-        "from flowinvoke._compat import sync_call, sync_deadline_scope, sync_sleep\n",
+        "from flowinvoke._http import sync_default_transport\n",
+        "        self._default = sync_default_transport(None, fast=None)\n",
+        "        return [run for run in sync_map_unordered(print, runs, 2)]\n",
         "        with sync_deadline_scope(other.DEADLINE) as scope:\n            sync_sleep(0.1)\n",
         "        for run in runs:\n            sync_call(print, run)\n",
-        "        return [run for run in runs]\n",
         "def states(runs: Runs) -> Generator[int, None]:\n",
         "    with closing(runs.stream()) as stream:\n        for state in stream:\n",
     ]:

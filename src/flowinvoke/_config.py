@@ -21,7 +21,7 @@ from ._secret import APIKey, Redactor
 from ._version import __version__
 from .providers import AuthScheme, Provider, get_provider
 
-__all__ = ["ENV_PREFIX", "ClientConfig", "resolve_config"]
+__all__ = ["ENV_PREFIX", "ClientConfig", "env_flag", "resolve_config"]
 
 ENV_PREFIX = "FLOWINVOKE_"
 _CONNECT_TIMEOUT = 10.0
@@ -114,6 +114,18 @@ def resolve_config(
         allow_insecure_http=allow_insecure_http,
         default_headers=dict(default_headers or {}),
     )
+
+
+def env_flag(name: str) -> bool | None:
+    """A yes/no setting from `FLOWINVOKE_<name>`: None when unset or empty."""
+    value = os.environ.get(f"{ENV_PREFIX}{name}", "").strip().lower()
+    if not value:
+        return None
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ConfigurationError(f"{ENV_PREFIX}{name} must be 1 or 0, not {value!r}")
 
 
 def _api_key(value: str | APIKey | None) -> APIKey:

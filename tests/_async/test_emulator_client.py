@@ -13,7 +13,6 @@ import pytest
 
 from flowinvoke import (
     APIConnectionError,
-    APIStatusError,
     AsyncClient,
     AuthenticationError,
     BadRequestError,
@@ -110,24 +109,12 @@ async def test_a_missing_input_is_a_bad_request() -> None:
 
 
 @pytest.mark.anyio
-async def test_an_unknown_run_id_is_a_404() -> None:
+async def test_an_unknown_run_id_is_not_found() -> None:
     async with connect(polled(), "wf-poll") as client:
-        with pytest.raises(APIStatusError) as caught:
+        with pytest.raises(NotFoundError) as caught:
             await client.get_run("no-such-run")
     assert caught.value.status_code == 404
     assert caught.value.run_id == "no-such-run"
-
-
-@pytest.mark.xfail(
-    reason="the GPTBots provider maps the generic code 40000 to BadRequestError even when "
-    "the HTTP status is 404; the emulator answers an unknown run id with 404 + 40000",
-    raises=BadRequestError,
-)
-@pytest.mark.anyio
-async def test_an_unknown_run_id_is_not_found() -> None:
-    async with connect(polled(), "wf-poll") as client:
-        with pytest.raises(NotFoundError):
-            await client.get_run("no-such-run")
 
 
 @pytest.mark.anyio

@@ -14,7 +14,6 @@ import pytest
 
 from flowinvoke import (
     APIConnectionError,
-    APIStatusError,
     AuthenticationError,
     BadRequestError,
     Client,
@@ -105,23 +104,12 @@ def test_a_missing_input_is_a_bad_request() -> None:
     assert emulator.counters.total_invokes == 0
 
 
-def test_an_unknown_run_id_is_a_404() -> None:
+def test_an_unknown_run_id_is_not_found() -> None:
     with connect(polled(), "wf-poll") as client:
-        with pytest.raises(APIStatusError) as caught:
+        with pytest.raises(NotFoundError) as caught:
             client.get_run("no-such-run")
     assert caught.value.status_code == 404
     assert caught.value.run_id == "no-such-run"
-
-
-@pytest.mark.xfail(
-    reason="the GPTBots provider maps the generic code 40000 to BadRequestError even when "
-    "the HTTP status is 404; the emulator answers an unknown run id with 404 + 40000",
-    raises=BadRequestError,
-)
-def test_an_unknown_run_id_is_not_found() -> None:
-    with connect(polled(), "wf-poll") as client:
-        with pytest.raises(NotFoundError):
-            client.get_run("no-such-run")
 
 
 def test_no_credits_is_an_insufficient_credits_error() -> None:

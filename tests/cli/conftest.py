@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
@@ -56,7 +56,7 @@ Invoke = Callable[..., Result]
 
 
 @pytest.fixture
-def invoke() -> Iterator[Invoke]:
+def invoke() -> Invoke:
     """Run the CLI; check that no key leaked and no traceback was printed."""
 
     def run(args: Sequence[str], *, stdin: str | None = None, secrets: bool = True) -> Result:
@@ -70,7 +70,7 @@ def invoke() -> Iterator[Invoke]:
         assert "Traceback" not in both
         return result
 
-    yield run
+    return run
 
 
 def one_line(result: Result) -> str:

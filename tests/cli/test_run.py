@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -116,8 +117,7 @@ def test_wait_timeout_on_wait_exits_4(served: Emulator, invoke: Invoke) -> None:
     result = invoke(["wait", run_id, *SLOW, "--timeout", "0.05", "--base-url", "http://localhost"])
     assert result.exit_code == 4
     assert (
-        f"flowinvoke wait {run_id} --provider gptbots --base-url http://localhost"
-        in result.stderr
+        f"flowinvoke wait {run_id} --provider gptbots --base-url http://localhost" in result.stderr
     )
 
 
@@ -208,5 +208,16 @@ def test_ctrl_c_exits_130_with_run_id(monkeypatch: pytest.MonkeyPatch, invoke: I
     monkeypatch.setattr(_settings, "make_client", lambda settings, **_: _Interrupting())
     result = invoke(["run", "--api-key", SECRET, "--region", "jp"])
     assert result.exit_code == 130
-    assert "interrupted; run run-ctrl-c may still be running" in result.stderr
-    assert "flowinvoke wait run-ctrl-c --provider gptbots --region jp" in result.stderr
+    line = result.stderr.strip().splitlines()[-1]  # after the progress line
+    assert "interrupted; run run-ctrl-c may still be running" in line
+    assert line.endswith("resume with: flowinvoke wait run-ctrl-c --provider gptbots --region jp")
+
+
+def test_verbose_logs_retries(served: Emulator, invoke: Invoke) -> None:
+    served.inject(Fault(kind="server_error", status=503, operation="query", workflow="demo-slow"))
+    logger = logging.getLogger("flowinvoke")
+    before = (logger.level, list(logger.handlers))
+    result = invoke(["-v", "run", *SLOW, "--json"])
+    assert result.exit_code == 0, result.stderr
+    assert "flowinvoke: INFO retrying gptbots query" in result.stderr
+    assert (logger.level, list(logger.handlers)) == before

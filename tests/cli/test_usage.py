@@ -57,6 +57,12 @@ def test_unknown_command(invoke: Invoke) -> None:
     assert "No such command" in one_line(result)
 
 
+def test_bare_command_shows_help(invoke: Invoke) -> None:
+    result = invoke([])
+    assert "Commands:" in result.output
+    assert "flowinvoke: error" not in result.output
+
+
 def test_missing_run_id(invoke: Invoke) -> None:
     result = invoke(["wait"])
     assert result.exit_code == 2

@@ -148,3 +148,21 @@ def test_demo_run_ids_follow_the_seed() -> None:
 
     assert first_id(1) == first_id(1)
     assert first_id(1) != first_id(2)
+
+
+def test_the_plugin_closes_a_client_without_an_event_loop() -> None:
+    from flowinvoke.testing.pytest_plugin import _close_without_loop
+
+    client = two_providers().async_client("wf-g")
+    _close_without_loop(client.aclose())  # the in-process transport never suspends
+    _close_without_loop(client.aclose())  # and closing twice is harmless
+
+    class Suspends:
+        def __await__(self):  # type: ignore[no-untyped-def]
+            yield
+
+    async def needs_a_loop() -> None:
+        await Suspends()
+
+    with pytest.raises(RuntimeError, match="event loop"):
+        _close_without_loop(needs_a_loop())

@@ -11,7 +11,7 @@ from typing import Any
 from .. import _http
 from .._batch import BatchItem, BatchProgress, BatchTally
 from .._compat import async_call_maybe, async_map_unordered
-from .._config import ClientConfig, resolve_config
+from .._config import ClientConfig, env_flag, resolve_config
 from .._deadline import Deadline, positive_seconds
 from .._errors import (
     ConfigurationError,
@@ -75,6 +75,11 @@ class AsyncClient:
             would send the key in clear text.
         max_connections: The connection pool size of the client flowinvoke builds: the
             most requests in flight at once (runs waiting between polls hold none).
+        fast_transport: Send with httpx over aiohttp (the `fast` extra), which costs
+            several times less CPU per request. None (default): `FLOWINVOKE_FAST_TRANSPORT`
+            if set (1/0), else when installed and the async client runs on asyncio; True:
+            insist; False: httpx's own transport (which respx can mock). The blocking
+            client always uses httpx's own transport.
         rate_limit: The most requests per second this client sends, all calls together
             (a token bucket allowing bursts of `rate_burst`). None: no limit.
         rate_burst: How many requests may go at once after an idle spell.
@@ -100,6 +105,7 @@ class AsyncClient:
         auth_scheme: AuthScheme = "bearer",
         allow_insecure_http: bool = False,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        fast_transport: bool | None = None,
         rate_limit: float | None = None,
         rate_burst: int = 1,
         default_headers: Mapping[str, str] | None = None,
@@ -127,13 +133,18 @@ class AsyncClient:
             raise ConfigurationError(str(exc)) from None
         owns_http = http_client is None
         if http_client is None:
+            limits = _http.Limits(
+                max_connections=max_connections, max_keepalive_connections=max_connections
+            )
+            if transport is None:
+                if fast_transport is None:
+                    fast_transport = env_flag("FAST_TRANSPORT")
+                try:
+                    transport = _http.async_default_transport(limits, fast=fast_transport)
+                except ImportError as exc:
+                    raise ConfigurationError(str(exc)) from None
             http_client = _http.AsyncClient(
-                transport=transport,
-                timeout=config.timeout,
-                limits=_http.Limits(
-                    max_connections=max_connections, max_keepalive_connections=max_connections
-                ),
-                follow_redirects=False,
+                transport=transport, timeout=config.timeout, follow_redirects=False
             )
         self._bind(config, http_client, limiter, owns_http=owns_http)
 

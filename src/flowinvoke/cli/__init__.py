@@ -25,12 +25,12 @@ def main(args: list[str] | None = None) -> int:
     error, 4 the wait deadline passed, 130 interrupted (see `docs/cli.md`).
     """
     try:
-        import click  # noqa: F401, PLC0415 - the extra may be missing
-        import rich  # noqa: F401, PLC0415
+        import click  # noqa: F401 - the extra may be missing
+        import rich  # noqa: F401
     except ImportError:
         print(_MISSING_EXTRA, file=sys.stderr)  # noqa: T201
         return 2
-    from ._app import cli as group  # noqa: PLC0415
+    from ._app import cli as group
 
     code: int = group.main(args=args, prog_name="flowinvoke", standalone_mode=False)
     return code
@@ -38,7 +38,7 @@ def main(args: list[str] | None = None) -> int:
 
 def __getattr__(name: str) -> Any:
     if name == "cli":
-        from ._app import cli as group  # noqa: PLC0415
+        from ._app import cli as group
 
         return group
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

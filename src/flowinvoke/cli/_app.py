@@ -37,7 +37,10 @@ class _Group(click.Group):
             result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
             code = result if isinstance(result, int) else 0
         except click.ClickException as error:
-            error_line(_usage_message(error))
+            if type(error).__name__ == "NoArgsIsHelpError":  # click >= 8.2: a bare group
+                click.echo(error.format_message(), err=True)
+            else:
+                error_line(_usage_message(error))
             code = error.exit_code
         except click.Abort:
             error_line("interrupted")

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = ["demo"]
 
-_FAST_RUN_SECONDS = 0.05
+_FAST_RUN_SECONDS = 0.1
 _RUN_SECONDS = 3.0
 
 
@@ -63,7 +63,7 @@ def demo(fast: bool) -> None:
     4. a transient HTTP 503, retried and survived
     5. a run on the aitutor-api provider
     """
-    from flowinvoke.testing import demo_emulator  # noqa: PLC0415
+    from flowinvoke.testing import demo_emulator
 
     with handle_errors(Job(Settings())):
         story = _Demo(demo_emulator(run_seconds=_FAST_RUN_SECONDS if fast else _RUN_SECONDS), fast)
@@ -78,7 +78,7 @@ class _Demo:
         self.console: Console = out_console()
         self.outcomes: list[_Outcome] = []
         if fast:
-            self.poll = PollPolicy(initial_delay=0.02, multiplier=1.5, max_interval=0.1)
+            self.poll = PollPolicy(initial_delay=0.02, multiplier=1.0, max_interval=0.02)
             self.retry = RetryPolicy(initial_delay=0.01, max_delay=0.02)
         else:
             self.poll = PollPolicy(initial_delay=0.2, multiplier=1.2, max_interval=0.5)
@@ -143,7 +143,7 @@ class _Demo:
 
     def retried(self, number: int) -> None:
         """A query answered with HTTP 503 once: the client retries and the run succeeds."""
-        from flowinvoke.testing import Fault  # noqa: PLC0415
+        from flowinvoke.testing import Fault
 
         self.heading(number, "A transient HTTP 503, survived", "demo-slow")
         self.emulator.inject(
@@ -187,8 +187,8 @@ class _Demo:
 
     def summary(self) -> None:
         """The table of every step's outcome."""
-        from rich.table import Table  # noqa: PLC0415
-        from rich.text import Text  # noqa: PLC0415
+        from rich.table import Table
+        from rich.text import Text
 
         self.console.print()
         self.console.rule("Summary", style="dim")
@@ -281,7 +281,7 @@ class _Demo:
 
 
 def _indented(renderable: RenderableType) -> RenderableType:
-    from rich.padding import Padding  # noqa: PLC0415
+    from rich.padding import Padding
 
     return Padding(renderable, (0, 0, 0, 2), expand=False)
 

@@ -134,8 +134,10 @@ def handle_errors(job: Job) -> Iterator[None]:
     except KeyboardInterrupt:
         run_id = job.known_run_id()
         if run_id:
-            error_line(f"interrupted; run {run_id} may still be running on the server")
-            note_line(f"resume with: {job.resume_command(run_id)}")
+            error_line(
+                f"interrupted; run {run_id} may still be running on the server; "
+                f"resume with: {job.resume_command(run_id)}"
+            )
         else:
             error_line("interrupted")
         exit_with(ExitCode.INTERRUPTED)

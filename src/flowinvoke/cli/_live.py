@@ -88,7 +88,7 @@ class RunProgress:
 
     def describe(self) -> Text:
         """The live line's text: run id, status, elapsed time, polls."""
-        from rich.text import Text  # noqa: PLC0415
+        from rich.text import Text
 
         text = Text()
         text.append(f"run {self.run_id}" if self.run_id else "starting run", style="bold")
@@ -103,7 +103,7 @@ class RunProgress:
         return text
 
     def _transition(self, run: WorkflowRun) -> Text:
-        from rich.text import Text  # noqa: PLC0415
+        from rich.text import Text
 
         text = Text(self._indent)
         text.append(f"run {run.id}: " if run.id else "run: ")
@@ -125,8 +125,8 @@ class RunProgress:
 
     def __enter__(self) -> RunProgress:
         if self.live:
-            from rich.live import Live  # noqa: PLC0415
-            from rich.spinner import Spinner  # noqa: PLC0415
+            from rich.live import Live
+            from rich.spinner import Spinner
 
             self._spinner = Spinner("dots", style="cyan")
             self._display = Live(

@@ -42,21 +42,21 @@ STATUS_STYLES: dict[RunStatus, str] = {
 
 def out_console() -> Console:
     """A rich console on the current standard output (made per call: tests swap streams)."""
-    from rich.console import Console  # noqa: PLC0415 - rich loads only when output is made
+    from rich.console import Console
 
     return Console(highlight=False)
 
 
 def err_console() -> Console:
     """A rich console on the current standard error."""
-    from rich.console import Console  # noqa: PLC0415
+    from rich.console import Console
 
     return Console(stderr=True, highlight=False)
 
 
 def error_line(message: str) -> None:
     """Print `flowinvoke: error: MESSAGE` as one line on standard error."""
-    from rich.text import Text  # noqa: PLC0415
+    from rich.text import Text
 
     line = Text.assemble(
         ("flowinvoke: ", "dim"), ("error: ", "bold red"), " ".join(message.split())
@@ -66,14 +66,14 @@ def error_line(message: str) -> None:
 
 def note_line(message: str, style: str = "") -> None:
     """Print one plain line of information on standard error."""
-    from rich.text import Text  # noqa: PLC0415
+    from rich.text import Text
 
     err_console().print(Text(message, style=style), soft_wrap=True)
 
 
 def status_text(run: WorkflowRun) -> Text:
     """The run's status word, styled; for UNKNOWN, the server's own word follows."""
-    from rich.text import Text  # noqa: PLC0415
+    from rich.text import Text
 
     text = Text(run.status.value, style=STATUS_STYLES[run.status])
     if run.status is RunStatus.UNKNOWN and run.raw_status:
@@ -115,7 +115,7 @@ def render_run(run: WorkflowRun, *, as_json: bool) -> None:
 
 def run_table(run: WorkflowRun) -> RenderableType:
     """A two-column grid of a run's facts; rows without a value are left out."""
-    from rich.table import Table  # noqa: PLC0415
+    from rich.table import Table
 
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
@@ -150,8 +150,8 @@ def output_renderable(output: Any, *, indent: str = "") -> Text:
     Print it with `soft_wrap=True`: long lines are left whole for the terminal to wrap,
     so the text copies and pipes intact.
     """
-    from rich.highlighter import JSONHighlighter  # noqa: PLC0415
-    from rich.text import Text  # noqa: PLC0415
+    from rich.highlighter import JSONHighlighter
+    from rich.text import Text
 
     if isinstance(output, str):
         try:

@@ -36,11 +36,11 @@ def serve(host: str, port: int, allow_non_loopback: bool) -> None:
       flowinvoke run --base-url http://127.0.0.1:8000 --api-key demo-key-slow -i topic=tea
     """
     try:
-        import uvicorn  # noqa: F401, PLC0415 - the emulator extra may be missing
+        import uvicorn  # noqa: F401 - the emulator extra may be missing
     except ImportError:
         error_line(_INSTALL_HINT)
         exit_with(ExitCode.USAGE)
-    from flowinvoke.testing import DEMO_KEYS, demo_emulator, serve  # noqa: PLC0415
+    from flowinvoke.testing import DEMO_KEYS, demo_emulator, serve
 
     url = f"http://{_url_host(host)}:{port}"
     demo = demo_emulator()
@@ -60,10 +60,10 @@ def _url_host(host: str) -> str:
 
 
 def _print_banner(url: str, providers: dict[str, str]) -> None:
-    from rich.table import Table  # noqa: PLC0415
-    from rich.text import Text  # noqa: PLC0415
+    from rich.table import Table
+    from rich.text import Text
 
-    from flowinvoke.testing import DEMO_KEYS  # noqa: PLC0415
+    from flowinvoke.testing import DEMO_KEYS
 
     console = out_console()
     console.print(

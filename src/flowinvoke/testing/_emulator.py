@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import anyio
 
+from flowinvoke import AsyncClient, Client, _http
+
 from ._clock import AsyncSleep, Clock, FakeClock, Sleep
 from ._faults import Fault, FaultPlan, RandomFaults
 from ._state import Counters, EmulatorState, RunRecord
@@ -37,8 +39,6 @@ from ._wire_gptbots import INVOKE_PATH, QUERY_PATH, GPTBotsWire
 from ._workflows import AitutorStyle, Workflow
 
 if TYPE_CHECKING:
-    from flowinvoke import AsyncClient, Client, _http
-
     from ._asgi import EmulatorASGIApp
     from ._transport import EmulatorTransport
 
@@ -254,13 +254,13 @@ class Emulator:
 
         Sync clients wait with `sleep`, async clients with `async_sleep`.
         """
-        from ._transport import EmulatorTransport  # noqa: PLC0415 - keeps the core httpx-free
+        from ._transport import EmulatorTransport
 
         return EmulatorTransport(self)
 
     def asgi_app(self) -> EmulatorASGIApp:
         """A plain ASGI 3 application serving this emulator (httpx.ASGITransport, uvicorn)."""
-        from ._asgi import EmulatorASGIApp  # noqa: PLC0415 - keeps the core httpx-free
+        from ._asgi import EmulatorASGIApp
 
         return EmulatorASGIApp(self)
 
@@ -269,17 +269,13 @@ class Emulator:
 
         For tests of the wire format itself; to test code that uses flowinvoke, see `client`.
         """
-        from flowinvoke._http import Client as HTTPClient  # noqa: PLC0415
-
         kwargs.setdefault("base_url", EMULATOR_BASE_URL)
-        return HTTPClient(transport=self.transport(), **kwargs)
+        return _http.Client(transport=self.transport(), **kwargs)
 
     def async_http_client(self, **kwargs: Any) -> _http.AsyncClient:
         """A raw `httpx.AsyncClient` on `EMULATOR_BASE_URL` using `transport()`."""
-        from flowinvoke._http import AsyncClient as AsyncHTTPClient  # noqa: PLC0415
-
         kwargs.setdefault("base_url", EMULATOR_BASE_URL)
-        return AsyncHTTPClient(transport=self.transport(), **kwargs)
+        return _http.AsyncClient(transport=self.transport(), **kwargs)
 
     def client_options(self, workflow_id: str) -> dict[str, Any]:
         """Keyword arguments that bind a flowinvoke client to one of this emulator's workflows.
@@ -314,8 +310,6 @@ class Emulator:
         Raises:
             KeyError: no workflow has this id.
         """
-        from flowinvoke import Client  # noqa: PLC0415 - flowinvoke must not import testing
-
         return Client(**_merge(self.client_options(workflow_id), options))
 
     def async_client(self, workflow_id: str, **options: Any) -> AsyncClient:
@@ -326,8 +320,6 @@ class Emulator:
         Raises:
             KeyError: no workflow has this id.
         """
-        from flowinvoke import AsyncClient  # noqa: PLC0415 - flowinvoke must not import testing
-
         return AsyncClient(**_merge(self.client_options(workflow_id), options))
 
     # -- internals ---------------------------------------------------------------------------

@@ -5,13 +5,16 @@ uvicorn comes from the `emulator` extra and is imported only when a server start
 refuse to listen on anything but a loopback address unless told otherwise: the emulator is
 a test tool with public keys and no auth worth the name.
 
-The server is tuned for bursts of test traffic: a listen backlog of `BACKLOG`, keep-alive
-longer than httpx's own idle expiry (so the server never closes a connection the client is
-about to reuse), no access log, no lifespan. `TCP_NODELAY` is on for every accepted
-connection: asyncio (and uvloop) set it on each TCP transport they create, which is where
-uvicorn's h11 and httptools protocols write; we also set it on the listening socket, from
-which Linux accepted sockets inherit it. Without it, a response whose head and body are
-written separately waits ~40 ms for the client's delayed ACK.
+The server is tuned for bursts of test traffic (settings in `_uvicorn`): a listen backlog
+of 2048, keep-alive (30 s) longer than httpx's own idle expiry (5 s), so the server never
+closes a connection the client is about to reuse, no access log, no lifespan. We bind the
+socket ourselves, so a taken port is an `OSError` before uvicorn starts.
+
+`TCP_NODELAY` is on for every accepted connection. uvicorn sets nothing itself, but asyncio
+(and uvloop) set it on each TCP transport they create, which is where uvicorn's h11 and
+httptools protocols write; we also set it on the listening socket, from which Linux's
+accepted sockets inherit it (tests read it back from the accepted socket). Without it, an
+answer whose head and body are written separately can wait ~40 ms for a delayed ACK.
 """
 
 from __future__ import annotations
@@ -26,11 +29,10 @@ from collections.abc import Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from flowinvoke import AsyncClient, Client
 from flowinvoke._http import TransportError
 
 if TYPE_CHECKING:
-    from flowinvoke import AsyncClient, Client
-
     from ._asgi import EmulatorASGIApp, Receive, Scope, Send
     from ._emulator import Emulator
     from ._uvicorn import NotifyingServer
@@ -63,16 +65,22 @@ def serve(
     Raises:
         ImportError: uvicorn is not installed (`pip install "flowinvoke[emulator]"`).
         ValueError: `host` is not a loopback address and `allow_non_loopback` is False.
+        OSError: the address cannot be bound (the port is taken, say); raised before
+            uvicorn starts, so nothing is logged.
     """
     _check_host(host, allow_non_loopback=allow_non_loopback)
     _require_uvicorn()
-    from ._uvicorn import NotifyingServer, make_config  # noqa: PLC0415 - optional dependency
+    from ._uvicorn import BACKLOG, NotifyingServer, make_config
 
-    config = make_config(
-        emulator.asgi_app(), host=host, port=port, log_level=log_level, own_logging=True
-    )
-    with _quiet_injected_faults(), contextlib.suppress(KeyboardInterrupt):
-        NotifyingServer(config, threading.Event()).run()
+    sock = _listening_socket(host, port, BACKLOG)
+    try:
+        config = make_config(
+            emulator.asgi_app(), host=host, port=port, log_level=log_level, own_logging=True
+        )
+        with _quiet_injected_faults(), contextlib.suppress(KeyboardInterrupt):
+            NotifyingServer(config).run(sockets=[sock])
+    finally:
+        sock.close()
 
 
 class LoopbackServer:
@@ -152,14 +160,10 @@ class LoopbackServer:
 
     def client(self, workflow_id: str, **options: Any) -> Client:
         """A `flowinvoke.Client` for this workflow, talking to the server over TCP."""
-        from flowinvoke import Client  # noqa: PLC0415 - flowinvoke must not import testing
-
         return Client(**{**self.client_options(workflow_id), **options})
 
     def async_client(self, workflow_id: str, **options: Any) -> AsyncClient:
         """A `flowinvoke.AsyncClient` for this workflow, talking to the server over TCP."""
-        from flowinvoke import AsyncClient  # noqa: PLC0415 - flowinvoke must not import testing
-
         return AsyncClient(**{**self.client_options(workflow_id), **options})
 
     def start(self) -> LoopbackServer:
@@ -168,7 +172,7 @@ class LoopbackServer:
             msg = "this LoopbackServer has already been started"
             raise RuntimeError(msg)
         _require_uvicorn()
-        from ._uvicorn import BACKLOG, NotifyingServer, make_config  # noqa: PLC0415
+        from ._uvicorn import BACKLOG, NotifyingServer, make_config
 
         sock = _listening_socket(self.host, self._requested_port, BACKLOG)
         self._socket = sock

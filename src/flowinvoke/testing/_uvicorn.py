@@ -57,14 +57,14 @@ def make_config(
 
 
 class NotifyingServer(uvicorn.Server):
-    """A uvicorn server that sets `ready` once it accepts connections."""
+    """A uvicorn server that sets `ready` (if given) once it accepts connections."""
 
-    def __init__(self, config: uvicorn.Config, ready: threading.Event) -> None:
+    def __init__(self, config: uvicorn.Config, ready: threading.Event | None = None) -> None:
         super().__init__(config)
         self.ready = ready
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         """Start listening, then tell the thread that waits for it."""
         await super().startup(sockets=sockets)
-        if self.started:
+        if self.started and self.ready is not None:
             self.ready.set()
