@@ -40,7 +40,6 @@ from httpx import (
     Timeout,
     TimeoutException,
     TransportError,
-    UnsupportedProtocol,
     WriteError,
     WriteTimeout,
 )
@@ -135,7 +134,9 @@ class _ChosenAtFirstRequest(AsyncBaseTransport):
         if not _on_trio() and fast_transport_installed():
             return _AiohttpTransport(self._limits)
         if self._insist:
-            raise UnsupportedProtocol("the fast transport needs asyncio, not trio")
+            from ._errors import ConfigurationError  # not a transport failure: a wrong setting
+
+            raise ConfigurationError("fast_transport=True needs asyncio; this loop is trio's")
         return AsyncHTTPTransport(limits=self._limits)
 
     async def aclose(self) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from .. import _http
-from .._compat import async_sleep
+from .._compat import AsyncRequestSlots, async_sleep
 from .._deadline import Deadline
 from .._errors import APIError
 from .._logging import logger
@@ -31,6 +31,7 @@ class AsyncRequester:
         "_provider",
         "_redact",
         "_retry",
+        "_slots",
         "_timeout",
     )
 
@@ -44,6 +45,7 @@ class AsyncRequester:
         timeout: _http.Timeout,
         retry: RetryPolicy,
         redact: Redactor,
+        slots: AsyncRequestSlots,
         limiter: RateLimiter | None = None,
     ) -> None:
         self._http = http
@@ -54,6 +56,7 @@ class AsyncRequester:
         self._retry = retry
         self._redact = redact
         self._limiter = limiter
+        self._slots = slots
 
     async def send(self, spec: RequestSpec, deadline: Deadline = _NO_DEADLINE) -> Reply:
         """Send `spec`, retrying transient failures; raise the last error when out of tries.
@@ -70,13 +73,7 @@ class AsyncRequester:
             if self._limiter is not None and (wait := self._limiter.reserve()) > 0:
                 await async_sleep(deadline.cap(wait))
             try:
-                response = await self._http.request(
-                    spec.method,
-                    url,
-                    json=spec.json,
-                    headers=self._headers,
-                    timeout=_capped(self._timeout, deadline),
-                )
+                response = await self._request(spec, url, deadline)
             except _http.TransportError as exc:
                 error: APIError = transport_error(self._provider, spec, exc, self._redact)
                 cause: BaseException = exc
@@ -100,6 +97,16 @@ class AsyncRequester:
                 error,
             )
             await async_sleep(delay)
+
+    async def _request(self, spec: RequestSpec, url: str, deadline: Deadline) -> _http.Response:
+        async with self._slots.hold(deadline):
+            return await self._http.request(
+                spec.method,
+                url,
+                json=spec.json,
+                headers=self._headers,
+                timeout=_capped(self._timeout, deadline),
+            )
 
 
 def _capped(timeout: _http.Timeout, deadline: Deadline) -> _http.Timeout:

@@ -10,7 +10,7 @@ from typing import Any
 
 from .. import _http
 from .._batch import BatchItem, BatchProgress, BatchTally
-from .._compat import async_call_maybe, async_map_unordered
+from .._compat import AsyncRequestSlots, async_call_maybe, async_map_unordered
 from .._config import ClientConfig, env_flag, resolve_config
 from .._deadline import Deadline, positive_seconds
 from .._errors import (
@@ -132,6 +132,9 @@ class AsyncClient:
         except ValueError as exc:
             raise ConfigurationError(str(exc)) from None
         owns_http = http_client is None
+        # Requests wait for a slot here rather than in the pool (see AsyncRequestSlots); a
+        # caller's own http_client keeps its own limits.
+        slots = AsyncRequestSlots(max_connections if owns_http else None)
         if http_client is None:
             limits = _http.Limits(
                 max_connections=max_connections, max_keepalive_connections=max_connections
@@ -146,18 +149,20 @@ class AsyncClient:
             http_client = _http.AsyncClient(
                 transport=transport, timeout=config.timeout, follow_redirects=False
             )
-        self._bind(config, http_client, limiter, owns_http=owns_http)
+        self._bind(config, http_client, slots, limiter, owns_http=owns_http)
 
     def _bind(
         self,
         config: ClientConfig,
         http: _http.AsyncClient,
+        slots: AsyncRequestSlots,
         limiter: RateLimiter | None,
         *,
         owns_http: bool,
     ) -> None:
         self._config = config
         self._http = http
+        self._slots = slots
         self._limiter = limiter
         self._owns_http = owns_http
         self._requester = AsyncRequester(
@@ -168,6 +173,7 @@ class AsyncClient:
             timeout=config.timeout,
             retry=config.retry,
             redact=config.redactor(),
+            slots=slots,
             limiter=limiter,
         )
 
@@ -226,7 +232,7 @@ class AsyncClient:
         derived = object.__new__(type(self))
         # Derive from this client's settings alone: the environment was read once already.
         config = resolve_config(**arguments, environ={})
-        derived._bind(config, self._http, self._limiter, owns_http=False)
+        derived._bind(config, self._http, self._slots, self._limiter, owns_http=False)
         return derived
 
     async def invoke(

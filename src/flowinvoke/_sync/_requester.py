@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from .. import _http
-from .._compat import sync_sleep
+from .._compat import SyncRequestSlots, sync_sleep
 from .._deadline import Deadline
 from .._errors import APIError
 from .._logging import logger
@@ -32,6 +32,7 @@ class Requester:
         "_provider",
         "_redact",
         "_retry",
+        "_slots",
         "_timeout",
     )
 
@@ -45,6 +46,7 @@ class Requester:
         timeout: _http.Timeout,
         retry: RetryPolicy,
         redact: Redactor,
+        slots: SyncRequestSlots,
         limiter: RateLimiter | None = None,
     ) -> None:
         self._http = http
@@ -55,6 +57,7 @@ class Requester:
         self._retry = retry
         self._redact = redact
         self._limiter = limiter
+        self._slots = slots
 
     def send(self, spec: RequestSpec, deadline: Deadline = _NO_DEADLINE) -> Reply:
         """Send `spec`, retrying transient failures; raise the last error when out of tries.
@@ -71,13 +74,7 @@ class Requester:
             if self._limiter is not None and (wait := self._limiter.reserve()) > 0:
                 sync_sleep(deadline.cap(wait))
             try:
-                response = self._http.request(
-                    spec.method,
-                    url,
-                    json=spec.json,
-                    headers=self._headers,
-                    timeout=_capped(self._timeout, deadline),
-                )
+                response = self._request(spec, url, deadline)
             except _http.TransportError as exc:
                 error: APIError = transport_error(self._provider, spec, exc, self._redact)
                 cause: BaseException = exc
@@ -101,6 +98,16 @@ class Requester:
                 error,
             )
             sync_sleep(delay)
+
+    def _request(self, spec: RequestSpec, url: str, deadline: Deadline) -> _http.Response:
+        with self._slots.hold(deadline):
+            return self._http.request(
+                spec.method,
+                url,
+                json=spec.json,
+                headers=self._headers,
+                timeout=_capped(self._timeout, deadline),
+            )
 
 
 def _capped(timeout: _http.Timeout, deadline: Deadline) -> _http.Timeout:

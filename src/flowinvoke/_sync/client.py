@@ -11,7 +11,7 @@ from typing import Any
 
 from .. import _http
 from .._batch import BatchItem, BatchProgress, BatchTally
-from .._compat import sync_call, sync_map_unordered
+from .._compat import SyncRequestSlots, sync_call, sync_map_unordered
 from .._config import ClientConfig, env_flag, resolve_config
 from .._deadline import Deadline, positive_seconds
 from .._errors import (
@@ -133,6 +133,9 @@ class Client:
         except ValueError as exc:
             raise ConfigurationError(str(exc)) from None
         owns_http = http_client is None
+        # Requests wait for a slot here rather than in the pool (see SyncRequestSlots); a
+        # caller's own http_client keeps its own limits.
+        slots = SyncRequestSlots(max_connections if owns_http else None)
         if http_client is None:
             limits = _http.Limits(
                 max_connections=max_connections, max_keepalive_connections=max_connections
@@ -147,18 +150,20 @@ class Client:
             http_client = _http.Client(
                 transport=transport, timeout=config.timeout, follow_redirects=False
             )
-        self._bind(config, http_client, limiter, owns_http=owns_http)
+        self._bind(config, http_client, slots, limiter, owns_http=owns_http)
 
     def _bind(
         self,
         config: ClientConfig,
         http: _http.Client,
+        slots: SyncRequestSlots,
         limiter: RateLimiter | None,
         *,
         owns_http: bool,
     ) -> None:
         self._config = config
         self._http = http
+        self._slots = slots
         self._limiter = limiter
         self._owns_http = owns_http
         self._requester = Requester(
@@ -169,6 +174,7 @@ class Client:
             timeout=config.timeout,
             retry=config.retry,
             redact=config.redactor(),
+            slots=slots,
             limiter=limiter,
         )
 
@@ -227,7 +233,7 @@ class Client:
         derived = object.__new__(type(self))
         # Derive from this client's settings alone: the environment was read once already.
         config = resolve_config(**arguments, environ={})
-        derived._bind(config, self._http, self._limiter, owns_http=False)
+        derived._bind(config, self._http, self._slots, self._limiter, owns_http=False)
         return derived
 
     def invoke(

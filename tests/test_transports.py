@@ -1,0 +1,207 @@
+"""The async client behaves the same on httpx's own transport and on the fast one.
+
+Over a real socket (the emulator behind uvicorn on loopback), because what differs between
+transports is what they raise when the network misbehaves; the safety of the retry rules
+depends on telling "nothing was sent" from "sent, answer lost".
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import anyio
+import anyio.abc
+import pytest
+
+from flowinvoke import (
+    APIConnectionError,
+    APITimeoutError,
+    AsyncClient,
+    ConfigurationError,
+    PollPolicy,
+    RetryPolicy,
+    RunStatus,
+)
+from flowinvoke.testing import Emulator, Fault, LoopbackServer, Workflow
+
+pytest.importorskip("uvicorn")
+pytest.importorskip("httpx_aiohttp")
+
+pytestmark = pytest.mark.anyio
+
+FAST_RETRY = RetryPolicy(max_retries=2, initial_delay=0.001, max_delay=0.002, jitter=False)
+FAST_POLL = PollPolicy(initial_delay=0.001, multiplier=1.0, max_interval=0.001, jitter=0)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[LoopbackServer]:
+    emulator = Emulator(
+        [Workflow(id="wf-poll", api_key="key-poll", polls=2), Workflow(id="wf-q", api_key="key-q")]
+    )
+    with LoopbackServer(emulator) as loopback:
+        yield loopback
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_faults(server: LoopbackServer) -> Iterator[None]:
+    yield
+    server.emulator.clear_faults()
+
+
+@pytest.fixture(params=["own", "fast"])
+def fast(request: pytest.FixtureRequest, anyio_backend: str) -> bool:
+    if request.param == "fast" and anyio_backend != "asyncio":
+        pytest.skip("the fast transport serves asyncio only")
+    return request.param == "fast"
+
+
+def _client(server: LoopbackServer, workflow: str, fast: bool, **options: Any) -> AsyncClient:
+    settings: dict[str, Any] = {"retry": FAST_RETRY, "poll": FAST_POLL, "fast_transport": fast}
+    return server.async_client(workflow, **{**settings, **options})
+
+
+def _engine(client: AsyncClient) -> str:
+    transport: Any = client._http._transport
+    return type(getattr(transport, "_inner", transport)).__name__
+
+
+async def test_a_run_end_to_end(server: LoopbackServer, fast: bool) -> None:
+    seen: list[RunStatus] = []
+    async with _client(server, "wf-poll", fast) as client:
+        run = await client.run({"case": "e2e"}, on_update=lambda r: seen.append(r.status))
+        assert _engine(client) == ("_AiohttpTransport" if fast else "AsyncHTTPTransport")
+    assert run.succeeded
+    assert seen[0] is RunStatus.PENDING
+    assert RunStatus.RUNNING in seen
+    assert seen[-1] is RunStatus.SUCCEEDED
+
+
+async def test_a_query_cut_mid_answer_is_retried(server: LoopbackServer, fast: bool) -> None:
+    fault = Fault("disconnect", operation="query", workflow="wf-poll", processed=True)
+    server.emulator.inject(fault)
+    async with _client(server, "wf-poll", fast) as client:
+        run = await client.run({"case": "cut-query"})
+    assert run.succeeded
+    assert server.emulator.pending_faults() == ()
+
+
+@pytest.mark.parametrize("kind", ["disconnect", "reset"])
+async def test_a_start_cut_after_sending_is_not_retried(
+    server: LoopbackServer, fast: bool, kind: Any
+) -> None:
+    inputs = {"case": "cut-start", "id": os.urandom(4).hex()}
+    server.emulator.inject(Fault(kind, operation="invoke", workflow="wf-poll", processed=True))
+    async with _client(server, "wf-poll", fast) as client:
+        with pytest.raises(APIConnectionError) as caught:
+            await client.run(inputs)
+    assert caught.value.may_have_started
+    assert server.emulator.counters.invokes_for_input(inputs) == 1  # started once, not twice
+
+
+async def test_a_refused_connection_is_retried_and_says_nothing_started(fast: bool) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed again at once: nothing listens there
+    client = AsyncClient(
+        api_key="key-q",
+        base_url=f"http://127.0.0.1:{port}",
+        retry=RetryPolicy(max_retries=1, initial_delay=0.001, max_delay=0.001),
+        fast_transport=fast,
+    )
+    async with client:
+        with pytest.raises(APIConnectionError) as caught:
+            await client.invoke({"case": "refused"})
+    assert not caught.value.may_have_started
+    assert "ConnectError" in str(caught.value)
+
+
+async def test_a_slow_answer_meets_the_read_timeout(server: LoopbackServer, fast: bool) -> None:
+    server.emulator.inject(Fault("slow", operation="invoke", workflow="wf-q", delay=2.0))
+    retry = RetryPolicy(max_retries=0)
+    async with _client(server, "wf-q", fast, timeout=0.2, retry=retry) as client:
+        with pytest.raises(APITimeoutError) as caught:
+            await client.invoke({"case": "slow"})
+    assert caught.value.may_have_started
+
+
+async def test_cancelling_a_wait_sends_nothing_more(
+    server: LoopbackServer, fast: bool, anyio_backend: str
+) -> None:
+    emulator = server.emulator
+    slow = PollPolicy(initial_delay=0.01, multiplier=1.0, max_interval=0.01, jitter=0)
+    name = f"wf-forever-{anyio_backend}-{fast}"
+    emulator.add_workflow(Workflow(id=name, api_key=f"key-{name}", polls=10**9))
+    async with _client(server, name, fast, poll=slow) as client:
+        started = await client.invoke({"case": "cancel"}, async_mode=True)
+        assert started.id is not None
+        with anyio.move_on_after(0.2):
+            await client.wait(started)
+        queries = emulator.run(started.id).queries
+        assert queries > 0
+        await anyio.sleep(0.1)  # a poller that survived would query every 10 ms
+        assert emulator.run(started.id).queries == queries
+
+
+async def test_the_default_picks_the_fast_transport_on_asyncio_only(
+    server: LoopbackServer, anyio_backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("FLOWINVOKE_FAST_TRANSPORT")
+    async with server.async_client("wf-q", retry=FAST_RETRY) as client:
+        await client.invoke({"case": "default"})
+        expected = "_AiohttpTransport" if anyio_backend == "asyncio" else "AsyncHTTPTransport"
+        assert _engine(client) == expected
+
+
+async def test_insisting_on_the_fast_transport_under_trio_is_a_configuration_error(
+    server: LoopbackServer, anyio_backend: str
+) -> None:
+    if anyio_backend != "trio":
+        pytest.skip("trio only")
+    async with _client(server, "wf-q", True) as client:
+        with pytest.raises(ConfigurationError, match="asyncio"):
+            await client.invoke({"case": "trio"})
+
+
+def test_the_blocking_client_refuses_the_fast_transport() -> None:
+    from flowinvoke import Client
+
+    with pytest.raises(ConfigurationError, match="async client"):
+        Client(api_key="k", fast_transport=True)
+
+
+def test_the_env_flag_must_be_a_yes_or_no(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLOWINVOKE_FAST_TRANSPORT", "maybe")
+    with pytest.raises(ConfigurationError, match="FLOWINVOKE_FAST_TRANSPORT"):
+        AsyncClient(api_key="k")
+    monkeypatch.setenv("FLOWINVOKE_FAST_TRANSPORT", "yes")
+    assert AsyncClient(api_key="k")._http._transport is not None
+
+
+async def test_a_start_whose_connection_closes_before_any_answer_is_not_retried(
+    fast: bool,
+) -> None:
+    """The server reads the whole request, then closes without a byte of answer: the
+    run may exist, so the start must not be repeated (aiohttp calls this
+    ServerDisconnectedError, which httpx-aiohttp alone would report as a connect timeout)."""
+    received: list[bytes] = []
+
+    async def handle(stream: anyio.abc.SocketStream) -> None:
+        async with stream:
+            received.append(await stream.receive())
+
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    port = listener.extra(anyio.abc.SocketAttribute.local_port)
+    async with listener, anyio.create_task_group() as group:
+        group.start_soon(listener.serve, handle)
+        client = AsyncClient(
+            api_key="key-q", base_url=f"http://127.0.0.1:{port}", fast_transport=fast
+        )
+        async with client:
+            with pytest.raises(APIConnectionError) as caught:
+                await client.invoke({"case": "silent close"})
+        group.cancel_scope.cancel()
+    assert caught.value.may_have_started
+    assert len(received) == 1
