@@ -11,6 +11,7 @@ import pytest
 import respx
 
 from flowinvoke import (
+    APITimeoutError,
     AuthenticationError,
     NotFoundError,
     PermissionDeniedError,
@@ -273,3 +274,18 @@ def test_errors_after_the_start_carry_the_run_id(clock: FakeClock) -> None:
             with pytest.raises(WaitTimeoutError) as info:
                 client.run({"a": 1}, timeout=3)
     assert info.value.run_id == "run-42"
+
+
+def test_no_request_is_sent_once_the_deadline_has_passed(clock: FakeClock) -> None:
+    with respx.mock:
+        start = respx.post(INVOKE_URL).respond(200, json=GPTBOTS_ASYNC_ANSWER)
+        query = respx.post(QUERY_URL).respond(200, json=gptbots_state("RUNNING"))
+        with make_client(rate_limit=0.1) as client:  # one request per 10 s
+            client.get_run("run-42")
+            with pytest.raises(APITimeoutError, match="deadline passed") as info:
+                client.run({"a": 1}, timeout=5)  # the rate limit outlasts the deadline
+            with pytest.raises(WaitTimeoutError):
+                client.wait("run-42", timeout=5)
+    assert not info.value.may_have_started
+    assert not start.called
+    assert query.call_count == 1

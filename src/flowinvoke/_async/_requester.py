@@ -99,6 +99,8 @@ class AsyncRequester:
             await async_sleep(delay)
 
     async def _request(self, spec: RequestSpec, url: str, deadline: Deadline) -> _http.Response:
+        if deadline.expired:  # a request with no time left would fail with a baffling error
+            raise _http.PoolTimeout("the deadline passed before the request could be sent")
         async with self._slots.hold(deadline):
             return await self._http.request(
                 spec.method,

@@ -100,6 +100,8 @@ class Requester:
             sync_sleep(delay)
 
     def _request(self, spec: RequestSpec, url: str, deadline: Deadline) -> _http.Response:
+        if deadline.expired:  # a request with no time left would fail with a baffling error
+            raise _http.PoolTimeout("the deadline passed before the request could be sent")
         with self._slots.hold(deadline):
             return self._http.request(
                 spec.method,

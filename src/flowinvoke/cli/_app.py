@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from .._version import __version__
+from ._batch import batch
 from ._commands import get, run, wait
 from ._demo import demo
 from ._exit import ExitCode
@@ -69,6 +70,7 @@ def cli(ctx: click.Context, verbose: bool) -> None:
     \b
     Try it without an account:   flowinvoke demo
     Run a workflow:              FLOWINVOKE_API_KEY=... flowinvoke run -i question=hi
+    Run many, resumably:         flowinvoke batch inputs.jsonl --out results.jsonl
     Settings come from flags or FLOWINVOKE_API_KEY, FLOWINVOKE_PROVIDER,
     FLOWINVOKE_BASE_URL, FLOWINVOKE_REGION and FLOWINVOKE_WORKFLOW_ID.
     Exit codes: 0 succeeded, 1 run failed, 2 usage, 3 API error, 4 wait timed out.
@@ -88,5 +90,5 @@ def cli(ctx: click.Context, verbose: bool) -> None:
         ctx.call_on_close(restore)
 
 
-for _command in (run, get, wait, demo, emulator):
+for _command in (run, get, wait, batch, demo, emulator):
     cli.add_command(_command)
