@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import anyio
 import httpx
 import pytest
 
-from flowinvoke import APIConnectionError, AsyncClient, PollPolicy, RetryPolicy
+from flowinvoke import APIConnectionError, PollPolicy, RetryPolicy
 from flowinvoke.testing import Emulator, Fault, LoopbackServer, RandomFaults, Workflow
+
+from .loopback_support import pool_is_clean
 
 pytest.importorskip("uvicorn")
 
@@ -40,20 +41,13 @@ def _no_leftover_faults(server: LoopbackServer) -> Iterator[None]:
     server.emulator.set_random_faults(None)
 
 
-def _pool_is_clean(client: AsyncClient) -> bool:
-    transport: Any = client._http._transport
-    pool = getattr(transport, "_inner", transport)._pool
-    busy = [c for c in pool.connections if not (c.is_idle() or c.is_closed())]
-    return not busy and not pool._requests
-
-
 async def test_1500_runs_in_flight_share_ten_connections_without_pool_timeouts(
     server: LoopbackServer, anyio_backend: str
 ) -> None:
     inputs = [{"n": n, "backend": anyio_backend} for n in range(1500)]
     async with server.async_client("wf-many", retry=RETRY, poll=POLL) as client:
         items = await client.run_many(inputs, concurrency=1500)
-        assert _pool_is_clean(client)
+        assert pool_is_clean(client)
     errors = [item.error for item in items if item.error is not None]
     assert errors == []
     assert len(items) == 1500
@@ -117,7 +111,7 @@ async def test_cancelling_a_batch_stops_every_run_and_leaves_the_pool_clean(
         with anyio.move_on_after(0.5) as scope:
             await client.run_many(inputs, concurrency=20)
         assert scope.cancelled_caught
-        assert _pool_is_clean(client)
+        assert pool_is_clean(client)
         sent = requests
         await anyio.sleep(0.2)  # a run that survived would poll every 50 ms at most
         assert requests == sent

@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 
 import anyio
 import anyio.abc
-import httpx
 import pytest
 from anyio.streams.buffered import BufferedByteReceiveStream
 
 from flowinvoke import AsyncClient, PollPolicy, RunStatus, WorkflowRun
 
+from .loopback_support import pool_is_clean
 from .seed_bodies import GPTBOTS_ASYNC_ANSWER, gptbots_state
 
 pytestmark = pytest.mark.anyio
@@ -77,14 +77,6 @@ async def serving() -> AsyncIterator[LoopbackServer]:
         group.cancel_scope.cancel()
 
 
-def _pool_is_clean(client: AsyncClient) -> bool:
-    transport = client._http._transport
-    assert isinstance(transport, httpx.AsyncHTTPTransport)
-    pool = transport._pool
-    checked_out = [c for c in pool.connections if not (c.is_idle() or c.is_closed())]
-    return not checked_out and not pool._requests
-
-
 @pytest.mark.parametrize("operation", ["wait", "run", "watch"])
 async def test_cancelling_a_wait_stops_polling_and_leaves_the_pool_clean(operation: str) -> None:
     seen: list[WorkflowRun] = []
@@ -114,7 +106,7 @@ async def test_cancelling_a_wait_stops_polling_and_leaves_the_pool_clean(operati
         await anyio.wait_all_tasks_blocked()
         await anyio.sleep(0.05)  # a poller that survived would have queried by now
         assert server.queries == queries_at_cancel
-        assert _pool_is_clean(client)
+        assert pool_is_clean(client)
         assert seen and seen[-1].status in (RunStatus.PENDING, RunStatus.RUNNING)
 
 
@@ -138,5 +130,5 @@ async def test_the_library_never_swallows_cancellation() -> None:
                 reached_after_wait = True  # pragma: no cover - must not run
         assert scope.cancelled_caught
         assert not guard.cancelled_caught
-        assert _pool_is_clean(client)
+        assert pool_is_clean(client)
     assert not reached_after_wait

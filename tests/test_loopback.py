@@ -23,7 +23,6 @@ import pytest
 from flowinvoke import (
     APIConnectionError,
     APITimeoutError,
-    PollPolicy,
     RetryPolicy,
     RunStatus,
 )
@@ -36,10 +35,10 @@ from flowinvoke.testing import (
     serve,
 )
 
+from .loopback_support import FAST_POLL, FAST_RETRY
+
 pytest.importorskip("uvicorn")
 
-FAST_RETRY = RetryPolicy(max_retries=2, initial_delay=0.001, max_delay=0.002, jitter=False)
-FAST_POLL = PollPolicy(initial_delay=0.001, multiplier=1.0, max_interval=0.001, jitter=0)
 FAST: dict[str, Any] = {"retry": FAST_RETRY, "poll": FAST_POLL}
 
 

@@ -27,13 +27,12 @@ from flowinvoke import (
 )
 from flowinvoke.testing import Emulator, Fault, LoopbackServer, Workflow
 
+from .loopback_support import FAST_POLL, FAST_RETRY
+
 pytest.importorskip("uvicorn")
 pytest.importorskip("httpx_aiohttp")
 
 pytestmark = pytest.mark.anyio
-
-FAST_RETRY = RetryPolicy(max_retries=2, initial_delay=0.001, max_delay=0.002, jitter=False)
-FAST_POLL = PollPolicy(initial_delay=0.001, multiplier=1.0, max_interval=0.001, jitter=0)
 
 
 @pytest.fixture(scope="module")

@@ -137,19 +137,7 @@ class Client:
         # caller's own http_client keeps its own limits.
         slots = SyncRequestSlots(max_connections if owns_http else None)
         if http_client is None:
-            limits = _http.Limits(
-                max_connections=max_connections, max_keepalive_connections=max_connections
-            )
-            if transport is None:
-                if fast_transport is None:
-                    fast_transport = env_flag("FAST_TRANSPORT")
-                try:
-                    transport = _http.sync_default_transport(limits, fast=fast_transport)
-                except ImportError as exc:
-                    raise ConfigurationError(str(exc)) from None
-            http_client = _http.Client(
-                transport=transport, timeout=config.timeout, follow_redirects=False
-            )
+            http_client = _own_http_client(config, transport, fast_transport, max_connections)
         self._bind(config, http_client, slots, limiter, owns_http=owns_http)
 
     def _bind(
@@ -524,6 +512,26 @@ class Client:
 
     def _query_spec(self, run_id: str) -> RequestSpec:
         return self._config.provider.build_query(check_run_id(run_id))
+
+
+def _own_http_client(
+    config: ClientConfig,
+    transport: _http.BaseTransport | None,
+    fast_transport: bool | None,
+    max_connections: int,
+) -> _http.Client:
+    """The httpx client a flowinvoke client builds (and owns) when it is given none."""
+    if transport is None:
+        limits = _http.Limits(
+            max_connections=max_connections, max_keepalive_connections=max_connections
+        )
+        if fast_transport is None:
+            fast_transport = env_flag("FAST_TRANSPORT")
+        try:
+            transport = _http.sync_default_transport(limits, fast=fast_transport)
+        except ImportError as exc:
+            raise ConfigurationError(str(exc)) from None
+    return _http.Client(transport=transport, timeout=config.timeout, follow_redirects=False)
 
 
 def _deadline(timeout: float | None, policy: PollPolicy) -> Deadline:
