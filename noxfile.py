@@ -81,4 +81,12 @@ def typecheck(session: nox.Session) -> None:
 def docs(session: nox.Session) -> None:
     """Build the documentation with warnings as errors."""
     _install(session, "docs")
+    session.env["NO_MKDOCS_2_WARNING"] = "1"
     session.run("mkdocs", "build", "--strict", "--site-dir", str(ROOT / "site"))
+
+
+@nox.session(python="3.11", default=False)
+def bench(session: nox.Session) -> None:
+    """The benchmark suite (not part of CI): prints markdown tables, see docs/performance.md."""
+    _install(session)
+    session.run("python", "benchmarks/run.py", *session.posargs)

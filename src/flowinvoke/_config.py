@@ -49,6 +49,7 @@ class ClientConfig:
         """Every header a request carries: ours, the caller's, then the auth header."""
         return {
             "User-Agent": _USER_AGENT,
+            "Content-Type": "application/json",
             **self.default_headers,
             **self.provider.auth_headers(self.api_key.reveal(), self.auth_scheme),
         }

@@ -57,7 +57,7 @@ MAX_WEBHOOKS = 5
 class Webhook(BaseModel):
     """A URL the provider calls when an asynchronous run ends (GPTBots/AltaBots only)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     url: HttpUrl
     method: Literal["POST", "GET", "PUT"] = "POST"
@@ -78,7 +78,7 @@ class WorkflowRun(BaseModel):
     received, so fields this model does not know are never lost.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     id: str | None = Field(description="The run id; None where the provider gives none.")
     status: RunStatus

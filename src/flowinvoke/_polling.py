@@ -6,8 +6,6 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import backoff
-
 from ._errors import ConfigurationError
 
 __all__ = ["PollPolicy"]
@@ -62,6 +60,8 @@ class PollPolicy:
         Pass a seeded `random.Random` for a reproducible schedule (tests, benchmarks).
         """
         draw = (rng or random).uniform
+        import backoff  # here, not at import time: it imports asyncio, which costs ~9 ms
+
         waits = backoff.expo(base=self.multiplier, factor=self.initial_delay)
         next(waits)  # backoff's generators are primed with one send before the first value
         for raw in waits:

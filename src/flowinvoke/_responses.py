@@ -87,7 +87,8 @@ def read_reply(
         run = provider.parse_run(body, spec)
     except ResponseValidationError as error:
         raise _unreadable(error, spec, redact) from None
-    return Reply(run, parse_retry_after(response.headers))
+    # A hint only matters for the next poll of an unfinished run.
+    return Reply(run, None if run.done else parse_retry_after(response.headers))
 
 
 def transport_error(

@@ -14,8 +14,6 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-import backoff
-
 from ._deadline import Deadline
 from ._errors import (
     APIConnectionError,
@@ -66,6 +64,8 @@ class RetryPolicy:
 
     def delays(self) -> Iterator[float]:
         """The backoff delays before retry 1, 2, ... (without server hints), `max_retries` long."""
+        import backoff  # here, not at import time: it imports asyncio, which costs ~9 ms
+
         waits = backoff.expo(base=self.multiplier, factor=self.initial_delay)
         next(waits)  # backoff's generators are primed with one send before the first value
         for _ in range(self.max_retries):

@@ -18,6 +18,8 @@ from ..providers import Provider, RequestSpec
 __all__ = ["AsyncRequester"]
 
 _NO_DEADLINE = Deadline(None)
+# Paths with a run id in them (some platforms) must not grow the cache without end.
+_MAX_CACHED_URLS = 64
 
 
 class AsyncRequester:
@@ -33,6 +35,7 @@ class AsyncRequester:
         "_retry",
         "_slots",
         "_timeout",
+        "_urls",
     )
 
     def __init__(
@@ -51,7 +54,11 @@ class AsyncRequester:
         self._http = http
         self._provider = provider
         self._base_url = base_url.rstrip("/")
-        self._headers = dict(headers)
+        # Headers the httpx client already sends by default need not be merged per request.
+        defaults = http.headers
+        same = all(defaults.get(name) == value for name, value in headers.items())
+        self._headers = None if same else dict(headers)
+        self._urls: dict[str, _http.URL] = {}
         self._timeout = timeout
         self._retry = retry
         self._redact = redact
@@ -64,7 +71,7 @@ class AsyncRequester:
         Each attempt waits for the client's rate limit, if any; its HTTP timeouts and each
         sleep are cut to what is left of `deadline`.
         """
-        url = self._base_url + spec.path
+        url = self._url(spec.path)
         schedule = self._retry.delays()
         budget = Deadline(self._retry.budget)
         attempt = 0
@@ -98,14 +105,25 @@ class AsyncRequester:
             )
             await async_sleep(delay)
 
-    async def _request(self, spec: RequestSpec, url: str, deadline: Deadline) -> _http.Response:
+    def _url(self, path: str) -> _http.URL:
+        """The parsed URL for `path`; the few fixed paths are parsed once."""
+        url = self._urls.get(path)
+        if url is None:
+            url = _http.URL(self._base_url + path)
+            if len(self._urls) < _MAX_CACHED_URLS:
+                self._urls[path] = url
+        return url
+
+    async def _request(
+        self, spec: RequestSpec, url: _http.URL, deadline: Deadline
+    ) -> _http.Response:
         if deadline.expired:  # a request with no time left would fail with a baffling error
             raise _http.PoolTimeout("the deadline passed before the request could be sent")
         async with self._slots.hold(deadline):
             return await self._http.request(
                 spec.method,
                 url,
-                json=spec.json,
+                content=spec.content,
                 headers=self._headers,
                 timeout=_capped(self._timeout, deadline),
             )

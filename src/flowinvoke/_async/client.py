@@ -530,7 +530,12 @@ def _own_http_client(
             transport = _http.async_default_transport(limits, fast=fast_transport)
         except ImportError as exc:
             raise ConfigurationError(str(exc)) from None
-    return _http.AsyncClient(transport=transport, timeout=config.timeout, follow_redirects=False)
+    return _http.AsyncClient(
+        transport=transport,
+        timeout=config.timeout,
+        headers=config.request_headers(),  # as defaults: cheaper than merging per request
+        follow_redirects=False,
+    )
 
 
 def _deadline(timeout: float | None, policy: PollPolicy) -> Deadline:

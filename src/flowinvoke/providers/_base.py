@@ -7,9 +7,10 @@ async client, the generated sync client and the tests all drive the same code.
 from __future__ import annotations
 
 import enum
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 from .._errors import ConfigurationError, ResponseValidationError, UnsupportedOperationError
@@ -48,13 +49,21 @@ class ErrorKind(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class RequestSpec:
-    """One request to send: method, path below the base URL, JSON body and its purpose."""
+    """One request to send: method, path below the base URL, JSON body and its purpose.
+
+    The body is encoded once, here: a wait sends the same query many times.
+    """
 
     method: str
     path: str
     json: Any
     operation: Operation
     run_id: str | None = None
+    content: bytes = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        encoded = json.dumps(self.json, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        object.__setattr__(self, "content", encoded.encode())
 
 
 @dataclass(frozen=True, slots=True)
