@@ -13,6 +13,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -22,6 +23,10 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 HOST = "127.0.0.1"
+#: Where child interpreters cache bytecode (PYTHONPYCACHEPREFIX): an installed package has its
+#: .pyc files, so compiling from source on every run would skew time and memory alike; and
+#: nothing is written into src/ or site-packages.
+PYCACHE = os.path.join(tempfile.gettempdir(), "flowinvoke-bench-pycache")
 _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
@@ -140,6 +145,7 @@ class ServerProcess:
 
     process: subprocess.Popen[bytes]
     port: int
+    output: bytes = b""
 
     @property
     def base_url(self) -> str:
@@ -155,18 +161,20 @@ class ServerProcess:
 def server_process(script: str, *args: str) -> Iterator[ServerProcess]:
     """Run `benchmarks/<script> --port N *args` in a subprocess until the block ends.
 
-    The server is stopped with SIGINT (a clean shutdown) and killed if it lingers.
+    The server is stopped with SIGINT (a clean shutdown) and killed if it lingers; what it
+    printed is in `output` afterwards.
     """
     port = free_port()
     command = [sys.executable, str(HERE / script), "--port", str(port), *args]
-    process = subprocess.Popen(  # noqa: S603 - our own script, with our own interpreter
+    process = subprocess.Popen(
         command, stdout=subprocess.PIPE, cwd=ROOT
     )
+    server = ServerProcess(process, port)
     try:
         wait_for_port(port, process)
-        yield ServerProcess(process, port)
+        yield server
     finally:
-        stop_process(process)
+        server.output = stop_process(process)
 
 
 def stop_process(process: subprocess.Popen[bytes], grace: float = 15.0) -> bytes:
@@ -183,8 +191,8 @@ def stop_process(process: subprocess.Popen[bytes], grace: float = 15.0) -> bytes
 
 def last_json_line(output: bytes) -> dict[str, Any]:
     """The last line of a process's output that parses as a JSON object."""
-    for line in reversed(output.decode(errors="replace").splitlines()):
-        line = line.strip()
+    for raw in reversed(output.decode(errors="replace").splitlines()):
+        line = raw.strip()
         if line.startswith("{"):
             try:
                 value = json.loads(line)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import inspect
 import threading
 import time
+from collections import deque
 from collections.abc import (
     AsyncGenerator,
     AsyncIterator,
@@ -186,16 +187,44 @@ class AsyncRequestSlots:
     """
 
     def __init__(self, size: int | None) -> None:
-        self._limiter = None if size is None else anyio.CapacityLimiter(size)
+        self._free = size
+        self._waiting: deque[anyio.Event] = deque()
 
     @asynccontextmanager
     async def hold(self, deadline: Deadline) -> AsyncIterator[None]:
         """Hold a slot for one request (the wait is cut by cancellation at the deadline)."""
-        if self._limiter is None:
+        if self._free is None:
             yield
             return
-        async with self._limiter:
+        # A free slot is taken without yielding to the loop: anyio's CapacityLimiter yields
+        # on every acquire, which cost 0.6 ms per request at 10 requests in flight.
+        if self._free > 0 and not self._waiting:
+            self._free -= 1
+        else:
+            await self._wait_for_slot()
+        try:
             yield
+        finally:
+            self._release()
+
+    async def _wait_for_slot(self) -> None:
+        handed_over = anyio.Event()
+        self._waiting.append(handed_over)
+        try:
+            await handed_over.wait()
+        except BaseException:
+            if handed_over.is_set():  # a slot arrived as the wait was cancelled: pass it on
+                self._release()
+            else:
+                self._waiting.remove(handed_over)
+            raise
+
+    def _release(self) -> None:
+        if self._waiting:
+            self._waiting.popleft().set()  # the slot goes straight to the longest waiter
+        else:
+            assert self._free is not None
+            self._free += 1
 
 
 class SyncRequestSlots:

@@ -1,0 +1,135 @@
+"""Run the flowinvoke benchmark suite and write benchmarks/results.md.
+
+Usage: `python benchmarks/run.py [--quick] [--only NAME ...]` from the repository root, with
+flowinvoke installed with its `emulator` and `fast` extras (uvicorn, aiohttp,
+httpx-aiohttp). Every server binds 127.0.0.1 only. The full suite takes about 4 minutes on 2
+cores, `--quick` about 30 seconds. See benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib
+import importlib.metadata
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+from _common import HERE, BenchResult, Goal, Table, emit
+
+#: Benchmark name -> module; each module has `run(*, quick: bool) -> BenchResult`.
+BENCHMARKS = {
+    "client_cpu": "bench_client_cpu",
+    "batch": "bench_batch",
+    "polling": "bench_polling",
+    "memory": "bench_memory",
+    "import": "bench_import",
+    "hotpath": "bench_hotpath",
+}
+PACKAGES = (
+    "flowinvoke",
+    "httpx",
+    "httpcore",
+    "aiohttp",
+    "httpx-aiohttp",
+    "anyio",
+    "pydantic",
+    "pydantic-core",
+    "backoff",
+    "uvicorn",
+    "h11",
+    "httptools",
+    "uvloop",
+    "psutil",
+)
+
+
+def _load_average() -> str:
+    try:
+        return " / ".join(f"{value:.2f}" for value in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
+def machine_info() -> Table:
+    """Where the suite ran: platform, CPUs, Python and package versions."""
+    table = Table("Machine", ["item", "value"])
+    table.rows += [
+        ["platform", platform.platform()],
+        ["processor", platform.processor() or platform.machine()],
+        ["CPUs (os.cpu_count)", str(os.cpu_count())],
+        ["Python", f"{platform.python_implementation()} {platform.python_version()}"],
+        ["load average at start (1/5/15 min)", _load_average()],
+    ]
+    for package in PACKAGES:
+        try:
+            version = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            version = "not installed"
+        table.rows.append([package, version])
+    return table
+
+
+def goals_table(results: list[BenchResult]) -> Table:
+    """Every goal of every benchmark that ran, met or missed."""
+    table = Table("Goals", ["goal", "target", "measured", "result"])
+    goals: list[Goal] = [goal for result in results for goal in result.goals]
+    table.rows += [goal.row() for goal in goals]
+    return table
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the chosen benchmarks, print their tables, write results.md."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a ~30 s smoke run")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=sorted(BENCHMARKS),
+        metavar="NAME",
+        help=f"run only this benchmark (repeatable): {', '.join(BENCHMARKS)}",
+    )
+    parser.add_argument(
+        "--output", type=Path, default=HERE / "results.md", help="where to write the tables"
+    )
+    options = parser.parse_args(argv)
+    names = options.only or list(BENCHMARKS)
+    machine = machine_info()
+    emit(machine.markdown())
+    results: list[BenchResult] = []
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    for name in names:
+        module = importlib.import_module(BENCHMARKS[name])
+        began = time.perf_counter()
+        result: BenchResult = module.run(quick=options.quick)
+        timings[name] = time.perf_counter() - began
+        results.append(result)
+        emit(result.markdown())
+    total = time.perf_counter() - started
+    goals = goals_table(results)
+    emit(goals.markdown())
+    machine.rows.append(["load average at end (1/5/15 min)", _load_average()])
+    mode = "quick" if options.quick else "full"
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    durations = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in timings.items())
+    parts = [
+        "# flowinvoke benchmark results\n",
+        f"`python benchmarks/run.py{' --quick' if options.quick else ''}` ({mode} run, "
+        f"{stamp}, {total:.0f} s: {durations}). How each is measured: benchmarks/README.md "
+        "and docs/performance.md.\n",
+        machine.markdown(),
+        goals.markdown(),
+        *(result.markdown() for result in results),
+    ]
+    options.output.write_text("\n".join(parts))
+    emit(f"wrote {options.output} ({total:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(HERE))
+    sys.exit(main())

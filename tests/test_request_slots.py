@@ -1,0 +1,76 @@
+"""Request slots: at most N requests in flight, waiters served in order, nothing lost on cancel."""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+
+from flowinvoke._compat import AsyncRequestSlots
+from flowinvoke._deadline import Deadline
+
+pytestmark = pytest.mark.anyio
+
+NO_DEADLINE = Deadline(None)
+
+
+async def test_at_most_n_holders_served_first_come_first_served() -> None:
+    slots = AsyncRequestSlots(2)
+    holding = 0
+    most = 0
+    order: list[int] = []
+
+    async def request(n: int) -> None:
+        nonlocal holding, most
+        async with slots.hold(NO_DEADLINE):
+            order.append(n)
+            holding += 1
+            most = max(most, holding)
+            await anyio.sleep(0.01 * (n + 1))  # releases 10 ms apart: one grant at a time
+            holding -= 1
+
+    async with anyio.create_task_group() as group:
+        for n in range(6):
+            group.start_soon(request, n)
+            await anyio.wait_all_tasks_blocked()  # start them in a known order
+    assert most == 2
+    assert order == list(range(6))
+    assert slots._free == 2
+
+
+async def test_a_cancelled_waiter_gives_up_its_place_and_loses_no_slot() -> None:
+    slots = AsyncRequestSlots(1)
+    served: list[str] = []
+    release_first = anyio.Event()
+
+    async def first() -> None:
+        async with slots.hold(NO_DEADLINE):
+            served.append("first")
+            await release_first.wait()
+
+    async def later(name: str, scope: anyio.CancelScope) -> None:
+        with scope:
+            async with slots.hold(NO_DEADLINE):
+                served.append(name)
+                await anyio.sleep(0.01)
+
+    cancelled, third = anyio.CancelScope(), anyio.CancelScope()
+    async with anyio.create_task_group() as group:
+        group.start_soon(first)
+        await anyio.wait_all_tasks_blocked()
+        group.start_soon(later, "second", cancelled)
+        await anyio.wait_all_tasks_blocked()
+        group.start_soon(later, "third", third)
+        await anyio.wait_all_tasks_blocked()
+        # The slot is handed to "second" in the same instant "second" is cancelled.
+        release_first.set()
+        cancelled.cancel()
+    assert served[0] == "first"
+    assert "third" in served
+    assert slots._free == 1
+    assert not slots._waiting
+
+
+async def test_without_a_size_nothing_waits() -> None:
+    slots = AsyncRequestSlots(None)
+    async with slots.hold(NO_DEADLINE), slots.hold(NO_DEADLINE):
+        pass
