@@ -166,9 +166,7 @@ def server_process(script: str, *args: str) -> Iterator[ServerProcess]:
     """
     port = free_port()
     command = [sys.executable, str(HERE / script), "--port", str(port), *args]
-    process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, cwd=ROOT
-    )
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, cwd=ROOT)
     server = ServerProcess(process, port)
     try:
         wait_for_port(port, process)

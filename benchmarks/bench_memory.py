@@ -129,9 +129,7 @@ def run(*, quick: bool = False) -> BenchResult:
     # Bytecode cached as for an installed package (compiling from source inflates the peak).
     env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
     env["PYTHONPYCACHEPREFIX"] = PYCACHE
-    done = subprocess.run(
-        command, capture_output=True, check=True, cwd=ROOT, timeout=300, env=env
-    )
+    done = subprocess.run(command, capture_output=True, check=True, cwd=ROOT, timeout=300, env=env)
     report = last_json_line(done.stdout)
     stages: dict[str, list[float]] = report["stages"]
     peak = stages["waits polling"][0]
