@@ -1,12 +1,17 @@
-"""The client end to end against the in-process emulator: real wire formats, no network.
+"""The client end to end against the emulator: real wire formats, no network.
 
 Where the other client tests script single answers with respx, these run whole stories
 (start, poll, fail, retry, resume) against `flowinvoke.testing.Emulator`, so the client and
 the emulator are checked against each other. Schedules are milliseconds long, without jitter.
+
+Every story runs three ways: in-process, over a loopback socket on httpx's own transport,
+and (async client, asyncio) over a loopback socket on the fast transport, so that the error
+mapping, retries and faults are shown to behave the same on both transports.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -25,18 +30,50 @@ from flowinvoke import (
     WorkflowFailedError,
     WorkflowRun,
 )
-from flowinvoke.testing import DEMO_KEYS, Emulator, Fault, Workflow, demo_emulator
+from flowinvoke.testing import (
+    DEMO_KEYS,
+    Emulator,
+    Fault,
+    LoopbackServer,
+    Workflow,
+    demo_emulator,
+)
 
 FAST_RETRY = RetryPolicy(max_retries=2, initial_delay=0.001, max_delay=0.002, jitter=False)
 FAST_POLL = PollPolicy(initial_delay=0.001, multiplier=1.0, max_interval=0.001, jitter=0)
 TINY = 0.001  # a Retry-After hint, in seconds, small enough not to slow the suite
 
 
+_ROUTE: dict[str, Any] = {}
+
+
+@pytest.fixture(autouse=True, params=["in-process", "loopback", "loopback-fast"])
+def route(request: pytest.FixtureRequest) -> Iterator[str]:
+    """How `connect` reaches the emulator in this test; loopback servers close afterwards."""
+    if request.param == "loopback-fast":
+        on_asyncio = request.node.get_closest_marker("anyio") is not None and (
+            request.getfixturevalue("anyio_backend") == "asyncio"
+        )
+        if not on_asyncio:
+            pytest.skip("the fast transport serves the async client on asyncio")
+    if request.param != "in-process":
+        pytest.importorskip("uvicorn")
+    _ROUTE.update(name=request.param, servers=[])
+    yield request.param
+    for server in _ROUTE["servers"]:
+        server.close()
+
+
 def connect(emulator: Emulator, workflow_id: str, **options: Any) -> AsyncClient:
-    """A client on one of the emulator's workflows, with fast schedules."""
+    """A client on one of the emulator's workflows, with fast schedules, on this test's route."""
     settings: dict[str, Any] = {"retry": FAST_RETRY, "poll": FAST_POLL}
     settings.update(options)
-    return emulator.async_client(workflow_id, **settings)
+    if _ROUTE["name"] == "in-process":
+        return emulator.async_client(workflow_id, **settings)
+    server = LoopbackServer(emulator).start()
+    _ROUTE["servers"].append(server)
+    fast = _ROUTE["name"] == "loopback-fast"
+    return server.async_client(workflow_id, fast_transport=fast, **settings)
 
 
 def polled(workflow_id: str = "wf-poll", **script: Any) -> Emulator:
