@@ -19,15 +19,17 @@ from collections.abc import (
     Iterable,
     Iterator,
 )
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import anyio
 
 from ._deadline import Deadline
 from ._http import PoolTimeout
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -151,6 +153,9 @@ def sync_map_unordered(
     Ctrl-C) stops drawing items and ends the calls still running at their next sleep; a
     request already on the wire finishes first (a thread cannot be interrupted).
     """
+    # Imported here: only blocking batches need it, and `import flowinvoke` should stay light.
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
     source = iter(items)
     stop = threading.Event()
 

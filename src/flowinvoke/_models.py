@@ -6,9 +6,10 @@ import enum
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ._errors import WorkflowFailedError
+from ._http import URL
 
 __all__ = ["MAX_WEBHOOKS", "RunStatus", "Webhook", "WorkflowRun"]
 
@@ -59,13 +60,26 @@ class Webhook(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
-    url: HttpUrl
+    url: str
     method: Literal["POST", "GET", "PUT"] = "POST"
     headers: dict[str, str] = Field(default_factory=dict, repr=False)
 
+    @field_validator("url")
+    @classmethod
+    def _absolute_http_url(cls, value: str) -> str:
+        # Checked here rather than with pydantic's HttpUrl, whose module costs ~20 ms of
+        # `import flowinvoke` (it loads importlib.metadata); the URL is sent as given.
+        try:
+            parsed = URL(value)
+        except Exception as exc:  # httpx raises InvalidURL or TypeError
+            raise ValueError(f"not a URL: {exc}") from None
+        if parsed.scheme not in ("http", "https") or not parsed.host:
+            raise ValueError("must be an absolute http(s) URL")
+        return value
+
     def to_wire(self) -> dict[str, Any]:
         """The webhook as the provider's invoke body spells it."""
-        body: dict[str, Any] = {"method": self.method, "url": str(self.url)}
+        body: dict[str, Any] = {"method": self.method, "url": self.url}
         if self.headers:
             body["headers"] = dict(self.headers)
         return body
