@@ -63,6 +63,9 @@ def test_builtins_are_registered_by_name() -> None:
     provider = get_provider("aitutor")
     assert get_provider(provider) is provider
     assert "aitutor" in repr(provider)
+    assert not provider.supports_query  # derived: aitutor implements no build_query
+    assert get_provider("gptbots").supports_query
+    assert not EchoProvider().supports_query
 
 
 def test_registering_twice_needs_replace() -> None:

@@ -177,7 +177,10 @@ def test_the_env_flag_must_be_a_yes_or_no(monkeypatch: pytest.MonkeyPatch) -> No
     with pytest.raises(ConfigurationError, match="FLOWINVOKE_FAST_TRANSPORT"):
         AsyncClient(api_key="k")
     monkeypatch.setenv("FLOWINVOKE_FAST_TRANSPORT", "yes")
-    assert AsyncClient(api_key="k")._http._transport is not None
+    insisting: Any = AsyncClient(api_key="k")._http._transport
+    assert insisting._insist is True
+    monkeypatch.setenv("FLOWINVOKE_FAST_TRANSPORT", "0")
+    assert type(AsyncClient(api_key="k")._http._transport).__name__ == "AsyncHTTPTransport"
 
 
 async def test_a_start_whose_connection_closes_before_any_answer_is_not_retried(

@@ -10,7 +10,7 @@ import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from . import _http
 from ._deadline import positive_seconds
@@ -22,6 +22,8 @@ from ._version import __version__
 from .providers import AuthScheme, Provider, get_provider
 
 __all__ = ["ENV_PREFIX", "ClientConfig", "env_flag", "resolve_config"]
+
+T = TypeVar("T")
 
 ENV_PREFIX = "FLOWINVOKE_"
 _CONNECT_TIMEOUT = 10.0
@@ -181,7 +183,7 @@ def _timeout(value: float | _http.Timeout | None, provider: Provider) -> _http.T
         raise ConfigurationError(str(exc)) from None
 
 
-def _typed(value: Any, kind: type[Any], name: str) -> Any:
-    if value is not None and not isinstance(value, kind):
-        raise ConfigurationError(f"{name} must be a {kind.__name__}, not {type(value).__name__}")
-    return value
+def _typed(value: object, kind: type[T], name: str) -> T | None:
+    if value is None or isinstance(value, kind):
+        return value
+    raise ConfigurationError(f"{name} must be a {kind.__name__}, not {type(value).__name__}")

@@ -37,6 +37,6 @@ class Deadline:
 
 def positive_seconds(value: object, name: str) -> float:
     """`value` as float seconds if it is a positive number (bools are not numbers here)."""
-    if type(value) not in (int, float) or not value > 0:  # type: ignore[operator]
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
         raise ValueError(f"{name} must be a positive number of seconds, not {value!r}")
-    return float(value)  # type: ignore[arg-type]
+    return float(value)

@@ -83,7 +83,6 @@ class Provider(ABC):
 
     Attributes:
         name: The name callers pass as `provider=`.
-        supports_query: Whether runs can be queried by id (`get_run`, `wait` on a bare id).
         supports_async_invoke: Whether a start can return at once with an unfinished run
             (`async_mode=True`); `run()` uses it when it can.
         regions: The known regions; empty for a platform with one host (then
@@ -94,7 +93,6 @@ class Provider(ABC):
     """
 
     name: ClassVar[str]
-    supports_query: ClassVar[bool] = True
     supports_async_invoke: ClassVar[bool] = False
     regions: ClassVar[tuple[str, ...]] = ()
     auth_schemes: ClassVar[tuple[AuthScheme, ...]] = ("bearer", "raw")
@@ -123,6 +121,12 @@ class Provider(ABC):
         webhooks: Sequence[Webhook],
     ) -> RequestSpec:
         """Describe the request that starts a run."""
+
+    @property
+    def supports_query(self) -> bool:
+        """Whether runs can be queried by id (`get_run`, `wait` on a bare id): true when the
+        provider implements `build_query`, so the answer cannot disagree with the code."""
+        return type(self).build_query is not Provider.build_query
 
     def build_query(self, run_id: str) -> RequestSpec:
         """Describe the request that reads a run's current state."""

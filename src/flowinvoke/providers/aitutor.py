@@ -40,7 +40,6 @@ class AitutorProvider(Provider):
     """aitutor-api (`https://aitutor-api.vercel.app`); runs finish inside the call."""
 
     name: ClassVar[str] = "aitutor"
-    supports_query: ClassVar[bool] = False
     auth_schemes: ClassVar[tuple[AuthScheme, ...]] = ("bearer",)
     read_timeout: ClassVar[float] = 330.0
 
