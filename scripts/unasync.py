@@ -49,7 +49,6 @@ RULES: list[Rule] = [
     Rule("__aenter__", "__enter__"),
     Rule("__aexit__", "__exit__"),
     # typing / collections.abc / contextlib.
-    Rule("AsyncIterator", "Iterator"),
     Rule("AsyncGenerator", "Generator"),
     # httpx names, taken from flowinvoke._http (also matches `_http.AsyncClient`).
     Rule("AsyncClient", "Client"),

@@ -26,8 +26,14 @@ class RunStatus(str, enum.Enum):
 
     @property
     def done(self) -> bool:
-        """True once the run has left PENDING/RUNNING (an unknown word counts as done)."""
-        return self not in _ACTIVE
+        """True once the run is in a known terminal state.
+
+        An UNKNOWN word is not terminal: a platform's new word (`PAUSED`, `QUEUED`, ...) is as
+        likely to mean "still going" as "over", and ending a wait on it would throw away a
+        run that may yet succeed. A wait goes on polling until a known terminal word or its
+        deadline.
+        """
+        return self not in _NOT_DONE
 
     @classmethod
     def from_word(cls, word: str | None) -> RunStatus:
@@ -37,7 +43,7 @@ class RunStatus(str, enum.Enum):
         return _WORDS.get(word.strip().lower().replace("-", "_"), cls.UNKNOWN)
 
 
-_ACTIVE = frozenset({RunStatus.PENDING, RunStatus.RUNNING})
+_NOT_DONE = frozenset({RunStatus.PENDING, RunStatus.RUNNING, RunStatus.UNKNOWN})
 
 # Every spelling the providers' pages and servers use (see providers.md), and their obvious
 # neighbours: docs disagree (`SUCCEED`, `SUCCED`, `SUCCESS`), so the table is generous.
@@ -120,7 +126,7 @@ class WorkflowRun(BaseModel):
 
     @property
     def done(self) -> bool:
-        """True once the run has left PENDING/RUNNING."""
+        """True once the run is in a known terminal state (not PENDING, RUNNING or UNKNOWN)."""
         return self.status.done
 
     @property
@@ -131,7 +137,8 @@ class WorkflowRun(BaseModel):
     def raise_for_status(self) -> WorkflowRun:
         """Raise `WorkflowFailedError` if the run ended without success; else return self.
 
-        A run still PENDING/RUNNING is not an error: the call returns it unchanged.
+        A run not yet done (PENDING, RUNNING, or an UNKNOWN word) is not an error: the call
+        returns it unchanged.
         """
         if self.done and not self.succeeded:
             raise WorkflowFailedError(self)

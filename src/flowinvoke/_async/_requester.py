@@ -6,12 +6,13 @@ from collections.abc import Mapping
 
 from .. import _http
 from .._compat import AsyncRequestSlots, async_sleep
+from .._cooldown import CoolDown
 from .._deadline import Deadline
-from .._errors import APIError
+from .._errors import APIError, RateLimitError
 from .._logging import logger
 from .._rate import RateLimiter
 from .._responses import Reply, read_reply, transport_error
-from .._retry import RetryPolicy, next_retry_delay
+from .._retry import RetryPolicy, next_retry_delay, slow_down_hint
 from .._secret import Redactor
 from ..providers import Provider, RequestSpec
 
@@ -27,6 +28,7 @@ class AsyncRequester:
 
     __slots__ = (
         "_base_url",
+        "_cooldown",
         "_headers",
         "_http",
         "_limiter",
@@ -50,6 +52,7 @@ class AsyncRequester:
         redact: Redactor,
         slots: AsyncRequestSlots,
         limiter: RateLimiter | None = None,
+        cooldown: CoolDown | None = None,
     ) -> None:
         self._http = http
         self._provider = provider
@@ -64,12 +67,14 @@ class AsyncRequester:
         self._redact = redact
         self._limiter = limiter
         self._slots = slots
+        self._cooldown = cooldown or CoolDown(retry.max_retry_after)
 
     async def send(self, spec: RequestSpec, deadline: Deadline = _NO_DEADLINE) -> Reply:
         """Send `spec`, retrying transient failures; raise the last error when out of tries.
 
-        Each attempt waits for the client's rate limit, if any; its HTTP timeouts and each
-        sleep are cut to what is left of `deadline`.
+        Each attempt waits out the client's cool-down after rate-limited answers and its
+        rate limit, if any; its HTTP timeouts and each sleep are cut to what is left of
+        `deadline`.
         """
         url = self._url(spec.path)
         schedule = self._retry.delays()
@@ -77,8 +82,7 @@ class AsyncRequester:
         attempt = 0
         while True:
             attempt += 1
-            if self._limiter is not None and (wait := self._limiter.reserve()) > 0:
-                await async_sleep(deadline.cap(wait))
+            await self._hold_back(deadline)
             try:
                 response = await self._request(spec, url, deadline)
             except _http.TransportError as exc:
@@ -86,13 +90,36 @@ class AsyncRequester:
                 cause: BaseException = exc
             else:
                 try:
-                    return read_reply(self._provider, spec, response, self._redact)
+                    reply = read_reply(self._provider, spec, response, self._redact)
                 except APIError as exc:
                     error = cause = exc
+                else:
+                    self._cooldown.clear_streak()
+                    logger.debug(
+                        "%s %s answered: run %s %s",
+                        self._provider.name,
+                        spec.operation.value,
+                        reply.run.id,
+                        reply.run.raw_status or reply.run.status.value,
+                        extra=_log_fields(self._provider, spec, attempt, reply.run.id),
+                    )
+                    return reply
+            self._note_slow_down(error)
             delay = next_retry_delay(
                 error, spec.operation, self._retry, schedule, (budget, deadline)
             )
+            if delay is not None:
+                delay = max(delay, self._cooldown.wait())
+                if deadline.remaining() <= delay:
+                    delay = None
             if delay is None:
+                logger.debug(
+                    "%s %s failed, not retried: %s",
+                    self._provider.name,
+                    spec.operation.value,
+                    error,
+                    extra=_log_fields(self._provider, spec, attempt),
+                )
                 raise error from (None if cause is error else cause)
             logger.info(
                 "retrying %s %s (attempt %d of %d) in %.2fs after: %s",
@@ -102,8 +129,28 @@ class AsyncRequester:
                 self._retry.max_retries + 1,
                 delay,
                 error,
+                extra=_log_fields(self._provider, spec, attempt + 1),
             )
             await async_sleep(delay)
+
+    async def _hold_back(self, deadline: Deadline) -> None:
+        """Wait out the cool-down and the rate limit (never past `deadline`)."""
+        wait = self._cooldown.wait()
+        if self._limiter is not None:
+            wait = max(wait, self._limiter.reserve())
+        if wait > 0:
+            await async_sleep(deadline.cap(wait))
+
+    def _note_slow_down(self, error: APIError) -> None:
+        """Start the client-wide cool-down if `error` asks the client to slow down."""
+        hint = slow_down_hint(error)
+        if hint is None:
+            return
+        length = self._cooldown.pause(hint)
+        if isinstance(error, RateLimitError) and error.retry_after is not None:
+            # What callers see is what the client honours: a hint of 1e9 s is not passed on.
+            error.retry_after = min(error.retry_after, self._retry.max_retry_after)
+        logger.debug("%s asked to slow down; the client pauses %.2fs", self._provider.name, length)
 
     def _url(self, path: str) -> _http.URL:
         """The parsed URL for `path`; the few fixed paths are parsed once."""
@@ -144,3 +191,15 @@ def _capped(timeout: _http.Timeout, deadline: Deadline) -> _http.Timeout:
         write=cap(timeout.write),
         pool=cap(timeout.pool),
     )
+
+
+def _log_fields(
+    provider: Provider, spec: RequestSpec, attempt: int, run_id: str | None = None
+) -> dict[str, object]:
+    """The structured fields of a request's log records (never the key or a header)."""
+    return {
+        "provider": provider.name,
+        "operation": spec.operation.value,
+        "run_id": run_id or spec.run_id,
+        "attempt": attempt,
+    }

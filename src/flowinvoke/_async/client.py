@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterable, Mapping, Sequence
 from contextlib import aclosing
 from functools import partial
 from types import TracebackType
@@ -12,6 +12,7 @@ from .. import _http
 from .._batch import BatchItem, BatchProgress, BatchTally
 from .._compat import AsyncRequestSlots, async_call_maybe, async_map_unordered
 from .._config import ClientConfig, env_flag, resolve_config
+from .._cooldown import CoolDown
 from .._deadline import Deadline, positive_seconds
 from .._errors import (
     ConfigurationError,
@@ -137,7 +138,8 @@ class AsyncClient:
         slots = AsyncRequestSlots(max_connections if owns_http else None)
         if http_client is None:
             http_client = _own_http_client(config, transport, fast_transport, max_connections)
-        self._bind(config, http_client, slots, limiter, owns_http=owns_http)
+        cooldown = CoolDown(config.retry.max_retry_after)
+        self._bind(config, http_client, slots, limiter, cooldown, owns_http=owns_http)
 
     def _bind(
         self,
@@ -145,6 +147,7 @@ class AsyncClient:
         http: _http.AsyncClient,
         slots: AsyncRequestSlots,
         limiter: RateLimiter | None,
+        cooldown: CoolDown,
         *,
         owns_http: bool,
     ) -> None:
@@ -152,6 +155,7 @@ class AsyncClient:
         self._http = http
         self._slots = slots
         self._limiter = limiter
+        self._cooldown = cooldown
         self._owns_http = owns_http
         self._requester = AsyncRequester(
             http,
@@ -163,6 +167,7 @@ class AsyncClient:
             redact=config.redactor(),
             slots=slots,
             limiter=limiter,
+            cooldown=cooldown,
         )
 
     @property
@@ -200,8 +205,9 @@ class AsyncClient:
     ) -> AsyncClient:
         """A client with some settings changed that shares this one's connection pool.
 
-        It also shares the rate limit, if any. Closing the new client leaves the pool open;
-        closing this one closes it for both.
+        It also shares the rate limit, if any, and the cool-down after rate-limited
+        answers. Closing the new client leaves the pool open; closing this one closes it for
+        both.
         """
         arguments = self._config.arguments()
         changes: dict[str, Any] = {
@@ -220,7 +226,9 @@ class AsyncClient:
         derived = object.__new__(type(self))
         # Derive from this client's settings alone: the environment was read once already.
         config = resolve_config(**arguments, environ={})
-        derived._bind(config, self._http, self._slots, self._limiter, owns_http=False)
+        derived._bind(
+            config, self._http, self._slots, self._limiter, self._cooldown, owns_http=False
+        )
         return derived
 
     async def invoke(
@@ -301,10 +309,12 @@ class AsyncClient:
         *,
         timeout: float | None = None,
         poll: PollPolicy | None = None,
-    ) -> AsyncIterator[WorkflowRun]:
+    ) -> AsyncGenerator[WorkflowRun, None]:
         """Yield the run each time its observed state changes, ending after the terminal one.
 
         The deadline starts at the first iteration. Arguments and errors are those of `wait`.
+        Close it when leaving early (`async with aclosing(client.watch(...))`) so the wait
+        ends at once rather than when the generator is collected.
         """
         policy = poll or self._config.poll
         deadline = _deadline(timeout, policy)
@@ -399,7 +409,7 @@ class AsyncClient:
         user_id: str | None = None,
         timeout: float | None = None,
         poll: PollPolicy | None = None,
-    ) -> AsyncIterator[BatchItem]:
+    ) -> AsyncGenerator[BatchItem, None]:
         """Like `run_many`, but yield each `BatchItem` as soon as its run finishes.
 
         Items come in completion order (use `item.index` to match them to inputs), so
@@ -469,7 +479,7 @@ class AsyncClient:
             )
         except WaitTimeoutError as error:
             return BatchItem(index, input, error.last_run, error)
-        except (FlowInvokeError, TypeError, ValueError) as error:
+        except Exception as error:  # whatever one input meets is its own error: the batch goes on
             return BatchItem(index, input, None, error)
         return BatchItem(index, input, run, None if run.succeeded else WorkflowFailedError(run))
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from contextlib import closing
 from functools import partial
 from types import TracebackType
@@ -13,6 +13,7 @@ from .. import _http
 from .._batch import BatchItem, BatchProgress, BatchTally
 from .._compat import SyncRequestSlots, sync_call, sync_map_unordered
 from .._config import ClientConfig, env_flag, resolve_config
+from .._cooldown import CoolDown
 from .._deadline import Deadline, positive_seconds
 from .._errors import (
     ConfigurationError,
@@ -138,7 +139,8 @@ class Client:
         slots = SyncRequestSlots(max_connections if owns_http else None)
         if http_client is None:
             http_client = _own_http_client(config, transport, fast_transport, max_connections)
-        self._bind(config, http_client, slots, limiter, owns_http=owns_http)
+        cooldown = CoolDown(config.retry.max_retry_after)
+        self._bind(config, http_client, slots, limiter, cooldown, owns_http=owns_http)
 
     def _bind(
         self,
@@ -146,6 +148,7 @@ class Client:
         http: _http.Client,
         slots: SyncRequestSlots,
         limiter: RateLimiter | None,
+        cooldown: CoolDown,
         *,
         owns_http: bool,
     ) -> None:
@@ -153,6 +156,7 @@ class Client:
         self._http = http
         self._slots = slots
         self._limiter = limiter
+        self._cooldown = cooldown
         self._owns_http = owns_http
         self._requester = Requester(
             http,
@@ -164,6 +168,7 @@ class Client:
             redact=config.redactor(),
             slots=slots,
             limiter=limiter,
+            cooldown=cooldown,
         )
 
     @property
@@ -201,8 +206,9 @@ class Client:
     ) -> Client:
         """A client with some settings changed that shares this one's connection pool.
 
-        It also shares the rate limit, if any. Closing the new client leaves the pool open;
-        closing this one closes it for both.
+        It also shares the rate limit, if any, and the cool-down after rate-limited
+        answers. Closing the new client leaves the pool open; closing this one closes it for
+        both.
         """
         arguments = self._config.arguments()
         changes: dict[str, Any] = {
@@ -221,7 +227,9 @@ class Client:
         derived = object.__new__(type(self))
         # Derive from this client's settings alone: the environment was read once already.
         config = resolve_config(**arguments, environ={})
-        derived._bind(config, self._http, self._slots, self._limiter, owns_http=False)
+        derived._bind(
+            config, self._http, self._slots, self._limiter, self._cooldown, owns_http=False
+        )
         return derived
 
     def invoke(
@@ -302,10 +310,12 @@ class Client:
         *,
         timeout: float | None = None,
         poll: PollPolicy | None = None,
-    ) -> Iterator[WorkflowRun]:
+    ) -> Generator[WorkflowRun, None]:
         """Yield the run each time its observed state changes, ending after the terminal one.
 
         The deadline starts at the first iteration. Arguments and errors are those of `wait`.
+        Close it when leaving early (`with closing(client.watch(...))`) so the wait
+        ends at once rather than when the generator is collected.
         """
         policy = poll or self._config.poll
         deadline = _deadline(timeout, policy)
@@ -400,7 +410,7 @@ class Client:
         user_id: str | None = None,
         timeout: float | None = None,
         poll: PollPolicy | None = None,
-    ) -> Iterator[BatchItem]:
+    ) -> Generator[BatchItem, None]:
         """Like `run_many`, but yield each `BatchItem` as soon as its run finishes.
 
         Items come in completion order (use `item.index` to match them to inputs), so
@@ -470,7 +480,7 @@ class Client:
             )
         except WaitTimeoutError as error:
             return BatchItem(index, input, error.last_run, error)
-        except (FlowInvokeError, TypeError, ValueError) as error:
+        except Exception as error:  # whatever one input meets is its own error: the batch goes on
             return BatchItem(index, input, None, error)
         return BatchItem(index, input, run, None if run.succeeded else WorkflowFailedError(run))
 
