@@ -56,6 +56,7 @@ RULES: list[Rule] = [
     Rule("async_default_transport", "sync_default_transport"),
     Rule("aclose", "close"),
     Rule("aclosing", "closing"),
+    Rule("anext", "next"),
     # flowinvoke's own async names.
     Rule("AsyncRequester", "Requester"),
     Rule("async_client", "client"),  # flowinvoke.testing.Emulator's ready clients

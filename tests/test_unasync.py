@@ -73,6 +73,7 @@ class Runs:
         assert not scope.cancelled_caught
         async for run in runs:
             await async_call_maybe(print, run)
+        assert await anext(runs, None) is None
         return [run async for run in async_map_unordered(print, runs, 2)]
 
 
@@ -178,6 +179,7 @@ def test_generates_sync_code(root: Path) -> None:
         "        return [run for run in sync_map_unordered(print, runs, 2)]\n",
         "        with sync_deadline_scope(other.DEADLINE) as scope:\n            sync_sleep(0.1)\n",
         "        for run in runs:\n            sync_call(print, run)\n",
+        "        assert next(runs, None) is None\n",
         "def states(runs: Runs) -> Generator[int, None]:\n",
         "    with closing(runs.stream()) as stream:\n        for state in stream:\n",
     ]:

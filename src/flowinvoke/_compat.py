@@ -20,7 +20,7 @@ from collections.abc import (
     Iterator,
 )
 from contextlib import asynccontextmanager, contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, copy_context
 from itertools import islice
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -171,7 +171,8 @@ def sync_map_unordered(
         running: set[Future[R]] = set()
         try:
             for item in source:
-                running.add(pool.submit(call, item))
+                # Each run sees the caller's context (its current span, for one).
+                running.add(pool.submit(copy_context().run, call, item))
                 if len(running) < workers:
                     continue
                 finished, running = wait(running, return_when=FIRST_COMPLETED)

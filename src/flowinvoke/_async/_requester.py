@@ -10,6 +10,7 @@ from .._cooldown import CoolDown
 from .._deadline import Deadline
 from .._errors import APIError, RateLimitError
 from .._logging import logger
+from .._observe import Observers, RetryEvent
 from .._rate import RateLimiter
 from .._responses import Reply, read_reply, transport_error
 from .._retry import RetryPolicy, next_retry_delay, slow_down_hint
@@ -32,6 +33,7 @@ class AsyncRequester:
         "_headers",
         "_http",
         "_limiter",
+        "_observers",
         "_provider",
         "_redact",
         "_retry",
@@ -53,6 +55,7 @@ class AsyncRequester:
         slots: AsyncRequestSlots,
         limiter: RateLimiter | None = None,
         cooldown: CoolDown | None = None,
+        observers: Observers | None = None,
     ) -> None:
         self._http = http
         self._provider = provider
@@ -68,6 +71,7 @@ class AsyncRequester:
         self._limiter = limiter
         self._slots = slots
         self._cooldown = cooldown or CoolDown(retry.max_retry_after)
+        self._observers = observers or Observers(tracing=False)
 
     async def send(self, spec: RequestSpec, deadline: Deadline = _NO_DEADLINE) -> Reply:
         """Send `spec`, retrying transient failures; raise the last error when out of tries.
@@ -83,27 +87,19 @@ class AsyncRequester:
         while True:
             attempt += 1
             await self._hold_back(deadline)
-            try:
-                response = await self._request(spec, url, deadline)
-            except _http.TransportError as exc:
-                error: APIError = transport_error(self._provider, spec, exc, self._redact)
-                cause: BaseException = exc
-            else:
-                try:
-                    reply = read_reply(self._provider, spec, response, self._redact)
-                except APIError as exc:
-                    error = cause = exc
-                else:
-                    self._cooldown.clear_streak()
-                    logger.debug(
-                        "%s %s answered: run %s %s",
-                        self._provider.name,
-                        spec.operation.value,
-                        reply.run.id,
-                        reply.run.raw_status or reply.run.status.value,
-                        extra=_log_fields(self._provider, spec, attempt, reply.run.id),
-                    )
-                    return reply
+            reply, error, cause = await self._attempt(spec, url, deadline, attempt)
+            if reply is not None:
+                self._cooldown.clear_streak()
+                logger.debug(
+                    "%s %s answered: run %s %s",
+                    self._provider.name,
+                    spec.operation.value,
+                    reply.run.id,
+                    reply.run.raw_status or reply.run.status.value,
+                    extra=_log_fields(self._provider, spec, attempt, reply.run.id),
+                )
+                return reply
+            assert error is not None
             self._note_slow_down(error)
             delay = next_retry_delay(
                 error, spec.operation, self._retry, schedule, (budget, deadline)
@@ -121,6 +117,9 @@ class AsyncRequester:
                     extra=_log_fields(self._provider, spec, attempt),
                 )
                 raise error from (None if cause is error else cause)
+            if self._observers.active:
+                event = self._observers.request_event(self._provider.name, spec, str(url), attempt)
+                self._observers.retry(RetryEvent(event, error, delay))
             logger.info(
                 "retrying %s %s (attempt %d of %d) in %.2fs after: %s",
                 self._provider.name,
@@ -132,6 +131,23 @@ class AsyncRequester:
                 extra=_log_fields(self._provider, spec, attempt + 1),
             )
             await async_sleep(delay)
+
+    async def _attempt(
+        self, spec: RequestSpec, url: _http.URL, deadline: Deadline, attempt: int
+    ) -> tuple[Reply | None, APIError | None, BaseException | None]:
+        """One try: its reply, or the typed error it ended with and that error's cause."""
+        with self._observers.request(self._provider.name, spec, url, attempt) as outcome:
+            try:
+                response = await self._request(spec, url, deadline)
+            except _http.TransportError as exc:
+                outcome.error = transport_error(self._provider, spec, exc, self._redact)
+                return None, outcome.error, exc
+            outcome.status = response.status_code
+            try:
+                return read_reply(self._provider, spec, response, self._redact), None, None
+            except APIError as exc:
+                outcome.error = exc
+                return None, exc, exc
 
     async def _hold_back(self, deadline: Deadline) -> None:
         """Wait out the cool-down and the rate limit (never past `deadline`)."""

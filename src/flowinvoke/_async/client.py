@@ -22,6 +22,7 @@ from .._errors import (
 )
 from .._input import check_input, check_run_id, check_webhooks
 from .._models import Webhook, WorkflowRun
+from .._observe import CallSpan, Hooks, Observers, TracerProvider
 from .._polling import PollPolicy
 from .._rate import RateLimiter
 from .._retry import RetryPolicy
@@ -85,6 +86,13 @@ class AsyncClient:
             (a token bucket allowing bursts of `rate_burst`). None: no limit.
         rate_burst: How many requests may go at once after an idle spell.
         default_headers: Extra headers for every request.
+        hooks: `Hooks` (one or a list) called for each request, response, retry and run
+            state, on every transport: see the Observability page.
+        tracing: OpenTelemetry spans for each call and request. None (default): on when
+            `opentelemetry-api` is installed (the `otel` extra), with the global tracer
+            provider; True: insist; False: off; a `TracerProvider`: trace with that one.
+        trace_inputs: Record each run's input on its span (off by default: inputs may
+            hold personal data).
 
     Raises:
         ConfigurationError: a setting is missing or wrong; nothing has been sent.
@@ -110,6 +118,9 @@ class AsyncClient:
         rate_limit: float | None = None,
         rate_burst: int = 1,
         default_headers: Mapping[str, str] | None = None,
+        hooks: Hooks | Sequence[Hooks] | None = None,
+        tracing: bool | TracerProvider | None = None,
+        trace_inputs: bool = False,
     ) -> None:
         config = resolve_config(
             provider=provider,
@@ -139,7 +150,8 @@ class AsyncClient:
         if http_client is None:
             http_client = _own_http_client(config, transport, fast_transport, max_connections)
         cooldown = CoolDown(config.retry.max_retry_after)
-        self._bind(config, http_client, slots, limiter, cooldown, owns_http=owns_http)
+        observers = Observers(hooks, tracing=tracing, trace_inputs=trace_inputs)
+        self._bind(config, http_client, slots, limiter, cooldown, observers, owns_http=owns_http)
 
     def _bind(
         self,
@@ -148,6 +160,7 @@ class AsyncClient:
         slots: AsyncRequestSlots,
         limiter: RateLimiter | None,
         cooldown: CoolDown,
+        observers: Observers,
         *,
         owns_http: bool,
     ) -> None:
@@ -156,6 +169,7 @@ class AsyncClient:
         self._slots = slots
         self._limiter = limiter
         self._cooldown = cooldown
+        self._observers = observers
         self._owns_http = owns_http
         self._requester = AsyncRequester(
             http,
@@ -168,6 +182,7 @@ class AsyncClient:
             slots=slots,
             limiter=limiter,
             cooldown=cooldown,
+            observers=observers,
         )
 
     @property
@@ -205,9 +220,9 @@ class AsyncClient:
     ) -> AsyncClient:
         """A client with some settings changed that shares this one's connection pool.
 
-        It also shares the rate limit, if any, and the cool-down after rate-limited
-        answers. Closing the new client leaves the pool open; closing this one closes it for
-        both.
+        It also shares the rate limit, if any, the cool-down after rate-limited answers,
+        and the hooks and tracing. Closing the new client leaves the pool open; closing
+        this one closes it for both.
         """
         arguments = self._config.arguments()
         changes: dict[str, Any] = {
@@ -227,7 +242,13 @@ class AsyncClient:
         # Derive from this client's settings alone: the environment was read once already.
         config = resolve_config(**arguments, environ={})
         derived._bind(
-            config, self._http, self._slots, self._limiter, self._cooldown, owns_http=False
+            config,
+            self._http,
+            self._slots,
+            self._limiter,
+            self._cooldown,
+            self._observers,
+            owns_http=False,
         )
         return derived
 
@@ -260,8 +281,10 @@ class AsyncClient:
             APIError: the request failed (see the errors reference).
         """
         spec = self._invoke_spec(input, user_id, workflow_id, async_mode, webhooks)
-        reply = await self._requester.send(spec)
-        return reply.run
+        with self._call("flowinvoke.invoke", workflow_id, input=input) as call:
+            run = (await self._requester.send(spec)).run
+            call.finished(run)
+        return run
 
     async def get_run(self, run_id: str) -> WorkflowRun:
         """Query a run's current state once.
@@ -271,8 +294,11 @@ class AsyncClient:
             NotFoundError: there is no such run.
             APIError: the request failed.
         """
-        reply = await self._requester.send(self._query_spec(run_id))
-        return reply.run
+        spec = self._query_spec(run_id)
+        with self._call("flowinvoke.get_run", run_id=run_id) as call:
+            run = (await self._requester.send(spec)).run
+            call.finished(run)
+        return run
 
     async def wait(
         self,
@@ -301,7 +327,10 @@ class AsyncClient:
         """
         policy = poll or self._config.poll
         deadline = _deadline(timeout, policy)
-        return await self._wait(run_or_id, policy, deadline, on_update)
+        with self._call("flowinvoke.wait", run_id=_id_of(run_or_id)) as call:
+            run = await self._wait(run_or_id, policy, deadline, on_update)
+            call.finished(run)
+        return run
 
     async def watch(
         self,
@@ -319,9 +348,26 @@ class AsyncClient:
         policy = poll or self._config.poll
         deadline = _deadline(timeout, policy)
         states = poll_states(self._requester, self._config.provider, run_or_id, policy, deadline)
-        async with aclosing(states):
-            async for state in states:
-                yield state
+        call = self._call("flowinvoke.wait", run_id=_id_of(run_or_id))
+        failure: BaseException | None = None
+        try:
+            async with aclosing(states):
+                while True:
+                    # The span is current only while polling, never across this `yield`.
+                    with call.active():
+                        state = await anext(states, None)
+                        if state is not None:
+                            self._observers.state(state)
+                    if state is None:
+                        break
+                    if state.done:
+                        call.finished(state)
+                    yield state
+        except BaseException as error:
+            failure = error
+            raise
+        finally:
+            call.end(failure)
 
     async def run(
         self,
@@ -352,13 +398,16 @@ class AsyncClient:
         spec = self._invoke_spec(
             input, user_id, workflow_id, self._config.provider.supports_async_invoke, webhooks
         )
-        started = (await self._requester.send(spec, deadline)).run
-        try:
-            finished = await self._wait(started, policy, deadline, on_update)
-        except FlowInvokeError as error:
-            error.run_id = error.run_id or started.id
-            raise
-        return finished.raise_for_status() if raise_on_failure else finished
+        with self._call("flowinvoke.run", workflow_id, input=input) as call:
+            started = (await self._requester.send(spec, deadline)).run
+            call.run_id(started.id)
+            try:
+                finished = await self._wait(started, policy, deadline, on_update)
+            except FlowInvokeError as error:
+                error.run_id = error.run_id or started.id
+                raise
+            call.finished(finished)
+            return finished.raise_for_status() if raise_on_failure else finished
 
     async def run_many(
         self,
@@ -393,11 +442,12 @@ class AsyncClient:
         tally = BatchTally()
         items: list[BatchItem] = []
         batch = self._batch(inputs, concurrency, user_id, timeout, poll, tally)
-        async with aclosing(batch):
-            async for item in batch:
-                items.append(item)
-                if on_progress is not None:
-                    await async_call_maybe(on_progress, tally.finished(item))
+        with self._call("flowinvoke.run_many"):
+            async with aclosing(batch):
+                async for item in batch:
+                    items.append(item)
+                    if on_progress is not None:
+                        await async_call_maybe(on_progress, tally.finished(item))
         items.sort(key=lambda item: item.index)
         return items
 
@@ -417,9 +467,23 @@ class AsyncClient:
         cancelling the task, stops every run still in flight.
         """
         batch = self._batch(inputs, concurrency, user_id, timeout, poll, BatchTally())
-        async with aclosing(batch):
-            async for item in batch:
-                yield item
+        call = self._call("flowinvoke.run_many")
+        failure: BaseException | None = None
+        try:
+            async with aclosing(batch):
+                while True:
+                    # Current while the batch works (its runs' spans become children), never
+                    # across this `yield`.
+                    with call.active():
+                        item = await anext(batch, None)
+                    if item is None:
+                        break
+                    yield item
+        except BaseException as error:
+            failure = error
+            raise
+        finally:
+            call.end(failure)
 
     async def aclose(self) -> None:
         """Close the connection pool, unless it was passed in or is shared from another."""
@@ -495,6 +559,7 @@ class AsyncClient:
         async with aclosing(states):
             async for state in states:
                 last = state
+                self._observers.state(state)
                 if on_update is not None:
                     await async_call_maybe(on_update, state)
         if last is None:  # pragma: no cover - poll_states always yields before it ends
@@ -522,6 +587,22 @@ class AsyncClient:
     def _query_spec(self, run_id: str) -> RequestSpec:
         return self._config.provider.build_query(check_run_id(run_id))
 
+    def _call(
+        self,
+        name: str,
+        workflow_id: str | None = None,
+        *,
+        run_id: str | None = None,
+        input: Mapping[str, Any] | None = None,
+    ) -> CallSpan:
+        return self._observers.call(
+            name,
+            self._config.provider.name,
+            workflow_id=workflow_id or self._config.workflow_id,
+            run_id=run_id,
+            input=input,
+        )
+
 
 def _own_http_client(
     config: ClientConfig,
@@ -546,6 +627,10 @@ def _own_http_client(
         headers=config.request_headers(),  # as defaults: cheaper than merging per request
         follow_redirects=False,
     )
+
+
+def _id_of(run_or_id: WorkflowRun | str) -> str | None:
+    return run_or_id.id if isinstance(run_or_id, WorkflowRun) else run_or_id
 
 
 def _deadline(timeout: float | None, policy: PollPolicy) -> Deadline:
