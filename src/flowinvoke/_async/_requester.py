@@ -13,7 +13,7 @@ from .._rate import RateLimiter
 from .._responses import Reply, read_reply, transport_error
 from .._retry import RetryPolicy, next_retry_delay
 from .._secret import Redactor
-from ..providers import Provider, RequestSpec
+from ..providers import AuthScheme, Provider, RequestSpec
 
 __all__ = ["AsyncRequester"]
 
@@ -26,6 +26,7 @@ class AsyncRequester:
     """One provider endpoint with its auth, timeouts and retry policy bound in."""
 
     __slots__ = (
+        "_auth_scheme",
         "_base_url",
         "_headers",
         "_http",
@@ -50,8 +51,10 @@ class AsyncRequester:
         redact: Redactor,
         slots: AsyncRequestSlots,
         limiter: RateLimiter | None = None,
+        auth_scheme: AuthScheme | None = None,
     ) -> None:
         self._http = http
+        self._auth_scheme = auth_scheme  # named in an authentication failure's message
         self._provider = provider
         self._base_url = base_url.rstrip("/")
         # Headers the httpx client already sends by default need not be merged per request.
@@ -86,7 +89,9 @@ class AsyncRequester:
                 cause: BaseException = exc
             else:
                 try:
-                    return read_reply(self._provider, spec, response, self._redact)
+                    return read_reply(
+                        self._provider, spec, response, self._redact, auth_scheme=self._auth_scheme
+                    )
                 except APIError as exc:
                     error = cause = exc
             delay = next_retry_delay(

@@ -14,7 +14,7 @@ from .._rate import RateLimiter
 from .._responses import Reply, read_reply, transport_error
 from .._retry import RetryPolicy, next_retry_delay
 from .._secret import Redactor
-from ..providers import Provider, RequestSpec
+from ..providers import AuthScheme, Provider, RequestSpec
 
 __all__ = ["Requester"]
 
@@ -27,6 +27,7 @@ class Requester:
     """One provider endpoint with its auth, timeouts and retry policy bound in."""
 
     __slots__ = (
+        "_auth_scheme",
         "_base_url",
         "_headers",
         "_http",
@@ -51,8 +52,10 @@ class Requester:
         redact: Redactor,
         slots: SyncRequestSlots,
         limiter: RateLimiter | None = None,
+        auth_scheme: AuthScheme | None = None,
     ) -> None:
         self._http = http
+        self._auth_scheme = auth_scheme  # named in an authentication failure's message
         self._provider = provider
         self._base_url = base_url.rstrip("/")
         # Headers the httpx client already sends by default need not be merged per request.
@@ -87,7 +90,9 @@ class Requester:
                 cause: BaseException = exc
             else:
                 try:
-                    return read_reply(self._provider, spec, response, self._redact)
+                    return read_reply(
+                        self._provider, spec, response, self._redact, auth_scheme=self._auth_scheme
+                    )
                 except APIError as exc:
                     error = cause = exc
             delay = next_retry_delay(
