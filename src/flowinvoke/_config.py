@@ -164,7 +164,7 @@ def _api_key(value: object) -> APIKey:
     return APIKey(value)
 
 
-def _check_headers(headers: Mapping[str, str] | None) -> dict[str, str]:
+def _check_headers(headers: object) -> dict[str, str]:
     if headers is None:
         return {}
     if not isinstance(headers, Mapping):
@@ -187,9 +187,11 @@ def _check_headers(headers: Mapping[str, str] | None) -> dict[str, str]:
     return checked
 
 
-def _check_base_url(url: str, *, allow_insecure_http: bool) -> str:
-    shown = _without_userinfo(url) if isinstance(url, str) else url
-    if isinstance(url, str) and not url.strip():
+def _check_base_url(url: object, *, allow_insecure_http: bool) -> str:
+    if not isinstance(url, str):
+        raise ConfigurationError(f"base_url must be a str, not {type(url).__name__}")
+    shown = _without_userinfo(url)
+    if not url.strip():
         raise ConfigurationError(
             "base_url is empty; leave it out (None) for the provider's own URL"
         )

@@ -111,10 +111,10 @@ def read_reply(
         run = run.model_copy(update={"id": spec.run_id})
     elif spec.run_id is not None and run.id != spec.run_id:
         # Accepting it would make a waiter follow another run (or change `run.id` mid-wait).
-        error = provider.invalid(
+        other = provider.invalid(
             f"the answer to a query of run {spec.run_id} names run {run.id}", body
         )
-        raise _unreadable(error, spec, redact)
+        raise _unreadable(other, spec, redact)
     # A hint only matters for the next poll of an unfinished run.
     return Reply(run, None if run.done else parse_retry_after(response.headers))
 
