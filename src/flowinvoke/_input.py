@@ -26,59 +26,61 @@ def check_input(value: object) -> dict[str, Any]:
         raise TypeError(
             f"input must be a mapping of str to JSON values, not {type(value).__name__}"
         )
-    _check_json(value)
+    try:
+        _check_json(value, 0, set())
+    except _BadValue as bad:
+        where = "input" + "".join(f"[{key!r}]" for key in reversed(bad.path))
+        raise bad.kind(f"{where} {bad.problem}") from None
     return dict(value)
 
 
 #: How deeply an input may nest. JSON encoding recurses, so a deeper input would fail with
-#: `RecursionError` mid-request; real workflow inputs nest a few levels.
+#: `RecursionError` mid-request; real workflow inputs nest a few levels. The check below
+#: recurses too, but never deeper than this, so it cannot exhaust the stack itself.
 MAX_INPUT_DEPTH = 100
 
-# What the walk below meets: a container to enter, or a marker to leave one.
-_Step = tuple[object, tuple[object, ...], bool]
+
+class _BadValue(Exception):
+    """A bad value deep in the input; each level adds its key on the way out, so the key
+    path is built only for an error, not for every value checked."""
+
+    def __init__(self, kind: type[Exception], problem: str) -> None:
+        self.kind = kind
+        self.problem = problem
+        self.path: list[object] = []
 
 
-def _check_json(root: Mapping[Any, Any]) -> None:
-    """Walk `root` without recursing (a deep input must not exhaust the stack)."""
-    # The containers on the path from the root to the current item, to find cycles.
-    open_ids: set[int] = set()
-    stack: list[_Step] = [(root, (), False)]
-    while stack:
-        value, path, leaving = stack.pop()
-        if leaving:
-            open_ids.discard(id(value))
-            continue
-        if value is None or isinstance(value, str | bool | int):
-            continue
-        if isinstance(value, float):
-            if not math.isfinite(value):
-                raise ValueError(f"{_where(path)} is {value!r}, which JSON cannot represent")
-            continue
-        if isinstance(value, Mapping):
-            items: Any = value.items()
-        elif isinstance(value, list | tuple):
-            items = enumerate(value)
-        else:
-            raise TypeError(
-                f"{_where(path)} is a {type(value).__name__}, which is not JSON-serialisable"
-            )
-        if id(value) in open_ids:
-            raise ValueError(f"{_where(path)} contains itself, which JSON cannot represent")
-        if len(path) >= MAX_INPUT_DEPTH:
-            raise ValueError(f"input nests deeper than {MAX_INPUT_DEPTH} levels")
-        open_ids.add(id(value))
-        stack.append((value, path, True))
-        children: list[_Step] = []
-        for key, item in items:
-            if isinstance(value, Mapping) and not isinstance(key, str):
-                raise TypeError(f"{_where(path)} has a non-str key {key!r}")
-            children.append((item, (*path, key), False))
-        stack.extend(reversed(children))  # report the first bad item in input order
-
-
-def _where(path: tuple[object, ...]) -> str:
-    """`input['a'][0]` for the path ('a', 0), built only for an error message."""
-    return "input" + "".join(f"[{key!r}]" for key in path)
+def _check_json(value: object, depth: int, open_ids: set[int]) -> None:
+    if value is None or isinstance(value, str | bool | int):
+        return
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise _BadValue(ValueError, f"is {value!r}, which JSON cannot represent")
+        return
+    if isinstance(value, Mapping):
+        items: Any = value.items()
+    elif isinstance(value, list | tuple):
+        items = enumerate(value)
+    else:
+        raise _BadValue(TypeError, f"is a {type(value).__name__}, which is not JSON-serialisable")
+    if depth >= MAX_INPUT_DEPTH:
+        raise _BadValue(ValueError, f"nests deeper than {MAX_INPUT_DEPTH} levels")
+    # Only the containers on the path from the root count: a value shared by two keys is
+    # fine, one that holds itself (a cycle) is not.
+    marker = id(value)
+    if marker in open_ids:
+        raise _BadValue(ValueError, "contains itself, which JSON cannot represent")
+    open_ids.add(marker)
+    is_mapping = isinstance(value, Mapping)
+    for key, item in items:
+        if is_mapping and not isinstance(key, str):
+            raise _BadValue(TypeError, f"has a non-str key {key!r}")
+        try:
+            _check_json(item, depth + 1, open_ids)
+        except _BadValue as bad:
+            bad.path.append(key)
+            raise
+    open_ids.discard(marker)
 
 
 def check_run_id(run_id: object) -> str:

@@ -192,19 +192,20 @@ def _decode(response: _http.Response) -> tuple[Any, str | None]:
 
 
 def _nests_deeper(value: Any, limit: int) -> bool:
-    """Whether decoded JSON nests more than `limit` containers deep (without recursing)."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict):
-            children: Any = item.values()
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
+    """Whether decoded JSON nests more than `limit` containers deep (level by level, so
+    without recursing: this is the check that keeps recursion safe later)."""
+    level: list[Any] = [value] if isinstance(value, dict | list) else []
+    depth = 0
+    while level:
+        depth += 1
         if depth > limit:
             return True
-        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+        below: list[Any] = []
+        for item in level:
+            for child in item.values() if isinstance(item, dict) else item:
+                if isinstance(child, dict | list):
+                    below.append(child)
+        level = below
     return False
 
 
