@@ -109,6 +109,8 @@ def resolve_config(
     url = chosen.base_url(region) if base_url is None else base_url
     url = _check_base_url(url, allow_insecure_http=allow_insecure_http)
     workflow = workflow_id if workflow_id is not None else env.get(f"{ENV_PREFIX}WORKFLOW_ID")
+    if workflow is not None and not isinstance(workflow, str):
+        raise ConfigurationError(f"workflow_id must be a str, not {type(workflow).__name__}")
     return ClientConfig(
         provider=chosen,
         api_key=key,

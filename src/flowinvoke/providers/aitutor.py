@@ -54,6 +54,8 @@ class AitutorProvider(Provider):
             raise self.unsupported("asynchronous runs (async_mode=True)")
         if webhooks:
             raise self.unsupported("webhooks")
+        if workflow_id is not None and not isinstance(workflow_id, str):
+            raise ConfigurationError(f"workflow_id must be a str, not {type(workflow_id).__name__}")
         if not workflow_id or not workflow_id.strip():
             raise ConfigurationError(
                 "provider 'aitutor' needs a workflow_id (on the client or on the call)"
