@@ -192,3 +192,15 @@ def test_a_base_url_with_userinfo_is_refused_without_echoing_it(url: str) -> Non
         make_client(base_url=url)
     assert "s3cr3t" not in str(info.value)
     assert KEY not in str(info.value)
+
+
+@pytest.mark.parametrize("workflow_id", [5, b"wf_1", ["wf_1"]])
+def test_a_workflow_id_that_is_not_a_str_is_refused(workflow_id: Any) -> None:
+    with pytest.raises(ConfigurationError, match="workflow_id must be a str"):
+        make_client(provider="aitutor", workflow_id=workflow_id)
+    with respx.mock:
+        route = respx.route().respond(200, json=AITUTOR_SEED_ANSWER)
+        with make_client(provider="aitutor") as client:
+            with pytest.raises(ConfigurationError, match="workflow_id must be a str"):
+                client.invoke({"story": "x"}, workflow_id=workflow_id)
+    assert not route.called
