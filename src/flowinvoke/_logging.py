@@ -46,4 +46,7 @@ def _log_from_environment() -> None:
 
 
 logger.addFilter(_StructuredFields())
+# A library's records go where the application sends them; without a handler of its own,
+# Python would print warnings bare to stderr in an application that never set up logging.
+logger.addHandler(logging.NullHandler())
 _log_from_environment()

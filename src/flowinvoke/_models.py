@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ._errors import WorkflowFailedError
 from ._http import URL
+from ._text import has_control_character
 
 __all__ = ["MAX_WEBHOOKS", "RunStatus", "Webhook", "WorkflowRun"]
 
@@ -64,7 +65,10 @@ MAX_WEBHOOKS = 5
 class Webhook(BaseModel):
     """A URL the provider calls when an asynchronous run ends (GPTBots/AltaBots only)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+    # Header values are often the webhook's own secret: keep them out of error messages.
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", defer_build=True, hide_input_in_errors=True
+    )
 
     url: str
     method: Literal["POST", "GET", "PUT"] = "POST"
@@ -81,6 +85,16 @@ class Webhook(BaseModel):
             raise ValueError(f"not a URL: {exc}") from None
         if parsed.scheme not in ("http", "https") or not parsed.host:
             raise ValueError("must be an absolute http(s) URL")
+        return value
+
+    @field_validator("headers")
+    @classmethod
+    def _header_safe(cls, value: dict[str, str]) -> dict[str, str]:
+        # The provider replays these headers verbatim: a control character would be
+        # refused by the provider (after the run started) or split a header on its side.
+        for name, text in value.items():
+            if not name.strip() or has_control_character(name) or has_control_character(text):
+                raise ValueError(f"header {name!r} has an empty name or a control character in it")
         return value
 
     def to_wire(self) -> dict[str, Any]:

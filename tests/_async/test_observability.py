@@ -174,7 +174,7 @@ async def test_get_run_wait_and_watch_have_their_spans(
 async def test_tracing_off_records_nothing(
     spans: tuple[TracerProvider, InMemorySpanExporter], clock: FakeClock
 ) -> None:
-    provider, exporter = spans
+    _, exporter = spans
     with respx.mock:
         respx.post(QUERY_URL).respond(200, json=gptbots_state("SUCCEED"))
         async with make_client(tracing=False) as client:

@@ -169,7 +169,7 @@ def test_get_run_wait_and_watch_have_their_spans(
 def test_tracing_off_records_nothing(
     spans: tuple[TracerProvider, InMemorySpanExporter], clock: FakeClock
 ) -> None:
-    provider, exporter = spans
+    _, exporter = spans
     with respx.mock:
         respx.post(QUERY_URL).respond(200, json=gptbots_state("SUCCEED"))
         with make_client(tracing=False) as client:

@@ -11,7 +11,7 @@ from typing import Any
 from .. import _http
 from .._batch import BatchItem, BatchProgress, BatchTally
 from .._compat import AsyncRequestSlots, async_call_maybe, async_map_unordered
-from .._config import ClientConfig, env_flag, resolve_config
+from .._config import ClientConfig, check_max_connections, env_flag, resolve_config
 from .._cooldown import CoolDown
 from .._deadline import Deadline, positive_seconds
 from .._errors import (
@@ -137,8 +137,7 @@ class AsyncClient:
         )
         if http_client is not None and transport is not None:
             raise ConfigurationError("pass http_client or transport, not both")
-        if max_connections < 1:
-            raise ConfigurationError("max_connections must be at least 1")
+        check_max_connections(max_connections)
         try:
             limiter = None if rate_limit is None else RateLimiter(rate_limit, rate_burst)
         except ValueError as exc:
@@ -183,6 +182,7 @@ class AsyncClient:
             limiter=limiter,
             cooldown=cooldown,
             observers=observers,
+            auth_scheme=config.auth_scheme,
         )
 
     @property

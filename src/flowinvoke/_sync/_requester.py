@@ -16,7 +16,7 @@ from .._rate import RateLimiter
 from .._responses import Reply, read_reply, transport_error
 from .._retry import RetryPolicy, next_retry_delay, slow_down_hint
 from .._secret import Redactor
-from ..providers import Provider, RequestSpec
+from ..providers import AuthScheme, Provider, RequestSpec
 
 __all__ = ["Requester"]
 
@@ -29,6 +29,7 @@ class Requester:
     """One provider endpoint with its auth, timeouts and retry policy bound in."""
 
     __slots__ = (
+        "_auth_scheme",
         "_base_url",
         "_cooldown",
         "_headers",
@@ -57,8 +58,10 @@ class Requester:
         limiter: RateLimiter | None = None,
         cooldown: CoolDown | None = None,
         observers: Observers | None = None,
+        auth_scheme: AuthScheme | None = None,
     ) -> None:
         self._http = http
+        self._auth_scheme = auth_scheme  # named in an authentication failure's message
         self._provider = provider
         self._base_url = base_url.rstrip("/")
         # Headers the httpx client already sends by default need not be merged per request.
@@ -145,7 +148,10 @@ class Requester:
                 return None, outcome.error, exc
             outcome.status = response.status_code
             try:
-                return read_reply(self._provider, spec, response, self._redact), None, None
+                reply = read_reply(
+                    self._provider, spec, response, self._redact, auth_scheme=self._auth_scheme
+                )
+                return reply, None, None
             except APIError as exc:
                 outcome.error = exc
                 return None, exc, exc
