@@ -255,6 +255,17 @@ class SyncRequestSlots:
             self._semaphore.release()
 
 
+def loop_caller() -> Callable[..., object]:
+    """The running event loop's `call(function, *args)` for other threads: it schedules
+    `function` in the loop and returns at once (raises RuntimeError once the loop is over)."""
+    native: Any = anyio.lowlevel.current_token().native_token
+    # asyncio's token is the loop, trio's a TrioToken: both call back without waiting.
+    call: Callable[..., object] = (
+        getattr(native, "call_soon_threadsafe", None) or native.run_sync_soon
+    )
+    return call
+
+
 class AsyncWakeup:
     """A signal that cuts an async sleep short; `set()` may be called from any thread or loop.
 
@@ -270,11 +281,7 @@ class AsyncWakeup:
         self._pending = False
         self._event = anyio.Event()
         self._thread = threading.get_ident()
-        native: Any = anyio.lowlevel.current_token().native_token
-        # asyncio's token is the loop, trio's a TrioToken: both call back without waiting.
-        self._call_soon: Callable[..., object] = getattr(
-            native, "call_soon_threadsafe", None
-        ) or native.run_sync_soon
+        self._call_soon = loop_caller()
 
     def set(self) -> None:
         """Wake the sleeper (or the next sleep). Thread-safe; never blocks; idempotent."""
