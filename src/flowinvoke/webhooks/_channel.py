@@ -33,6 +33,9 @@ class Channel(abc.ABC):
         """Send a token from async code; by default `publish` in a worker thread."""
         await anyio.to_thread.run_sync(self.publish, token)
 
+    async def aclose(self) -> None:
+        """Release the channel's connections (the receiver calls it when it stops)."""
+
     @abc.abstractmethod
     async def listen(
         self, deliver: Deliver, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED

@@ -190,7 +190,10 @@ class WebhookReceiver:
     # -- listening on the channel ------------------------------------------------------------
 
     async def __aenter__(self) -> WebhookReceiver:
-        """Start listening on the channel (no-op without one), in this task's event loop."""
+        """Start listening on the channel (no-op without one), in this task's event loop.
+
+        Leaving stops it and closes the channel's connections.
+        """
         if self.channel is not None and self._listening is None:
             stack = AsyncExitStack()
             group = await stack.enter_async_context(anyio.create_task_group())
@@ -205,10 +208,12 @@ class WebhookReceiver:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        """Stop listening."""
+        """Stop listening and close the channel's connections."""
         stack, self._listening = self._listening, None
         if stack is not None:
             await stack.aclose()
+        if self.channel is not None:
+            await self.channel.aclose()
 
     async def _listen(self, channel: Channel, *, task_status: anyio.abc.TaskStatus[None]) -> None:
         await channel.listen(self._registry.wake, task_status=task_status)
