@@ -23,7 +23,7 @@ from flowinvoke.webhooks import SECRET_HEADER, WebhookReceiver
 pytest.importorskip("uvicorn")
 pytest.importorskip("redis", reason="RedisChannel needs redis-py (the redis extra)")
 
-from flowinvoke.webhooks import RedisChannel  # noqa: E402 - after the skip
+from flowinvoke.webhooks import RedisChannel
 
 NEVER = PollPolicy(initial_delay=60.0, multiplier=1.0, max_interval=60.0, jitter=0)
 KEY = "a-key-every-worker-shares-0123456789"

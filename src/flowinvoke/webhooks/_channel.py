@@ -33,7 +33,7 @@ class Channel(abc.ABC):
         """Send a token from async code; by default `publish` in a worker thread."""
         await anyio.to_thread.run_sync(self.publish, token)
 
-    async def aclose(self) -> None:
+    async def aclose(self) -> None:  # noqa: B027 - optional: most channels hold nothing
         """Release the channel's connections (the receiver calls it when it stops)."""
 
     @abc.abstractmethod
