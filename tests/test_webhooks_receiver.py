@@ -5,7 +5,9 @@ from __future__ import annotations
 import gc
 import json
 import logging
+import socket
 import threading
+import time
 import tracemalloc
 from collections.abc import Iterator
 from typing import Any
@@ -321,3 +323,79 @@ async def test_an_in_process_channel_carries_checked_tokens_to_another_receiver(
             assert recorder.calls == 1
             assert await asgi_post(there, path_of(hook), hook.headers, BODY) == 200
             assert recorder.calls == 2
+
+
+@pytest.mark.anyio
+async def test_served_alone_the_receiver_runs_its_own_lifespan() -> None:
+    receiver = WebhookReceiver(URL, channel=InProcessChannel(), secret_key="k" * 32)
+    messages = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+    sent: list[dict[str, Any]] = []
+    listening: list[bool] = []
+
+    async def receive() -> dict[str, Any]:
+        listening.append(receiver._listening is not None)
+        return messages.pop(0)
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await receiver({"type": "lifespan"}, receive, send)
+    assert [m["type"] for m in sent] == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+    assert listening == [False, True]  # listening between startup and shutdown
+    assert receiver._listening is None
+
+
+@pytest.mark.anyio
+async def test_a_caller_that_leaves_mid_body_wakes_nothing(
+    receiver: WebhookReceiver, waiting: tuple[Webhook, Recorder]
+) -> None:
+    hook, recorder = waiting
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.disconnect"}
+
+    sent = await call_asgi(receiver, hook, receive, dict(hook.headers))
+    assert sent[0]["status"] == 400
+    assert recorder.calls == 0
+
+
+def test_the_emulator_calls_only_loopback_targets() -> None:
+    from flowinvoke.testing import Emulator, Workflow
+
+    emulator = Emulator([Workflow(id="wf", api_key="key", duration=0.01)])
+    hooks = [{"url": "https://example.com/hook"}, {"url": "http://10.0.0.1/hook"}]
+    with emulator.client("wf") as client:
+        client.invoke({"q": 1}, async_mode=True, webhooks=hooks)
+    assert emulator.callbacks == {"skipped": 2}
+
+
+def test_the_emulator_counts_a_target_that_does_not_answer() -> None:
+    from flowinvoke.testing import Emulator, Workflow
+
+    with socket.socket() as sock:  # a port nothing listens on once closed
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    emulator = Emulator([Workflow(id="wf", api_key="key", duration=0.01)])
+    with emulator.client("wf") as client:
+        client.invoke({"q": 1}, async_mode=True, webhooks=[{"url": f"http://127.0.0.1:{port}/h"}])
+    end = time.monotonic() + 10
+    while not emulator.callbacks["failed"] and time.monotonic() < end:
+        time.sleep(0.01)
+    assert emulator.callbacks == {"failed": 1}
+
+
+def test_a_blocking_sleep_in_a_batch_ends_when_the_batch_is_closed() -> None:
+    from flowinvoke._compat import _BATCH_STOP, _BatchStopped
+
+    stop = threading.Event()
+    token = _BATCH_STOP.set(stop)
+    try:
+        wakeup = SyncWakeup()
+        wakeup.set()
+        assert wakeup.sleep(30) is True  # a wake-up still ends the sleep in a batch
+        assert wakeup.sleep(0.01) is False
+        stop.set()
+        with pytest.raises(_BatchStopped):
+            wakeup.sleep(30)
+    finally:
+        _BATCH_STOP.reset(token)
