@@ -144,18 +144,24 @@ def _api_key(value: str | APIKey | None) -> APIKey:
     return APIKey(value)
 
 
-def _check_base_url(url: str, *, allow_insecure_http: bool) -> str:
+def _check_base_url(
+    url: str, *, allow_insecure_http: bool, name: str = "base_url", carries: str = "the API key"
+) -> str:
+    """An absolute http(s) URL without query or fragment, https unless loopback or allowed.
+
+    Also checks a webhook receiver's public URL (`name`), which carries run secrets.
+    """
     try:
         parsed = _http.URL(url)
     except Exception as exc:  # httpx raises InvalidURL or TypeError
-        raise ConfigurationError(f"base_url {url!r} is not a valid URL: {exc}") from None
+        raise ConfigurationError(f"{name} {url!r} is not a valid URL: {exc}") from None
     if parsed.scheme not in ("http", "https") or not parsed.host:
-        raise ConfigurationError(f"base_url {url!r} must be an absolute http(s) URL")
+        raise ConfigurationError(f"{name} {url!r} must be an absolute http(s) URL")
     if parsed.query or parsed.fragment:
-        raise ConfigurationError(f"base_url {url!r} must not have a query or fragment")
+        raise ConfigurationError(f"{name} {url!r} must not have a query or fragment")
     if parsed.scheme == "http" and not allow_insecure_http and not _is_loopback(parsed.host):
         raise ConfigurationError(
-            f"base_url {url!r} would send the API key unencrypted over the network; use "
+            f"{name} {url!r} would send {carries} unencrypted over the network; use "
             "https, or pass allow_insecure_http=True if the network is trusted"
         )
     return str(parsed).rstrip("/")

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import anyio
 
-from .._config import _is_loopback
+from .._config import _check_base_url
 from .._errors import ConfigurationError
 from .._logging import logger
 from .._models import Webhook
@@ -90,7 +90,12 @@ class WebhookReceiver:
         fallback: PollPolicy = FALLBACK_POLL,
         allow_insecure_http: bool = False,
     ) -> None:
-        self.public_url = _check_public_url(public_url, allow_insecure_http=allow_insecure_http)
+        self.public_url = _check_base_url(
+            public_url,
+            allow_insecure_http=allow_insecure_http,
+            name="public_url",
+            carries="run secrets",
+        )
         if channel is not None and secret_key is None:
             raise ConfigurationError(
                 "a WebhookReceiver with a channel needs a secret_key shared by every worker"
@@ -300,15 +305,3 @@ def _key(secret_key: str | bytes | None) -> bytes:
     return key
 
 
-def _check_public_url(url: str, *, allow_insecure_http: bool) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigurationError(f"public_url {url!r} must be an absolute http(s) URL")
-    if parts.query or parts.fragment:
-        raise ConfigurationError(f"public_url {url!r} must not have a query or fragment")
-    if parts.scheme == "http" and not allow_insecure_http and not _is_loopback(parts.hostname):
-        raise ConfigurationError(
-            f"public_url {url!r} would carry run secrets unencrypted; use https, or pass "
-            "allow_insecure_http=True if the network is trusted"
-        )
-    return url.rstrip("/")
