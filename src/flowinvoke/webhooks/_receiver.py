@@ -303,5 +303,3 @@ def _key(secret_key: str | bytes | None) -> bytes:
     if len(key) < _MIN_KEY_BYTES:
         raise ConfigurationError(f"secret_key must be at least {_MIN_KEY_BYTES} bytes long")
     return key
-
-
