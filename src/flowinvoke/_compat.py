@@ -24,7 +24,6 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import anyio
-import anyio.lowlevel
 
 from ._deadline import Deadline
 from ._http import PoolTimeout
@@ -258,6 +257,8 @@ class SyncRequestSlots:
 def loop_caller() -> Callable[..., object]:
     """The running event loop's `call(function, *args)` for other threads: it schedules
     `function` in the loop and returns at once (raises RuntimeError once the loop is over)."""
+    import anyio.lowlevel  # here: it costs ~3 ms of `import flowinvoke` for webhook users only
+
     native: Any = anyio.lowlevel.current_token().native_token
     # asyncio's token is the loop, trio's a TrioToken: both call back without waiting.
     call: Callable[..., object] = (
