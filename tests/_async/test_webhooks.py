@@ -157,3 +157,15 @@ async def test_with_options_keeps_the_receiver(
 def test_the_client_repr_shows_no_secret(receiver: WebhookReceiver) -> None:
     client = AsyncClient(api_key="sk-secret-key", webhook_receiver=receiver)
     assert "sk-secret-key" not in repr(client)
+
+
+@pytest.mark.anyio
+async def test_five_own_webhooks_leave_no_room_for_ours(
+    emulator: Emulator, receiver: WebhookReceiver
+) -> None:
+    hooks = [{"url": f"https://example.com/{i}"} for i in range(5)]
+    async with emulator.async_client("wf", webhook_receiver=receiver) as client:
+        with pytest.raises(ValueError, match="at most 5"):
+            await client.run({"q": 1}, webhooks=hooks)
+    assert emulator.counters.total_invokes == 0  # refused before anything was sent
+    assert receiver.waiting == 0

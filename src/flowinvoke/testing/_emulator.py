@@ -108,6 +108,7 @@ class Emulator:
     An async GPTBots/AltaBots run with webhook targets on loopback hosts has them called
     when it ends (real seconds from its start, from a background thread), with the run's
     query answer as the body; targets elsewhere are never called. `callbacks` counts them.
+    Only duration-scripted runs send callbacks: a `polls=` run ends only when queried.
     """
 
     def __init__(
