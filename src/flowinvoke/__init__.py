@@ -26,6 +26,7 @@ from ._errors import (
     WaitTimeoutError,
     WorkflowFailedError,
 )
+from ._learning import DurationEstimate, LearnedDuration, RunDurations, WorkflowKey
 from ._models import RunStatus, Webhook, WorkflowRun
 from ._polling import PollPolicy
 from ._retry import RetryPolicy
@@ -44,20 +45,24 @@ __all__ = [
     "BatchProgress",
     "Client",
     "ConfigurationError",
+    "DurationEstimate",
     "FlowInvokeError",
     "InsufficientCreditsError",
+    "LearnedDuration",
     "NotFoundError",
     "PermissionDeniedError",
     "PollPolicy",
     "RateLimitError",
     "ResponseValidationError",
     "RetryPolicy",
+    "RunDurations",
     "RunStatus",
     "ServerError",
     "UnsupportedOperationError",
     "WaitTimeoutError",
     "Webhook",
     "WorkflowFailedError",
+    "WorkflowKey",
     "WorkflowRun",
     "__version__",
 ]

@@ -20,6 +20,7 @@ from .._errors import (
     WorkflowFailedError,
 )
 from .._input import check_input, check_run_id, check_webhooks
+from .._learning import RunDurations, RunTimer, WorkflowKey, key_fingerprint, workflow_identity
 from .._models import Webhook, WorkflowRun
 from .._polling import PollPolicy
 from .._rate import RateLimiter
@@ -84,6 +85,9 @@ class AsyncClient:
             (a token bucket allowing bursts of `rate_burst`). None: no limit.
         rate_burst: How many requests may go at once after an idle spell.
         default_headers: Extra headers for every request.
+        run_durations: What the default poll policy has learned of run durations: a
+            `RunDurations` (to share one between clients) or an `export()` of one (so that
+            a new process starts warm). Default: a new, empty one.
 
     Raises:
         ConfigurationError: a setting is missing or wrong; nothing has been sent.
@@ -109,6 +113,7 @@ class AsyncClient:
         rate_limit: float | None = None,
         rate_burst: int = 1,
         default_headers: Mapping[str, str] | None = None,
+        run_durations: RunDurations | Mapping[str, Any] | None = None,
     ) -> None:
         config = resolve_config(
             provider=provider,
@@ -135,9 +140,11 @@ class AsyncClient:
         # Requests wait for a slot here rather than in the pool (see AsyncRequestSlots); a
         # caller's own http_client keeps its own limits.
         slots = AsyncRequestSlots(max_connections if owns_http else None)
+        if not isinstance(run_durations, RunDurations):
+            run_durations = RunDurations(seed=run_durations)
         if http_client is None:
             http_client = _own_http_client(config, transport, fast_transport, max_connections)
-        self._bind(config, http_client, slots, limiter, owns_http=owns_http)
+        self._bind(config, http_client, slots, limiter, run_durations, owns_http=owns_http)
 
     def _bind(
         self,
@@ -145,10 +152,13 @@ class AsyncClient:
         http: _http.AsyncClient,
         slots: AsyncRequestSlots,
         limiter: RateLimiter | None,
+        durations: RunDurations,
         *,
         owns_http: bool,
     ) -> None:
         self._config = config
+        self._durations = durations
+        self._fingerprint: str | None = None
         self._http = http
         self._slots = slots
         self._limiter = limiter
@@ -185,6 +195,11 @@ class AsyncClient:
         """The default poll policy of `wait`, `watch` and `run`."""
         return self._config.poll
 
+    @property
+    def run_durations(self) -> RunDurations:
+        """The run durations the default poll policy learned (shared with `with_options`)."""
+        return self._durations
+
     def with_options(
         self,
         *,
@@ -220,7 +235,9 @@ class AsyncClient:
         derived = object.__new__(type(self))
         # Derive from this client's settings alone: the environment was read once already.
         config = resolve_config(**arguments, environ={})
-        derived._bind(config, self._http, self._slots, self._limiter, owns_http=False)
+        derived._bind(
+            config, self._http, self._slots, self._limiter, self._durations, owns_http=False
+        )
         return derived
 
     async def invoke(
@@ -308,7 +325,10 @@ class AsyncClient:
         """
         policy = poll or self._config.poll
         deadline = _deadline(timeout, policy)
-        states = poll_states(self._requester, self._config.provider, run_or_id, policy, deadline)
+        timer = self._timer(run_or_id, policy)
+        states = poll_states(
+            self._requester, self._config.provider, run_or_id, policy, deadline, timer
+        )
         async with aclosing(states):
             async for state in states:
                 yield state
@@ -481,7 +501,10 @@ class AsyncClient:
         on_update: OnUpdate | None,
     ) -> WorkflowRun:
         last: WorkflowRun | None = None
-        states = poll_states(self._requester, self._config.provider, run_or_id, policy, deadline)
+        timer = self._timer(run_or_id, policy)
+        states = poll_states(
+            self._requester, self._config.provider, run_or_id, policy, deadline, timer
+        )
         async with aclosing(states):
             async for state in states:
                 last = state
@@ -490,6 +513,22 @@ class AsyncClient:
         if last is None:  # pragma: no cover - poll_states always yields before it ends
             raise AssertionError("polling ended without a state")
         return last
+
+    def _timer(self, run_or_id: WorkflowRun | str, policy: PollPolicy) -> RunTimer | None:
+        """A learning timer for a wait that starts from a run's start answer.
+
+        A bare id says nothing of when its run started, so its wait neither uses nor feeds
+        the learned durations.
+        """
+        if not (policy.adaptive and isinstance(run_or_id, WorkflowRun)) or run_or_id.done:
+            return None
+        if self._fingerprint is None:
+            self._fingerprint = key_fingerprint(self._config.api_key.reveal())
+        identity = workflow_identity(
+            self._fingerprint, run_or_id.workflow_id, self._config.workflow_id
+        )
+        key = WorkflowKey(self._config.provider.name, self._config.base_url, identity)
+        return self._durations.timer(key)
 
     def _invoke_spec(
         self,

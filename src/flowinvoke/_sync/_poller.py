@@ -9,6 +9,7 @@ from .._compat import sync_deadline_scope, sync_sleep
 from .._deadline import Deadline
 from .._errors import APIError, UnsupportedOperationError, WaitTimeoutError
 from .._input import check_run_id
+from .._learning import RunTimer
 from .._logging import logger
 from .._models import WorkflowRun
 from .._polling import PollPolicy
@@ -25,13 +26,15 @@ def poll_states(
     start: WorkflowRun | str,
     policy: PollPolicy,
     deadline: Deadline,
+    timer: RunTimer | None = None,
 ) -> Generator[WorkflowRun, None]:
     """Yield each new state of a run, ending after the terminal one.
 
     A `WorkflowRun` given as `start` is yielded first; a bare id is queried at once.
     Transient query failures never end the wait (the next poll tries again); a failure that
     retrying cannot mend (401, 403, 404, ...) is raised with the run id on it. When the
-    deadline passes, `WaitTimeoutError` carries the id and the last state seen.
+    deadline passes, `WaitTimeoutError` carries the id and the last state seen. A `timer`
+    (the run's start just answered) schedules from learned durations and learns this one.
     """
     current: WorkflowRun | None = None
     if isinstance(start, WorkflowRun):
@@ -48,7 +51,7 @@ def poll_states(
     else:
         run_id = check_run_id(start)
     spec = provider.build_query(run_id)
-    schedule = policy.delays()
+    schedule = policy.delays() if timer is None else timer.delays(policy)
     hint: float | None = None
     sleep_first = current is not None
     while True:
@@ -59,6 +62,8 @@ def poll_states(
         sleep_first = True
         with sync_deadline_scope(deadline) as scope:
             try:
+                if timer is not None:
+                    timer.sending()
                 reply = requester.send(spec, deadline)
             except APIError as error:
                 if not is_retryable(error, Operation.QUERY):
@@ -70,6 +75,8 @@ def poll_states(
         if scope.cancelled_caught:
             raise _timed_out(run_id, current)
         hint = reply.retry_after
+        if timer is not None:
+            timer.answered(reply.run)
         if reply.run != current:
             current = reply.run
             yield current
