@@ -183,7 +183,7 @@ class RunDurations:
 
     def record(self, key: WorkflowKey, seconds: float) -> None:
         """Remember one successful run's duration (seconds from its start to its end)."""
-        if not (isinstance(seconds, int | float) and math.isfinite(seconds) and seconds >= 0):
+        if not (math.isfinite(seconds) and seconds >= 0):
             raise ValueError(f"a duration must be a finite number >= 0, not {seconds!r}")
         with self._lock:
             history = self._histories.get(key)
