@@ -124,5 +124,5 @@ def test_bad_settings_are_refused() -> None:
         RunDurations(window=2)
     with pytest.raises(ConfigurationError):
         PollPolicy(adaptive="yes")  # type: ignore[arg-type]
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="finite"):
         RunDurations().record(KEY, float("nan"))
