@@ -13,7 +13,7 @@ import math
 import random
 import threading
 from collections import OrderedDict, deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -277,10 +277,11 @@ class RunTimer:
 
     def delays(self, policy: PollPolicy, rng: random.Random | None = None) -> Iterator[float]:
         """The sleeps between queries: learned when the estimate is warm, else the plain ones."""
-        if not (policy.adaptive and self.estimate.warm):
-            yield from policy.delays(rng)
-            return
-        draw = (rng or random).random
+        if policy.adaptive and self.estimate.warm:
+            return self._learned(policy, (rng or random).random)
+        return policy.delays(rng)  # the generator itself: no wrapper frame per wait
+
+    def _learned(self, policy: PollPolicy, draw: Callable[[], float]) -> Iterator[float]:
         while True:
             yield policy.learned_delay(self.estimate, self.elapsed(), draw())
 

@@ -159,6 +159,7 @@ class AsyncClient:
         self._config = config
         self._durations = durations
         self._fingerprint: str | None = None
+        self._last_key: WorkflowKey | None = None
         self._http = http
         self._slots = slots
         self._limiter = limiter
@@ -527,7 +528,10 @@ class AsyncClient:
         identity = workflow_identity(
             self._fingerprint, run_or_id.workflow_id, self._config.workflow_id
         )
-        key = WorkflowKey(self._config.provider.name, self._config.base_url, identity)
+        key = self._last_key
+        if key is None or key.workflow != identity:  # one key object for a batch's waits
+            key = WorkflowKey(self._config.provider.name, self._config.base_url, identity)
+            self._last_key = key
         return self._durations.timer(key)
 
     def _invoke_spec(
