@@ -181,3 +181,20 @@ def test_a_bare_id_wait_neither_uses_nor_feeds_the_history(clock: FakeClock) -> 
         with make_client(poll=LEARNING) as client:
             client.wait("r0")
             assert len(client.run_durations) == 0
+
+
+def test_a_server_hint_still_wins_over_the_learned_schedule(clock: FakeClock) -> None:
+    book = RunDurations()
+    for _ in range(5):
+        book.record(KEY, 2.0)
+    running = httpx.Response(200, json=gptbots_state("RUNNING"), headers={"Retry-After": "3"})
+    with respx.mock:
+        respx.post(INVOKE_URL).respond(200, json=GPTBOTS_ASYNC_ANSWER)
+        respx.post(QUERY_URL).mock(
+            side_effect=[running, httpx.Response(200, json=gptbots_state("SUCCEED"))]
+        )
+        with make_client(poll=LEARNING, run_durations=book) as client:
+            client.run({"a": 1})
+    first, second = clock.sleeps
+    assert 1.85 <= first <= 2.0  # learned: straight to the expected end
+    assert second == 3.0  # the hint, not the 0.1 s probe step
