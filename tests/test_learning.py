@@ -126,3 +126,10 @@ def test_bad_settings_are_refused() -> None:
         PollPolicy(adaptive="yes")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="finite"):
         RunDurations().record(KEY, float("nan"))
+
+
+def test_an_overrun_returns_to_a_fixed_interval_policy() -> None:
+    fixed = PollPolicy(initial_delay=2.0, multiplier=1.0, max_interval=2.0, jitter=0)
+    estimate = DurationEstimate(5, ((10.0, 10.0),))
+    assert fixed.learned_delay(estimate, 10.5, 0.5) == pytest.approx(1.0)  # probing
+    assert fixed.learned_delay(estimate, 20.0, 0.5) == pytest.approx(2.0)  # back to 2 s

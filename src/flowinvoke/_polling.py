@@ -95,8 +95,8 @@ class PollPolicy:
         straight to the first cluster (but never longer than `max_interval`), and between two
         clusters at the plain schedule's interval for the elapsed time
         (`initial_delay + (multiplier - 1) * elapsed`, up to `max_interval`). Past the last
-        cluster (an overrun) the interval grows from `step` by `multiplier - 1` times the
-        overrun, and is never longer than the plain schedule's.
+        cluster (an overrun) the interval grows from `step` by `max(multiplier - 1, 0.3)`
+        times the overrun, and is never longer than the plain schedule's.
         """
         spread = 1 + self.jitter * (2 * draw - 1)
         plain = min(self.initial_delay + (self.multiplier - 1) * elapsed, self.max_interval)
@@ -108,5 +108,6 @@ class PollPolicy:
                 return min(reach, plain * spread if index else self.max_interval)
             if elapsed < high + step:
                 return step * spread
-        growing = step + (self.multiplier - 1) * (elapsed - high)
+        # At least 30 % growth, so that a fixed-interval policy's overrun gets back to it.
+        growing = step + max(self.multiplier - 1, 0.3) * (elapsed - high)
         return min(growing, plain) * spread
