@@ -25,6 +25,7 @@ BENCHMARKS = {
     "client_cpu": "bench_client_cpu",
     "batch": "bench_batch",
     "polling": "bench_polling",
+    "learning": "bench_learning",
     "memory": "bench_memory",
     "import": "bench_import",
     "hotpath": "bench_hotpath",

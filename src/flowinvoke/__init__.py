@@ -26,6 +26,7 @@ from ._errors import (
     WaitTimeoutError,
     WorkflowFailedError,
 )
+from ._learning import DurationEstimate, LearnedDuration, RunDurations, WorkflowKey
 from ._models import RunStatus, Webhook, WorkflowRun
 from ._observe import Hooks, RequestEvent, ResponseEvent, RetryEvent
 from ._polling import PollPolicy
@@ -45,9 +46,11 @@ __all__ = [
     "BatchProgress",
     "Client",
     "ConfigurationError",
+    "DurationEstimate",
     "FlowInvokeError",
     "Hooks",
     "InsufficientCreditsError",
+    "LearnedDuration",
     "NotFoundError",
     "PermissionDeniedError",
     "PollPolicy",
@@ -57,12 +60,14 @@ __all__ = [
     "ResponseValidationError",
     "RetryEvent",
     "RetryPolicy",
+    "RunDurations",
     "RunStatus",
     "ServerError",
     "UnsupportedOperationError",
     "WaitTimeoutError",
     "Webhook",
     "WorkflowFailedError",
+    "WorkflowKey",
     "WorkflowRun",
     "__version__",
 ]

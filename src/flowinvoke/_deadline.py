@@ -5,7 +5,12 @@ from __future__ import annotations
 import math
 import time
 
-__all__ = ["Deadline", "positive_seconds"]
+__all__ = ["Deadline", "now", "positive_seconds"]
+
+
+def now() -> float:
+    """Seconds on the monotonic clock deadlines use (only differences mean anything)."""
+    return time.monotonic()
 
 
 class Deadline:

@@ -5,8 +5,12 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ._errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from ._learning import DurationEstimate
 
 __all__ = ["PollPolicy"]
 
@@ -32,6 +36,9 @@ class PollPolicy:
         max_hint: A server `Retry-After` hint on a query answer may lengthen the next
             interval, up to this many seconds; it never shortens it, so a hint of 0 cannot
             make polling faster than its schedule.
+        adaptive: Learn how long each workflow's runs take (per client, from the runs it saw
+            succeed) and query around the expected end instead; see `learned_delay`. False
+            gives the plain schedule above, always.
     """
 
     initial_delay: float = 0.2
@@ -40,6 +47,7 @@ class PollPolicy:
     jitter: float = 0.1
     timeout: float | None = 1800.0
     max_hint: float = 60.0
+    adaptive: bool = True
 
     def __post_init__(self) -> None:
         checks = (
@@ -49,6 +57,7 @@ class PollPolicy:
             (0 <= self.jitter < 1, "jitter must be in [0, 1)"),
             (self.timeout is None or self.timeout > 0, "timeout must be > 0 or None"),
             (self.max_hint >= 0, "max_hint must be >= 0"),
+            (isinstance(self.adaptive, bool), "adaptive must be True or False"),
         )
         for ok, message in checks:
             if not ok:
@@ -74,3 +83,32 @@ class PollPolicy:
         if hint is None:
             return scheduled
         return max(scheduled, min(hint, self.max_hint))
+
+    def learned_delay(self, estimate: DurationEstimate, elapsed: float, draw: float) -> float:
+        """The sleep before the next query of a run whose durations are known.
+
+        A pure function of the estimate, the seconds since the run's start answer arrived and
+        `draw` (uniform in [0, 1), the jitter). For each cluster (shortest `lo`, longest `hi`
+        of a group of similar past durations) queries come every `step` seconds from about
+        `lo` to one step after `hi`, with `step = max(initial_delay / 2,
+        4 % of lo, (hi - lo) / 6)`; the first of them lands at a random point of the step
+        before `lo`, so a batch started together spreads out. Before a cluster, polling sleeps
+        straight to the first cluster (but never longer than `max_interval`), and between two
+        clusters at the plain schedule's interval for the elapsed time
+        (`initial_delay + (multiplier - 1) * elapsed`, up to `max_interval`). Past the last
+        cluster (an overrun) the interval grows from `step` by `max(multiplier - 1, 0.3)`
+        times the overrun, and is never longer than the plain schedule's.
+        """
+        spread = 1 + self.jitter * (2 * draw - 1)
+        plain = min(self.initial_delay + (self.multiplier - 1) * elapsed, self.max_interval)
+        for index, (low, high) in enumerate(estimate.clusters):
+            step = max(self.initial_delay / 2, 0.04 * low, (high - low) / 6)
+            landing = low - step * draw
+            if elapsed < landing:
+                reach = landing - elapsed
+                return min(reach, plain * spread if index else self.max_interval)
+            if elapsed < high + step:
+                return step * spread
+        # At least 30 % growth, so that a fixed-interval policy's overrun gets back to it.
+        growing = step + max(self.multiplier - 1, 0.3) * (elapsed - high)
+        return min(growing, plain) * spread

@@ -8,6 +8,7 @@ from .._compat import AsyncWakeup, async_deadline_scope, async_sleep
 from .._deadline import Deadline
 from .._errors import APIError, UnsupportedOperationError, WaitTimeoutError
 from .._input import check_run_id
+from .._learning import RunTimer
 from .._logging import logger
 from .._models import RunStatus, WorkflowRun
 from .._polling import PollPolicy
@@ -25,6 +26,7 @@ async def poll_states(
     policy: PollPolicy,
     deadline: Deadline,
     wakeup: AsyncWakeup | None = None,
+    timer: RunTimer | None = None,
 ) -> AsyncGenerator[WorkflowRun, None]:
     """Yield each new state of a run, ending after the terminal one.
 
@@ -32,7 +34,8 @@ async def poll_states(
     Transient query failures never end the wait (the next poll tries again); a failure that
     retrying cannot mend (401, 403, 404, ...) is raised with the run id on it. When the
     deadline passes, `WaitTimeoutError` carries the id and the last state seen. A `wakeup`
-    (a webhook callback's) cuts the sleep before a query short.
+    (a webhook callback's) cuts the sleep before a query short. A `timer` (the run's
+    start just answered) schedules from learned durations and learns this one.
     """
     current: WorkflowRun | None = None
     unknown = _UnknownWords(provider)
@@ -51,7 +54,7 @@ async def poll_states(
     else:
         run_id = check_run_id(start)
     spec = provider.build_query(run_id)
-    schedule = policy.delays()
+    schedule = policy.delays() if timer is None else timer.delays(policy)
     hint: float | None = None
     sleep_first = current is not None
     log_fields = {"provider": provider.name, "operation": "wait", "run_id": run_id}
@@ -64,6 +67,8 @@ async def poll_states(
         sleep_first = True
         async with async_deadline_scope(deadline) as scope:
             try:
+                if timer is not None:
+                    timer.sending()
                 reply = await requester.send(spec, deadline)
             except APIError as error:
                 if not is_retryable(error, Operation.QUERY):
@@ -77,6 +82,8 @@ async def poll_states(
         if scope.cancelled_caught:
             raise _timed_out(run_id, current, log_fields)
         hint = reply.retry_after
+        if timer is not None:
+            timer.answered(reply.run)
         if reply.run != current:
             current = reply.run
             unknown.check(current)

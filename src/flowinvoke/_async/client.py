@@ -21,6 +21,7 @@ from .._errors import (
     WorkflowFailedError,
 )
 from .._input import check_input, check_run_id, check_webhooks
+from .._learning import RunDurations, RunTimer, WorkflowKey, key_fingerprint, workflow_identity
 from .._models import Webhook, WorkflowRun
 from .._observe import CallSpan, Hooks, Observers, TracerProvider
 from .._polling import PollPolicy
@@ -99,6 +100,9 @@ class AsyncClient:
         webhook_receiver: Finish `run()` by callback (GPTBots/AltaBots): each run gets a
             webhook target on this receiver, its wait ends when the callback comes (checked
             with one query) and polls only on the receiver's slow fallback schedule.
+        run_durations: What the default poll policy has learned of run durations: a
+            `RunDurations` (to share one between clients) or an `export()` of one (so that
+            a new process starts warm). Default: a new, empty one.
 
     Raises:
         ConfigurationError: a setting is missing or wrong; nothing has been sent.
@@ -128,6 +132,7 @@ class AsyncClient:
         tracing: bool | TracerProvider | None = None,
         trace_inputs: bool = False,
         webhook_receiver: WebhookReceiver | None = None,
+        run_durations: RunDurations | Mapping[str, Any] | None = None,
     ) -> None:
         self._webhook_receiver = webhook_receiver
         config = resolve_config(
@@ -154,11 +159,22 @@ class AsyncClient:
         # Requests wait for a slot here rather than in the pool (see AsyncRequestSlots); a
         # caller's own http_client keeps its own limits.
         slots = AsyncRequestSlots(max_connections if owns_http else None)
+        if not isinstance(run_durations, RunDurations):
+            run_durations = RunDurations(seed=run_durations)
         if http_client is None:
             http_client = _own_http_client(config, transport, fast_transport, max_connections)
         cooldown = CoolDown(config.retry.max_retry_after)
         observers = Observers(hooks, tracing=tracing, trace_inputs=trace_inputs)
-        self._bind(config, http_client, slots, limiter, cooldown, observers, owns_http=owns_http)
+        self._bind(
+            config,
+            http_client,
+            slots,
+            limiter,
+            cooldown,
+            observers,
+            run_durations,
+            owns_http=owns_http,
+        )
 
     def _bind(
         self,
@@ -168,10 +184,14 @@ class AsyncClient:
         limiter: RateLimiter | None,
         cooldown: CoolDown,
         observers: Observers,
+        durations: RunDurations,
         *,
         owns_http: bool,
     ) -> None:
         self._config = config
+        self._durations = durations
+        self._fingerprint: str | None = None
+        self._last_key: WorkflowKey | None = None
         self._http = http
         self._slots = slots
         self._limiter = limiter
@@ -212,6 +232,11 @@ class AsyncClient:
     def poll(self) -> PollPolicy:
         """The default poll policy of `wait`, `watch` and `run`."""
         return self._config.poll
+
+    @property
+    def run_durations(self) -> RunDurations:
+        """The run durations the default poll policy learned (shared with `with_options`)."""
+        return self._durations
 
     def with_options(
         self,
@@ -256,6 +281,7 @@ class AsyncClient:
             self._limiter,
             self._cooldown,
             self._observers,
+            self._durations,
             owns_http=False,
         )
         derived._webhook_receiver = self._webhook_receiver
@@ -356,7 +382,10 @@ class AsyncClient:
         """
         policy = poll or self._config.poll
         deadline = _deadline(timeout, policy)
-        states = poll_states(self._requester, self._config.provider, run_or_id, policy, deadline)
+        timer = self._timer(run_or_id, policy)
+        states = poll_states(
+            self._requester, self._config.provider, run_or_id, policy, deadline, timer=timer
+        )
         call = self._call("flowinvoke.wait", run_id=_id_of(run_or_id))
         failure: BaseException | None = None
         try:
@@ -571,8 +600,15 @@ class AsyncClient:
         wakeup: AsyncWakeup | None = None,
     ) -> WorkflowRun:
         last: WorkflowRun | None = None
+        timer = self._timer(run_or_id, policy)
         states = poll_states(
-            self._requester, self._config.provider, run_or_id, policy, deadline, wakeup
+            self._requester,
+            self._config.provider,
+            run_or_id,
+            policy,
+            deadline,
+            wakeup=wakeup,
+            timer=timer,
         )
         async with aclosing(states):
             async for state in states:
@@ -583,6 +619,25 @@ class AsyncClient:
         if last is None:  # pragma: no cover - poll_states always yields before it ends
             raise AssertionError("polling ended without a state")
         return last
+
+    def _timer(self, run_or_id: WorkflowRun | str, policy: PollPolicy) -> RunTimer | None:
+        """A learning timer for a wait that starts from a run's start answer.
+
+        A bare id says nothing of when its run started, so its wait neither uses nor feeds
+        the learned durations.
+        """
+        if not (policy.adaptive and isinstance(run_or_id, WorkflowRun)) or run_or_id.done:
+            return None
+        if self._fingerprint is None:
+            self._fingerprint = key_fingerprint(self._config.api_key.reveal())
+        identity = workflow_identity(
+            self._fingerprint, run_or_id.workflow_id, self._config.workflow_id
+        )
+        key = self._last_key
+        if key is None or key.workflow != identity:  # one key object for a batch's waits
+            key = WorkflowKey(self._config.provider.name, self._config.base_url, identity)
+            self._last_key = key
+        return self._durations.timer(key)
 
     def _invoke_spec(
         self,

@@ -1,0 +1,330 @@
+"""Run durations learned per workflow, so that polling can query when a run is likely done.
+
+A client keeps one `RunDurations`: for each workflow it saw runs of (at most
+`max_workflows`, least recently used dropped first), the last `window` durations of runs that
+finished successfully. From them it derives a `DurationEstimate` (clusters of similar
+durations), which `PollPolicy.learned_delay` turns into a schedule. Nothing here sleeps or
+sends; a `RunTimer` is the per-wait part the poller feeds with what each query saw.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import threading
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from . import _deadline
+from ._errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from ._models import WorkflowRun
+    from ._polling import PollPolicy
+
+__all__ = [
+    "DurationEstimate",
+    "LearnedDuration",
+    "RunDurations",
+    "RunTimer",
+    "WorkflowKey",
+    "estimate_durations",
+]
+
+#: Runs needed before a workflow's schedule is learned (fewer: today's schedule).
+MIN_RUNS = 3
+#: Neighbouring sorted durations further apart than this ratio start a new cluster.
+_CLUSTER_GAP = 1.25
+#: A cluster wider than this ratio (longest / shortest) counts as scattered.
+_MAX_CLUSTER_RATIO = 2.0
+#: At most this many clusters; more means scattered.
+_MAX_CLUSTERS = 3
+#: Durations outside every cluster may be at most this share of the window.
+_MAX_OUTLIERS = 0.25
+_EXPORT_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowKey:
+    """Whose durations: a provider, the URL it was reached at and a workflow identity.
+
+    `workflow` is the run's workflow id when the start answer names one, else the client's
+    `workflow_id`, else `"key:"` and a 12-hex-digit BLAKE2b fingerprint of the API key (one
+    GPTBots key belongs to one workflow). The key itself is never stored.
+    """
+
+    provider: str
+    base_url: str
+    workflow: str
+
+
+@dataclass(frozen=True, slots=True)
+class DurationEstimate:
+    """What polling assumes about a workflow's next run.
+
+    Attributes:
+        runs: How many durations the estimate is drawn from.
+        clusters: (shortest, longest) seconds of each group of similar durations, shortest
+            group first. Empty when the history is too short or too scattered: then polling
+            follows the policy's plain schedule.
+    """
+
+    runs: int
+    clusters: tuple[tuple[float, float], ...]
+
+    @property
+    def warm(self) -> bool:
+        """True when polling schedules around these durations."""
+        return bool(self.clusters)
+
+
+@dataclass(frozen=True, slots=True)
+class LearnedDuration:
+    """One workflow's row in `RunDurations.snapshot()`.
+
+    Attributes:
+        key: The workflow.
+        durations: The remembered durations in seconds, oldest first.
+        median: Their median, in seconds.
+        estimate: What the next wait on this workflow will schedule around.
+    """
+
+    key: WorkflowKey
+    durations: tuple[float, ...]
+    median: float
+    estimate: DurationEstimate
+
+
+def estimate_durations(durations: list[float] | tuple[float, ...]) -> DurationEstimate:
+    """Group durations into clusters of similar length; none if too few or too scattered.
+
+    Sorted durations are split where one is more than 1.25 x its predecessor. Groups holding
+    fewer than max(2, 15 %) of the durations are outliers (a late run's schedule then grows
+    as today's does). More than 3 groups, more than 25 % outliers, or a group spanning more
+    than 2 x means no useful estimate, and polling keeps the plain schedule.
+    """
+    runs = len(durations)
+    if runs < MIN_RUNS:
+        return DurationEstimate(runs, ())
+    ordered = sorted(durations)
+    groups: list[list[float]] = [[ordered[0]]]
+    for value in ordered[1:]:
+        if value > groups[-1][-1] * _CLUSTER_GAP + 0.01:
+            groups.append([value])
+        else:
+            groups[-1].append(value)
+    least = max(2, math.ceil(0.15 * runs))
+    kept = [(group[0], group[-1]) for group in groups if len(group) >= least]
+    outliers = runs - sum(len(group) for group in groups if len(group) >= least)
+    scattered = (
+        not kept
+        or len(kept) > _MAX_CLUSTERS
+        or outliers > _MAX_OUTLIERS * runs
+        or any(high > _MAX_CLUSTER_RATIO * max(low, 0.05) for low, high in kept)
+    )
+    return DurationEstimate(runs, () if scattered else tuple(kept))
+
+
+class _History:
+    """One workflow's last durations and the estimate drawn from them (cached)."""
+
+    __slots__ = ("durations", "estimate")
+
+    def __init__(self, window: int) -> None:
+        self.durations: deque[float] = deque(maxlen=window)
+        self.estimate = DurationEstimate(0, ())
+
+
+class RunDurations:
+    """Durations of finished runs per workflow, which the default poll policy learns from.
+
+    Every client owns one (`client.run_durations`); clients made with `with_options` share
+    it. Memory is bounded: `window` durations for each of at most `max_workflows` workflows
+    (the least recently used is forgotten first). Only runs that finished successfully are
+    recorded; failed, cancelled and timed-out waits teach nothing.
+
+    Args:
+        window: Durations remembered per workflow (the newest ones).
+        max_workflows: Workflows remembered at most.
+        seed: An `export()` of an earlier client, so that a new process starts warm.
+    """
+
+    def __init__(
+        self,
+        *,
+        window: int = 32,
+        max_workflows: int = 256,
+        seed: Mapping[str, Any] | None = None,
+    ) -> None:
+        if window < MIN_RUNS or max_workflows < 1:
+            raise ConfigurationError(
+                f"RunDurations: window must be >= {MIN_RUNS} and max_workflows >= 1"
+            )
+        self._window = window
+        self._max_workflows = max_workflows
+        self._lock = threading.Lock()  # the blocking client may be shared across threads
+        self._histories: OrderedDict[WorkflowKey, _History] = OrderedDict()
+        if seed is not None:
+            self.seed(seed)
+
+    def __len__(self) -> int:
+        return len(self._histories)
+
+    def __repr__(self) -> str:
+        return f"RunDurations(workflows={len(self)}, window={self._window})"
+
+    def estimate(self, key: WorkflowKey) -> DurationEstimate:
+        """What a wait on `key`'s next run will schedule around."""
+        with self._lock:
+            history = self._histories.get(key)
+            return history.estimate if history else DurationEstimate(0, ())
+
+    def record(self, key: WorkflowKey, seconds: float) -> None:
+        """Remember one successful run's duration (seconds from its start to its end)."""
+        if not (math.isfinite(seconds) and seconds >= 0):
+            raise ValueError(f"a duration must be a finite number >= 0, not {seconds!r}")
+        with self._lock:
+            history = self._histories.get(key)
+            if history is None:
+                history = self._histories[key] = _History(self._window)
+                if len(self._histories) > self._max_workflows:
+                    self._histories.popitem(last=False)
+            else:
+                self._histories.move_to_end(key)
+            history.durations.append(float(seconds))
+            history.estimate = estimate_durations(tuple(history.durations))
+
+    def snapshot(self) -> list[LearnedDuration]:
+        """Every remembered workflow with its durations and estimate, least recent first."""
+        with self._lock:
+            rows = [(key, tuple(h.durations), h.estimate) for key, h in self._histories.items()]
+        return [
+            LearnedDuration(key, durations, _median(durations), estimate)
+            for key, durations, estimate in rows
+        ]
+
+    def export(self) -> dict[str, Any]:
+        """The durations as a JSON-able dict, for `seed()` or `RunDurations(seed=...)`."""
+        return {
+            "version": _EXPORT_VERSION,
+            "workflows": [
+                {
+                    "provider": row.key.provider,
+                    "base_url": row.key.base_url,
+                    "workflow": row.key.workflow,
+                    "durations": [round(value, 4) for value in row.durations],
+                }
+                for row in self.snapshot()
+            ],
+        }
+
+    def seed(self, exported: Mapping[str, Any]) -> None:
+        """Add the durations of an `export()` (checked first: a bad one changes nothing)."""
+        try:
+            if exported.get("version") != _EXPORT_VERSION:
+                raise ValueError(f"unknown version {exported.get('version')!r}")
+            rows = [
+                (
+                    WorkflowKey(str(row["provider"]), str(row["base_url"]), str(row["workflow"])),
+                    [float(value) for value in row["durations"]],
+                )
+                for row in exported["workflows"]
+            ]
+            for _, values in rows:
+                if not all(math.isfinite(value) and value >= 0 for value in values):
+                    raise ValueError("durations must be finite numbers >= 0")
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            raise ConfigurationError(f"RunDurations: not an export: {exc}") from None
+        for key, values in rows:
+            for value in values:
+                self.record(key, value)
+
+    def clear(self) -> None:
+        """Forget everything (polling goes back to the plain schedule)."""
+        with self._lock:
+            self._histories.clear()
+
+    def timer(self, key: WorkflowKey) -> RunTimer:
+        """Time one wait whose run's start answer has just arrived."""
+        return RunTimer(self, key, self.estimate(key))
+
+
+class RunTimer:
+    """One wait's view: when its run started, what the queries saw, what to learn at the end.
+
+    The run ended after the last query that saw it unfinished was sent, and before the
+    answer that saw it finished arrived. The duration learned is the server's own
+    (`run.duration`) kept inside that bracket, else the bracket's middle when it is narrow,
+    else its end (a first query that already sees the end says only "no later than this";
+    the schedule then drifts earlier by itself).
+    """
+
+    __slots__ = ("_book", "_key", "_origin", "_pending_at", "_sent_at", "estimate")
+
+    def __init__(self, book: RunDurations, key: WorkflowKey, estimate: DurationEstimate) -> None:
+        self._book = book
+        self._key = key
+        self.estimate = estimate
+        self._origin = _deadline.now()
+        self._pending_at = 0.0
+        self._sent_at = 0.0
+
+    def elapsed(self) -> float:
+        """Seconds since the run's start answer arrived."""
+        return _deadline.now() - self._origin
+
+    def delays(self, policy: PollPolicy, rng: random.Random | None = None) -> Iterator[float]:
+        """The sleeps between queries: learned when the estimate is warm, else the plain ones."""
+        if policy.adaptive and self.estimate.warm:
+            return self._learned(policy, (rng or random).random)
+        return policy.delays(rng)  # the generator itself: no wrapper frame per wait
+
+    def _learned(self, policy: PollPolicy, draw: Callable[[], float]) -> Iterator[float]:
+        while True:
+            yield policy.learned_delay(self.estimate, self.elapsed(), draw())
+
+    def sending(self) -> None:
+        """A query is about to be sent."""
+        self._sent_at = self.elapsed()
+
+    def answered(self, run: WorkflowRun) -> None:
+        """A query's answer arrived; learn the duration if it shows a successful end."""
+        if not run.done:
+            self._pending_at = self._sent_at
+            return
+        if not run.succeeded:
+            return
+        low, high = self._pending_at, self.elapsed()
+        if run.duration is not None:
+            learned = min(max(run.duration.total_seconds(), low), high)
+        elif low >= 0.6 * high:
+            learned = (low + high) / 2
+        else:
+            learned = high
+        self._book.record(self._key, learned)
+
+
+def workflow_identity(key_fingerprint: str, *candidates: str | None) -> str:
+    """The first workflow id given, else the API key's fingerprint."""
+    for candidate in candidates:
+        if candidate:
+            return candidate
+    return key_fingerprint
+
+
+def key_fingerprint(api_key: str) -> str:
+    """A short, one-way name for the workflow behind an API key (never the key itself)."""
+    import hashlib  # only when a client first waits
+
+    digest = hashlib.blake2b(api_key.encode(), digest_size=6, person=b"flowinvoke-wf")
+    return "key:" + digest.hexdigest()
+
+
+def _median(values: tuple[float, ...]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    if not ordered:
+        return math.nan
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
