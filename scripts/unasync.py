@@ -57,6 +57,10 @@ RULES: list[Rule] = [
     Rule("async_default_transport", "sync_default_transport"),
     Rule("aclose", "close"),
     Rule("aclosing", "closing"),
+    Rule("asynccontextmanager", "contextmanager"),
+    Rule("aread", "read"),  # httpx: reading a streamed answer's body
+    Rule("aiter_bytes", "iter_bytes"),
+    Rule(r"anext\(", "next("),
     # flowinvoke's own async names.
     Rule("AsyncRequester", "Requester"),
     Rule("async_client", "client"),  # flowinvoke.testing.Emulator's ready clients

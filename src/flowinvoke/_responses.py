@@ -28,9 +28,9 @@ from ._errors import (
 from ._models import WorkflowRun
 from ._retry import parse_retry_after
 from ._secret import Redactor
-from .providers._base import ErrorInfo, ErrorKind, Operation, Provider, RequestSpec
+from .providers._base import ErrorInfo, ErrorKind, Operation, Provider, RequestSpec, StreamError
 
-__all__ = ["Reply", "read_reply", "transport_error"]
+__all__ = ["Reply", "read_reply", "stream_error", "transport_error"]
 
 _REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-trace-id", "x-vercel-id")
 _KIND_CLASSES: dict[ErrorKind, type[APIStatusError]] = {
@@ -89,6 +89,18 @@ def read_reply(
         raise _unreadable(error, spec, redact) from None
     # A hint only matters for the next poll of an unfinished run.
     return Reply(run, None if run.done else parse_retry_after(response.headers))
+
+
+def stream_error(
+    provider: Provider, spec: RequestSpec, event: StreamError, redact: Redactor
+) -> APIError:
+    """The typed error an error event of a 2xx event stream means, read like an answer
+    with the event's status and body."""
+    response = _http.Response(event.status_code, json=event.body)
+    info = provider.parse_error(event.status_code, event.body) or ErrorInfo("stream error")
+    error = _status_error(provider, spec, response, info, event.body, redact)
+    error.run_id = error.run_id or event.run_id
+    return error
 
 
 def transport_error(

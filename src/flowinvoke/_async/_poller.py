@@ -24,13 +24,15 @@ async def poll_states(
     start: WorkflowRun | str,
     policy: PollPolicy,
     deadline: Deadline,
+    workflow_id: str | None = None,
 ) -> AsyncGenerator[WorkflowRun, None]:
     """Yield each new state of a run, ending after the terminal one.
 
     A `WorkflowRun` given as `start` is yielded first; a bare id is queried at once.
     Transient query failures never end the wait (the next poll tries again); a failure that
     retrying cannot mend (401, 403, 404, ...) is raised with the run id on it. When the
-    deadline passes, `WaitTimeoutError` carries the id and the last state seen.
+    deadline passes, `WaitTimeoutError` carries the id and the last state seen. The query
+    names the run's own workflow, else `workflow_id` (platforms whose path needs one).
     """
     current: WorkflowRun | None = None
     if isinstance(start, WorkflowRun):
@@ -44,9 +46,10 @@ async def poll_states(
                 provider=provider.name,
             )
         run_id = start.id
+        workflow_id = start.workflow_id or workflow_id
     else:
         run_id = check_run_id(start)
-    spec = provider.build_query(run_id)
+    spec = provider.build_query(run_id, workflow_id=workflow_id)
     schedule = policy.delays()
     hint: float | None = None
     sleep_first = current is not None

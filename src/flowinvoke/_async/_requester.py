@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 
 from .. import _http
 from .._compat import AsyncRequestSlots, async_sleep
@@ -104,6 +105,67 @@ class AsyncRequester:
                 error,
             )
             await async_sleep(delay)
+
+    @property
+    def redact(self) -> Redactor:
+        """Masks the API key in text from the server."""
+        return self._redact
+
+    @asynccontextmanager
+    async def open_stream(
+        self, spec: RequestSpec, deadline: Deadline = _NO_DEADLINE
+    ) -> AsyncIterator[_http.Response]:
+        """Send `spec` and hand over its 2xx answer with the body unread (an event stream).
+
+        Opening is retried like `send`; a non-2xx answer is read and raised as its typed
+        error. Failures while the caller reads the body are the caller's to handle.
+        """
+        url = self._url(spec.path)
+        schedule = self._retry.delays()
+        budget = Deadline(self._retry.budget)
+        while True:
+            opened = False
+            try:
+                async with self._stream(spec, url, deadline) as response:
+                    if response.is_success:
+                        opened = True
+                        yield response
+                        return
+                    await response.aread()
+                    read_reply(self._provider, spec, response, self._redact)
+                    raise AssertionError("a non-2xx answer always raises")  # pragma: no cover
+            except _http.TransportError as exc:
+                if opened:
+                    raise
+                error: APIError = transport_error(self._provider, spec, exc, self._redact)
+            except APIError as exc:
+                if opened:
+                    raise
+                error = exc
+            delay = next_retry_delay(
+                error, spec.operation, self._retry, schedule, (budget, deadline)
+            )
+            if delay is None:
+                raise error
+            logger.info(
+                "retrying %s stream start in %.2fs after: %s", self._provider.name, delay, error
+            )
+            await async_sleep(delay)
+
+    @asynccontextmanager
+    async def _stream(
+        self, spec: RequestSpec, url: _http.URL, deadline: Deadline
+    ) -> AsyncIterator[_http.Response]:
+        if deadline.expired:
+            raise _http.PoolTimeout("the deadline passed before the request could be sent")
+        async with self._slots.hold(deadline), self._http.stream(
+            spec.method,
+            url,
+            content=spec.content,
+            headers=self._headers,
+            timeout=_capped(self._timeout, deadline),
+        ) as response:
+            yield response
 
     def _url(self, path: str) -> _http.URL:
         """The parsed URL for `path`; the few fixed paths are parsed once."""

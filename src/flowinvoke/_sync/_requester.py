@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 
 from .. import _http
 from .._compat import SyncRequestSlots, sync_sleep
@@ -105,6 +106,70 @@ class Requester:
                 error,
             )
             sync_sleep(delay)
+
+    @property
+    def redact(self) -> Redactor:
+        """Masks the API key in text from the server."""
+        return self._redact
+
+    @contextmanager
+    def open_stream(
+        self, spec: RequestSpec, deadline: Deadline = _NO_DEADLINE
+    ) -> Iterator[_http.Response]:
+        """Send `spec` and hand over its 2xx answer with the body unread (an event stream).
+
+        Opening is retried like `send`; a non-2xx answer is read and raised as its typed
+        error. Failures while the caller reads the body are the caller's to handle.
+        """
+        url = self._url(spec.path)
+        schedule = self._retry.delays()
+        budget = Deadline(self._retry.budget)
+        while True:
+            opened = False
+            try:
+                with self._stream(spec, url, deadline) as response:
+                    if response.is_success:
+                        opened = True
+                        yield response
+                        return
+                    response.read()
+                    read_reply(self._provider, spec, response, self._redact)
+                    raise AssertionError("a non-2xx answer always raises")  # pragma: no cover
+            except _http.TransportError as exc:
+                if opened:
+                    raise
+                error: APIError = transport_error(self._provider, spec, exc, self._redact)
+            except APIError as exc:
+                if opened:
+                    raise
+                error = exc
+            delay = next_retry_delay(
+                error, spec.operation, self._retry, schedule, (budget, deadline)
+            )
+            if delay is None:
+                raise error
+            logger.info(
+                "retrying %s stream start in %.2fs after: %s", self._provider.name, delay, error
+            )
+            sync_sleep(delay)
+
+    @contextmanager
+    def _stream(
+        self, spec: RequestSpec, url: _http.URL, deadline: Deadline
+    ) -> Iterator[_http.Response]:
+        if deadline.expired:
+            raise _http.PoolTimeout("the deadline passed before the request could be sent")
+        with (
+            self._slots.hold(deadline),
+            self._http.stream(
+                spec.method,
+                url,
+                content=spec.content,
+                headers=self._headers,
+                timeout=_capped(self._timeout, deadline),
+            ) as response,
+        ):
+            yield response
 
     def _url(self, path: str) -> _http.URL:
         """The parsed URL for `path`; the few fixed paths are parsed once."""

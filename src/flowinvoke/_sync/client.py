@@ -28,6 +28,7 @@ from .._retry import RetryPolicy
 from ..providers import AuthScheme, Provider, RequestSpec
 from ._poller import poll_states
 from ._requester import Requester
+from ._stream import first_state, run_states
 
 __all__ = ["DEFAULT_BATCH_CONCURRENCY", "DEFAULT_MAX_CONNECTIONS", "Client"]
 
@@ -54,14 +55,16 @@ class Client:
     connections.
 
     Args:
-        provider: A registered provider name ("gptbots", "altabots", "aitutor") or a
-            `Provider` instance. Default: `FLOWINVOKE_PROVIDER`, else "gptbots".
+        provider: A registered provider name ("gptbots", "altabots", "aitutor", "dify",
+            "coze", "coze-studio") or a `Provider` instance. Default:
+            `FLOWINVOKE_PROVIDER`, else "gptbots".
         api_key: The workflow's API key. Default: `FLOWINVOKE_API_KEY`.
         base_url: Override the provider's URL (an emulator, a proxy). Default:
             `FLOWINVOKE_BASE_URL`, else the provider's URL for `region`.
-        region: GPTBots data centre ("sg", "jp", "th"; default "sg").
+        region: GPTBots data centre ("sg", "jp", "th"; default "sg"); Coze site ("com",
+            "cn"; default "com").
         workflow_id: The workflow to run where the provider needs one in the call
-            (aitutor). Default: `FLOWINVOKE_WORKFLOW_ID`.
+            (aitutor, Coze; Dify: a published version). Default: `FLOWINVOKE_WORKFLOW_ID`.
         timeout: The per-request HTTP timeout, in seconds or as an `httpx.Timeout`.
             Default: 10 s to connect, 30 s to write, and a read timeout longer than the
             provider's slowest synchronous answer.
@@ -253,18 +256,20 @@ class Client:
             APIError: the request failed (see the errors reference).
         """
         spec = self._invoke_spec(input, user_id, workflow_id, async_mode, webhooks)
-        reply = self._requester.send(spec)
-        return reply.run
+        return first_state(self._requester, self._config.provider, spec, Deadline(None))
 
-    def get_run(self, run_id: str) -> WorkflowRun:
+    def get_run(self, run_id: str, *, workflow_id: str | None = None) -> WorkflowRun:
         """Query a run's current state once.
+
+        `workflow_id` names the run's workflow where the query path needs it (Coze);
+        default: the client's.
 
         Raises:
             UnsupportedOperationError: the provider has no query endpoint (aitutor).
             NotFoundError: there is no such run.
             APIError: the request failed.
         """
-        reply = self._requester.send(self._query_spec(run_id))
+        reply = self._requester.send(self._query_spec(run_id, workflow_id))
         return reply.run
 
     def wait(
@@ -274,6 +279,7 @@ class Client:
         timeout: float | None = None,
         poll: PollPolicy | None = None,
         on_update: OnUpdate | None = None,
+        workflow_id: str | None = None,
     ) -> WorkflowRun:
         """Poll a run until it leaves PENDING/RUNNING, and return its terminal state.
 
@@ -286,6 +292,8 @@ class Client:
             timeout: The wait deadline in seconds (default: the poll policy's timeout).
             poll: The poll schedule (default: the client's).
             on_update: Called (or awaited) with each new state; what it raises propagates.
+            workflow_id: The run's workflow, for a bare id on a platform whose query names
+                it (Coze); default: the client's. A `WorkflowRun` carries its own.
 
         Raises:
             WaitTimeoutError: the deadline passed; it carries the run id and the last state.
@@ -294,7 +302,8 @@ class Client:
         """
         policy = poll or self._config.poll
         deadline = _deadline(timeout, policy)
-        return self._wait(run_or_id, policy, deadline, on_update)
+        states = self._poll_states(run_or_id, policy, deadline, workflow_id)
+        return _follow(states, on_update)
 
     def watch(
         self,
@@ -302,6 +311,7 @@ class Client:
         *,
         timeout: float | None = None,
         poll: PollPolicy | None = None,
+        workflow_id: str | None = None,
     ) -> Iterator[WorkflowRun]:
         """Yield the run each time its observed state changes, ending after the terminal one.
 
@@ -309,7 +319,7 @@ class Client:
         """
         policy = poll or self._config.poll
         deadline = _deadline(timeout, policy)
-        states = poll_states(self._requester, self._config.provider, run_or_id, policy, deadline)
+        states = self._poll_states(run_or_id, policy, deadline, workflow_id)
         with closing(states):
             for state in states:
                 yield state
@@ -328,8 +338,10 @@ class Client:
     ) -> WorkflowRun:
         """Start a run and wait for it to finish.
 
-        Where the provider can start a run asynchronously (GPTBots/AltaBots), `run` does,
-        so a long workflow never meets a gateway's request timeout. `on_update` first
+        Where the provider can start a run asynchronously (GPTBots/AltaBots, Coze), `run`
+        does, so a long workflow never meets a gateway's request timeout; where its start
+        streams events (Dify), `run` reads the outcome from the stream and polls the run
+        if the stream drops. `on_update` first
         receives the started run (with its id) before any waiting, and every error raised
         after the start carries the run id. The deadline covers the start and the wait.
 
@@ -343,12 +355,8 @@ class Client:
         spec = self._invoke_spec(
             input, user_id, workflow_id, self._config.provider.supports_async_invoke, webhooks
         )
-        started = (self._requester.send(spec, deadline)).run
-        try:
-            finished = self._wait(started, policy, deadline, on_update)
-        except FlowInvokeError as error:
-            error.run_id = error.run_id or started.id
-            raise
+        states = run_states(self._requester, self._config.provider, spec, policy, deadline)
+        finished = _follow(states, on_update)
         return finished.raise_for_status() if raise_on_failure else finished
 
     def run_many(
@@ -474,23 +482,15 @@ class Client:
             return BatchItem(index, input, None, error)
         return BatchItem(index, input, run, None if run.succeeded else WorkflowFailedError(run))
 
-    def _wait(
+    def _poll_states(
         self,
         run_or_id: WorkflowRun | str,
         policy: PollPolicy,
         deadline: Deadline,
-        on_update: OnUpdate | None,
-    ) -> WorkflowRun:
-        last: WorkflowRun | None = None
-        states = poll_states(self._requester, self._config.provider, run_or_id, policy, deadline)
-        with closing(states):
-            for state in states:
-                last = state
-                if on_update is not None:
-                    sync_call(on_update, state)
-        if last is None:  # pragma: no cover - poll_states always yields before it ends
-            raise AssertionError("polling ended without a state")
-        return last
+        workflow_id: str | None,
+    ) -> Generator[WorkflowRun, None]:
+        provider, workflow = self._config.provider, workflow_id or self._config.workflow_id
+        return poll_states(self._requester, provider, run_or_id, policy, deadline, workflow)
 
     def _invoke_spec(
         self,
@@ -510,8 +510,27 @@ class Client:
             webhooks=check_webhooks(webhooks),
         )
 
-    def _query_spec(self, run_id: str) -> RequestSpec:
-        return self._config.provider.build_query(check_run_id(run_id))
+    def _query_spec(self, run_id: str, workflow_id: str | None) -> RequestSpec:
+        workflow = workflow_id or self._config.workflow_id
+        return self._config.provider.build_query(check_run_id(run_id), workflow_id=workflow)
+
+
+def _follow(states: Generator[WorkflowRun, None], on_update: OnUpdate | None) -> WorkflowRun:
+    """The last of `states`, each handed to `on_update` first; an error raised once the
+    run id is known carries it."""
+    last: WorkflowRun | None = None
+    try:
+        with closing(states):
+            for state in states:
+                last = state
+                if on_update is not None:
+                    sync_call(on_update, state)
+    except FlowInvokeError as error:
+        error.run_id = error.run_id or (last.id if last else None)
+        raise
+    if last is None:  # pragma: no cover - the state generators always yield before ending
+        raise AssertionError("following the run ended without a state")
+    return last
 
 
 def _own_http_client(
