@@ -158,13 +158,16 @@ class AsyncRequester:
     ) -> AsyncIterator[_http.Response]:
         if deadline.expired:
             raise _http.PoolTimeout("the deadline passed before the request could be sent")
-        async with self._slots.hold(deadline), self._http.stream(
-            spec.method,
-            url,
-            content=spec.content,
-            headers=self._headers,
-            timeout=_capped(self._timeout, deadline),
-        ) as response:
+        async with (
+            self._slots.hold(deadline),
+            self._http.stream(
+                spec.method,
+                url,
+                content=spec.content,
+                headers=self._headers,
+                timeout=_capped(self._timeout, deadline),
+            ) as response,
+        ):
             yield response
 
     def _url(self, path: str) -> _http.URL:

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from ._transport import FAILURE_ERRORS
-from ._wire import JSON_HEADERS, WireDisconnect, WireRequest, WireResponse
+from ._wire import JSON_HEADERS, WireDisconnect, WireRequest, WireResponse, WireStream
 
 if TYPE_CHECKING:
     from ._emulator import Emulator
@@ -62,12 +62,33 @@ class EmulatorASGIApp:
             name = raw_name.decode("latin-1").lower()
             value = raw_value.decode("latin-1")
             headers[name] = f"{headers[name]}, {value}" if name in headers else value
-        request = WireRequest(scope["method"], scope["path"], headers, bytes(body))
+        query = bytes(scope.get("query_string", b"")).decode("latin-1")
+        request = WireRequest(scope["method"], scope["path"], headers, bytes(body), query)
         reply = await self.emulator.respond_async(request)
         if isinstance(reply, WireDisconnect):
             await _fail(reply, send)
             return
+        if isinstance(reply, WireStream):
+            await self._send_stream(reply, send)
+            return
         await _send_response(reply, send)
+
+    async def _send_stream(self, stream: WireStream, send: Send) -> None:
+        """Send an event stream as it goes; a failure part-way breaks the connection."""
+        headers = [(n.encode("latin-1"), v.encode("latin-1")) for n, v in stream.headers]
+        await send({"type": "http.response.start", "status": stream.status, "headers": headers})
+        frames = stream.frames
+        try:
+            while True:
+                item = next(frames)
+                if isinstance(item, bytes):
+                    await send({"type": "http.response.body", "body": item, "more_body": True})
+                elif item > 0:
+                    await self.emulator.async_sleep(item)
+        except StopIteration as stop:
+            if stop.value is not None:
+                raise FAILURE_ERRORS[stop.value]("the event stream broke off") from None
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
 async def _send_response(response: WireResponse, send: Send) -> None:

@@ -30,11 +30,15 @@ from ._wire import (
     WireDisconnect,
     WireRequest,
     WireResponse,
+    WireStream,
+    dropped_after_first_chunk,
     format_seconds,
     immediately,
     json_response,
 )
 from ._wire_aitutor import AitutorWire, workflow_id_in
+from ._wire_coze import CozeWire, coze_operation
+from ._wire_dify import DifyWire, dify_operation
 from ._wire_gptbots import INVOKE_PATH, QUERY_PATH, GPTBotsWire
 from ._workflows import AitutorStyle, Workflow
 
@@ -80,7 +84,8 @@ class _ErrorRenderer(Protocol):
 
 
 class Emulator:
-    """An in-memory GPTBots / AltaBots / aitutor-api server for tests, demos and benchmarks.
+    """An in-memory GPTBots / AltaBots / aitutor-api / Dify / Coze server for tests, demos
+    and benchmarks.
 
     Register scripted `Workflow`s, then talk to it through `transport()` (an httpx
     `MockTransport` for `httpx.Client` and `httpx.AsyncClient`) or `asgi_app()` (plain ASGI,
@@ -133,6 +138,8 @@ class Emulator:
             errors_in_http_200=errors_in_http_200,
             default_style=aitutor_style,
         )
+        self._dify = DifyWire(self._state, self._lock)
+        self._coze = CozeWire(self._state, self._lock)
         for workflow in workflows:
             self.add_workflow(workflow)
         self.inject(*faults)
@@ -212,6 +219,11 @@ class Emulator:
                 counters.faults[fault.kind] += 1
         if fault is None:
             return (yield from handler(request))
+        if fault.processed and fault.kind in _FAILURES:
+            reply = yield from handler(request)
+            if isinstance(reply, WireStream):  # the stream breaks once the run has started
+                return dropped_after_first_chunk(reply, _FAILURES[fault.kind][0])
+            return self._fault_reply(fault, wire, workflow, reply)
         if not fault.processed:
             if fault.delay > 0 and fault.kind in ("slow", "timeout"):
                 yield fault.delay
@@ -295,7 +307,7 @@ class Emulator:
             "base_url": EMULATOR_BASE_URL,
             "transport": self.transport(),
         }
-        if not workflow.is_gptbots_family:
+        if not workflow.key_names_workflow:
             options["workflow_id"] = workflow.id
         return options
 
@@ -338,6 +350,18 @@ class Emulator:
             if request.method.upper() != "POST":
                 return "other", workflow, self._aitutor, _method_not_allowed
             return "invoke", workflow, self._aitutor, self._aitutor.invoke
+        elif (operation := dify_operation(path) or "") in ("invoke", "query"):
+            dify = self._dify.workflow_for(request)
+            if request.method.upper() != ("POST" if operation == "invoke" else "GET"):
+                return "other", dify, self._dify, _method_not_allowed
+            handler = self._dify.invoke if operation == "invoke" else self._dify.query
+            return operation, dify, self._dify, handler
+        elif (operation := coze_operation(path) or "") in ("invoke", "query"):
+            coze = self._coze.named_workflow(request)
+            if request.method.upper() != ("POST" if operation == "invoke" else "GET"):
+                return "other", coze, self._coze, _method_not_allowed
+            handler = self._coze.invoke if operation == "invoke" else self._coze.query
+            return operation, coze, self._coze, handler
         else:
             return "other", None, self._gptbots, _not_found
         workflow = self._gptbots.workflow_for(request)
