@@ -16,7 +16,7 @@ __all__ = ["SSEDecoder", "ServerSentEvent"]
 
 @dataclass(frozen=True, slots=True)
 class ServerSentEvent:
-    """One event: its name (`event:`, default "message"), data text and id."""
+    """One event: its name (`event:`, default "message"), data text and own `id:`."""
 
     event: str = "message"
     data: str = ""
@@ -82,7 +82,8 @@ class SSEDecoder:
 
     def _dispatch(self) -> ServerSentEvent:
         event = ServerSentEvent(self._event or "message", "\n".join(self._data), self._id)
-        self._event, self._data, self._fields_seen = None, [], False
+        # Unlike a browser's last-event-id, an event's id here is its own `id:` line.
+        self._event, self._data, self._id, self._fields_seen = None, [], None, False
         return event
 
 

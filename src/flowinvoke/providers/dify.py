@@ -114,7 +114,8 @@ class DifyProvider(Provider):
                 if _is_empty_run(body):
                     # Old servers answer an unknown id with 200 and every field null.
                     return ErrorInfo("no such workflow run", kind=ErrorKind.NOT_FOUND)
-                return None
+                if not _is_error_envelope(body):
+                    return None
             code = as_text(body.get("code"))
             return ErrorInfo(
                 message=as_text(body.get("message")) or f"HTTP {status_code}",
@@ -187,6 +188,12 @@ class DifyProvider(Provider):
             error=error if status in (RunStatus.FAILED, RunStatus.CANCELLED) else None,
             raw=raw,
         )
+
+
+def _is_error_envelope(body: Mapping[str, Any]) -> bool:
+    """Whether a body is Dify's error envelope (a proxy may pass one on with HTTP 200)."""
+    status = as_int(body.get("status"))
+    return isinstance(body.get("code"), str) and status is not None and status >= 400
 
 
 def _is_empty_run(body: Mapping[str, Any]) -> bool:
