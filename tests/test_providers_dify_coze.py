@@ -238,7 +238,7 @@ def test_sse_decoder_joins_split_chunks_and_line_endings() -> None:
         ServerSentEvent("Message", '{"a":\n1}', "0"),
         ServerSentEvent("ping", "", None),
     ]
-    assert events[0].json() is None  # the split JSON is not one document
+    assert events[0].json() == {"a": 1}  # data lines join with LF
 
 
 def test_sse_decoder_close_flushes_an_unterminated_event() -> None:
