@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
+from typing import cast
 
 from .. import _http
 from .._compat import async_deadline_scope
@@ -78,40 +79,56 @@ async def start_states(
     if not spec.stream:
         yield (await requester.send(spec, deadline)).run
         return
-    last: WorkflowRun | None = None
     async with requester.open_stream(spec, deadline) as response:
         if "text/event-stream" not in response.headers.get("content-type", ""):
             await response.aread()  # a server that answered in one piece after all
             yield read_reply(provider, spec, response, requester.redact).run
             return
-        decoder = SSEDecoder()
         chunks = _chunks(response)
-        while True:
-            try:
-                chunk = await _next_chunk(chunks, deadline, last)
-            except _http.TransportError as exc:
-                if last is None or last.id is None:
-                    raise transport_error(provider, spec, exc, requester.redact) from exc
-                logger.info("event stream of run %s dropped; polling instead: %s", last.id, exc)
-                return
-            events = decoder.feed(chunk) if chunk is not None else decoder.close()
-            for event in events:
-                item = provider.parse_stream_event(event, spec)
-                if isinstance(item, StreamError):
-                    error = stream_error(provider, spec, item, requester.redact)
-                    error.run_id = error.run_id or (last.id if last else None)
-                    raise error
-                if item is not None:
-                    last = item
-                    yield item
-                    if item.done:
-                        return
-            if chunk is None:
-                return
+        states = _read_events(chunks, provider, spec, deadline, requester)
+        # Closing both at once ends httpx's reader in this task, on every backend.
+        async with aclosing(chunks), aclosing(states):
+            async for state in states:
+                yield state
 
 
-def _chunks(response: _http.Response) -> AsyncIterator[bytes]:
-    return response.aiter_bytes()
+async def _read_events(
+    chunks: AsyncGenerator[bytes, None],
+    provider: Provider,
+    spec: RequestSpec,
+    deadline: Deadline,
+    requester: AsyncRequester,
+) -> AsyncGenerator[WorkflowRun, None]:
+    """The states the events of a stream tell, until its outcome, its end or its drop."""
+    decoder = SSEDecoder()
+    last: WorkflowRun | None = None
+    while True:
+        try:
+            chunk = await _next_chunk(chunks, deadline, last)
+        except _http.TransportError as exc:
+            if last is None or last.id is None:
+                raise transport_error(provider, spec, exc, requester.redact) from exc
+            logger.info("event stream of run %s dropped; polling instead: %s", last.id, exc)
+            return
+        events = decoder.feed(chunk) if chunk is not None else decoder.close()
+        for event in events:
+            item = provider.parse_stream_event(event, spec)
+            if isinstance(item, StreamError):
+                error = stream_error(provider, spec, item, requester.redact)
+                error.run_id = error.run_id or (last.id if last else None)
+                raise error
+            if item is not None:
+                last = item
+                yield item
+                if item.done:
+                    return
+        if chunk is None:
+            return
+
+
+def _chunks(response: _http.Response) -> AsyncGenerator[bytes, None]:
+    # httpx types it as an iterator; it is a generator, which aclosing needs.
+    return cast("AsyncGenerator[bytes, None]", response.aiter_bytes())
 
 
 async def _next_chunk(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Generator, Iterator
 from contextlib import closing
+from typing import cast
 
 from .. import _http
 from .._compat import sync_deadline_scope
@@ -79,40 +80,56 @@ def start_states(
     if not spec.stream:
         yield (requester.send(spec, deadline)).run
         return
-    last: WorkflowRun | None = None
     with requester.open_stream(spec, deadline) as response:
         if "text/event-stream" not in response.headers.get("content-type", ""):
             response.read()  # a server that answered in one piece after all
             yield read_reply(provider, spec, response, requester.redact).run
             return
-        decoder = SSEDecoder()
         chunks = _chunks(response)
-        while True:
-            try:
-                chunk = _next_chunk(chunks, deadline, last)
-            except _http.TransportError as exc:
-                if last is None or last.id is None:
-                    raise transport_error(provider, spec, exc, requester.redact) from exc
-                logger.info("event stream of run %s dropped; polling instead: %s", last.id, exc)
-                return
-            events = decoder.feed(chunk) if chunk is not None else decoder.close()
-            for event in events:
-                item = provider.parse_stream_event(event, spec)
-                if isinstance(item, StreamError):
-                    error = stream_error(provider, spec, item, requester.redact)
-                    error.run_id = error.run_id or (last.id if last else None)
-                    raise error
-                if item is not None:
-                    last = item
-                    yield item
-                    if item.done:
-                        return
-            if chunk is None:
-                return
+        states = _read_events(chunks, provider, spec, deadline, requester)
+        # Closing both at once ends httpx's reader in this task, on every backend.
+        with closing(chunks), closing(states):
+            for state in states:
+                yield state
 
 
-def _chunks(response: _http.Response) -> Iterator[bytes]:
-    return response.iter_bytes()
+def _read_events(
+    chunks: Generator[bytes, None],
+    provider: Provider,
+    spec: RequestSpec,
+    deadline: Deadline,
+    requester: Requester,
+) -> Generator[WorkflowRun, None]:
+    """The states the events of a stream tell, until its outcome, its end or its drop."""
+    decoder = SSEDecoder()
+    last: WorkflowRun | None = None
+    while True:
+        try:
+            chunk = _next_chunk(chunks, deadline, last)
+        except _http.TransportError as exc:
+            if last is None or last.id is None:
+                raise transport_error(provider, spec, exc, requester.redact) from exc
+            logger.info("event stream of run %s dropped; polling instead: %s", last.id, exc)
+            return
+        events = decoder.feed(chunk) if chunk is not None else decoder.close()
+        for event in events:
+            item = provider.parse_stream_event(event, spec)
+            if isinstance(item, StreamError):
+                error = stream_error(provider, spec, item, requester.redact)
+                error.run_id = error.run_id or (last.id if last else None)
+                raise error
+            if item is not None:
+                last = item
+                yield item
+                if item.done:
+                    return
+        if chunk is None:
+            return
+
+
+def _chunks(response: _http.Response) -> Generator[bytes, None]:
+    # httpx types it as an iterator; it is a generator, which closing needs.
+    return cast("Generator[bytes, None]", response.iter_bytes())
 
 
 def _next_chunk(
