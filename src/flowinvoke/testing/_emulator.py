@@ -219,11 +219,6 @@ class Emulator:
                 counters.faults[fault.kind] += 1
         if fault is None:
             return (yield from handler(request))
-        if fault.processed and fault.kind in _FAILURES:
-            reply = yield from handler(request)
-            if isinstance(reply, WireStream):  # the stream breaks once the run has started
-                return dropped_after_first_chunk(reply, _FAILURES[fault.kind][0])
-            return self._fault_reply(fault, wire, workflow, reply)
         if not fault.processed:
             if fault.delay > 0 and fault.kind in ("slow", "timeout"):
                 yield fault.delay
@@ -231,6 +226,9 @@ class Emulator:
                 return (yield from handler(request))
             return self._fault_reply(fault, wire, workflow, None)
         reply = yield from handler(request)
+        if isinstance(reply, WireStream) and fault.kind in _FAILURES:
+            # An event stream breaks once the run has started (its first chunk is sent).
+            return dropped_after_first_chunk(reply, _FAILURES[fault.kind][0])
         if fault.delay > 0 and fault.kind in ("slow", "timeout"):
             yield fault.delay
         if fault.kind == "slow":
