@@ -50,7 +50,7 @@ def poll_states(
         workflow_id = start.workflow_id or workflow_id
     else:
         run_id = check_run_id(start)
-    spec = provider.build_query(run_id, workflow_id=workflow_id)
+    spec = provider.query_for(run_id, workflow_id=workflow_id)
     schedule = policy.delays()
     hint: float | None = None
     sleep_first = current is not None

@@ -512,7 +512,7 @@ class Client:
 
     def _query_spec(self, run_id: str, workflow_id: str | None) -> RequestSpec:
         workflow = workflow_id or self._config.workflow_id
-        return self._config.provider.build_query(check_run_id(run_id), workflow_id=workflow)
+        return self._config.provider.query_for(check_run_id(run_id), workflow_id=workflow)
 
 
 def _follow(states: Generator[WorkflowRun, None], on_update: OnUpdate | None) -> WorkflowRun:

@@ -153,13 +153,18 @@ class Provider(ABC):
         provider implements `build_query`, so the answer cannot disagree with the code."""
         return type(self).build_query is not Provider.build_query
 
-    def build_query(self, run_id: str, *, workflow_id: str | None = None) -> RequestSpec:
-        """Describe the request that reads a run's current state.
-
-        `workflow_id` is the run's workflow (from the run, the call or the client), for
-        platforms whose query path names it (Coze); others ignore it.
-        """
+    def build_query(self, run_id: str) -> RequestSpec:
+        """Describe the request that reads a run's current state."""
         raise self.unsupported("querying a run by id", run_id=run_id)
+
+    def query_for(self, run_id: str, *, workflow_id: str | None = None) -> RequestSpec:
+        """The query the client sends for a run: `build_query(run_id)`.
+
+        `workflow_id` is the run's workflow (from the run, the call or the client). A
+        platform whose query path names the workflow (Coze) overrides this method to use it;
+        the others ignore it, so `build_query` keeps its one-argument form.
+        """
+        return self.build_query(run_id)
 
     def parse_stream_event(
         self, event: ServerSentEvent, request: RequestSpec

@@ -105,7 +105,11 @@ class CozeProvider(Provider):
             body["is_async"] = True
         return RequestSpec("POST", _RUN_PATH, body, Operation.INVOKE, workflow_id=workflow)
 
+    def query_for(self, run_id: str, *, workflow_id: str | None = None) -> RequestSpec:
+        return self.build_query(run_id, workflow_id=workflow_id)
+
     def build_query(self, run_id: str, *, workflow_id: str | None = None) -> RequestSpec:
+        """The history query of a run, which names its workflow (required)."""
         workflow = _workflow_id(self.name, workflow_id, querying=True)
         return RequestSpec(
             "GET",

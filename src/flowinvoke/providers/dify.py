@@ -104,7 +104,7 @@ class DifyProvider(Provider):
             "POST", path, body, Operation.INVOKE, workflow_id=workflow_id, stream=async_mode
         )
 
-    def build_query(self, run_id: str, *, workflow_id: str | None = None) -> RequestSpec:
+    def build_query(self, run_id: str) -> RequestSpec:
         path = f"/workflows/run/{quote(run_id, safe='')}"
         return RequestSpec("GET", path, None, Operation.QUERY, run_id=run_id)
 

@@ -72,7 +72,7 @@ class GPTBotsProvider(Provider):
             body["webhook"] = [hook.to_wire() for hook in webhooks]
         return RequestSpec("POST", _INVOKE_PATH, body, Operation.INVOKE)
 
-    def build_query(self, run_id: str, *, workflow_id: str | None = None) -> RequestSpec:
+    def build_query(self, run_id: str) -> RequestSpec:
         return RequestSpec(
             "POST", _QUERY_PATH, {"workflowRunId": run_id}, Operation.QUERY, run_id=run_id
         )
