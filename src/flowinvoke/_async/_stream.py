@@ -57,7 +57,7 @@ async def run_states(
             if state != last:
                 last = state
                 yield state
-    if last is None or (last.id is None and not last.done):
+    if last is None or (spec.stream and last.id is None and not last.done):
         raise _ended_without_id(provider, spec)
     if last.done:
         return
