@@ -348,24 +348,28 @@ class Emulator:
             if request.method.upper() != "POST":
                 return "other", workflow, self._aitutor, _method_not_allowed
             return "invoke", workflow, self._aitutor, self._aitutor.invoke
-        elif (operation := dify_operation(path) or "") in ("invoke", "query"):
-            dify = self._dify.workflow_for(request)
-            if request.method.upper() != ("POST" if operation == "invoke" else "GET"):
-                return "other", dify, self._dify, _method_not_allowed
-            handler = self._dify.invoke if operation == "invoke" else self._dify.query
-            return operation, dify, self._dify, handler
-        elif (operation := coze_operation(path) or "") in ("invoke", "query"):
-            coze = self._coze.named_workflow(request)
-            if request.method.upper() != ("POST" if operation == "invoke" else "GET"):
-                return "other", coze, self._coze, _method_not_allowed
-            handler = self._coze.invoke if operation == "invoke" else self._coze.query
-            return operation, coze, self._coze, handler
+        elif (routed := self._route_by_method(request, path)) is not None:
+            return routed
         else:
             return "other", None, self._gptbots, _not_found
         workflow = self._gptbots.workflow_for(request)
         if request.method.upper() != "POST":
             return "other", workflow, self._gptbots, _method_not_allowed
         return operation, workflow, self._gptbots, handler
+
+    def _route_by_method(
+        self, request: WireRequest, path: str
+    ) -> tuple[str, Workflow | None, _ErrorRenderer, Callable[[WireRequest], Handling]] | None:
+        """The route of a Dify or Coze request (they start with POST and query with GET)."""
+        for operation_of, wire in ((dify_operation, self._dify), (coze_operation, self._coze)):
+            operation = operation_of(path)
+            if operation is None:
+                continue
+            workflow = wire.named_workflow(request)
+            if request.method.upper() != ("POST" if operation == "invoke" else "GET"):
+                return "other", workflow, wire, _method_not_allowed
+            return operation, workflow, wire, wire.invoke if operation == "invoke" else wire.query
+        return None
 
     def _fault_reply(
         self,

@@ -70,33 +70,28 @@ def to_async_response(reply: Reply, request: Request, emulator: Emulator) -> Res
 
 
 def _sync_chunks(stream: WireStream, request: Request, emulator: Emulator) -> Iterator[bytes]:
-    frames = stream.frames
-    try:
-        while True:
-            item = next(frames)
-            if isinstance(item, bytes):
-                yield item
-            elif item > 0:
-                emulator.sleep(item)
-    except StopIteration as stop:
-        if stop.value is not None:
-            raise FAILURE_ERRORS[stop.value](DROP_MESSAGE, request=request) from None
+    for item in _items(stream, request):
+        if isinstance(item, bytes):
+            yield item
+        elif item > 0:
+            emulator.sleep(item)
 
 
 async def _async_chunks(
     stream: WireStream, request: Request, emulator: Emulator
 ) -> AsyncIterator[bytes]:
-    frames = stream.frames
-    try:
-        while True:
-            item = next(frames)
-            if isinstance(item, bytes):
-                yield item
-            elif item > 0:
-                await emulator.async_sleep(item)
-    except StopIteration as stop:
-        if stop.value is not None:
-            raise FAILURE_ERRORS[stop.value](DROP_MESSAGE, request=request) from None
+    for item in _items(stream, request):
+        if isinstance(item, bytes):
+            yield item
+        elif item > 0:
+            await emulator.async_sleep(item)
+
+
+def _items(stream: WireStream, request: Request) -> Iterator[float | bytes]:
+    """A stream's delays and chunks; at its end, the transport error it breaks with."""
+    failure = yield from stream.frames
+    if failure is not None:
+        raise FAILURE_ERRORS[failure](DROP_MESSAGE, request=request)
 
 
 class EmulatorTransport(MockTransport):

@@ -88,8 +88,8 @@ class DifyWire:
         self._state = state
         self._lock = lock
 
-    def workflow_for(self, request: WireRequest) -> Workflow | None:
-        """The workflow the request's Bearer key belongs to, else `None`."""
+    def named_workflow(self, request: WireRequest) -> Workflow | None:
+        """The workflow the request's Bearer key names (the key belongs to one), else `None`."""
         key = bearer_token(request.headers)
         return self._state.dify_keys.get(key) if key else None
 
@@ -144,7 +144,7 @@ class DifyWire:
     def invoke(self, request: WireRequest) -> Handling:
         """Start a run: blocking waits (yields) until it ends; streaming answers events."""
         with self._lock:
-            workflow = self.workflow_for(request)
+            workflow = self.named_workflow(request)
             if workflow is None:
                 return self.error("unauthorized", None)
             match = _START.search(request.path)
@@ -173,7 +173,7 @@ class DifyWire:
         """Answer a run's current state (no waiting)."""
         yield from ()
         with self._lock:
-            workflow = self.workflow_for(request)
+            workflow = self.named_workflow(request)
             if workflow is None:
                 return self.error("unauthorized", None)
             match = _QUERY.search(request.path)
