@@ -151,3 +151,40 @@ def test_client_options_name_the_workflow_only_where_the_call_does() -> None:
     assert "workflow_id" not in emu.client_options("app")
     assert emu.client_options(WF)["workflow_id"] == WF
     assert EMULATOR_BASE_URL.startswith("http://")
+
+
+def _slow_dify() -> Emulator:
+    # Real time: the run takes a minute and its stream pings only every 10 s.
+    return Emulator([Workflow(id="app", api_key="app-key", provider="dify", duration=60.0)])
+
+
+@pytest.mark.anyio
+async def test_async_run_returns_at_its_deadline_while_the_stream_is_silent() -> None:
+    pytest.importorskip("uvicorn")
+    import anyio
+
+    from flowinvoke import WaitTimeoutError
+
+    with LoopbackServer(_slow_dify()) as server:
+        async with server.async_client("app", poll=POLL, retry=RETRY) as client:
+            started = anyio.current_time()
+            with anyio.fail_after(15), pytest.raises(WaitTimeoutError) as caught:
+                await client.run({"q": 1}, timeout=1.0)
+            elapsed = anyio.current_time() - started
+    assert caught.value.run_id is not None  # the stream told it before the deadline
+    assert elapsed < 1.0 + 2.0  # a bound, not a timing: the deadline cut the silent read
+
+
+def test_sync_run_returns_at_its_deadline_while_the_stream_is_silent() -> None:
+    pytest.importorskip("uvicorn")
+    import time
+
+    from flowinvoke import WaitTimeoutError
+
+    with LoopbackServer(_slow_dify()) as server, server.client("app", poll=POLL) as client:
+        started = time.monotonic()
+        with pytest.raises(WaitTimeoutError) as caught:
+            client.run({"q": 1}, timeout=1.0)
+        elapsed = time.monotonic() - started
+    assert caught.value.run_id is not None
+    assert elapsed < 1.0 + 2.0

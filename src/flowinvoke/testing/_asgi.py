@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any, TypeAlias
 
+import anyio
+
 from ._transport import FAILURE_ERRORS
 from ._wire import JSON_HEADERS, WireDisconnect, WireRequest, WireResponse, WireStream
 
@@ -69,7 +71,12 @@ class EmulatorASGIApp:
             await _fail(reply, send)
             return
         if isinstance(reply, WireStream):
-            await self._send_stream(reply, send)
+            async with anyio.create_task_group() as group:
+                # A client that leaves mid-stream ends the stream at once, not at its next
+                # chunk (a run may ping only every 10 s), so servers shut down promptly.
+                group.start_soon(_cancel_on_disconnect, receive, group.cancel_scope)
+                await self._send_stream(reply, send)
+                group.cancel_scope.cancel()
             return
         await _send_response(reply, send)
 
@@ -89,6 +96,12 @@ class EmulatorASGIApp:
             if stop.value is not None:
                 raise FAILURE_ERRORS[stop.value]("the event stream broke off") from None
         await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+async def _cancel_on_disconnect(receive: Receive, scope: anyio.CancelScope) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+    scope.cancel()
 
 
 async def _send_response(response: WireResponse, send: Send) -> None:
