@@ -124,6 +124,8 @@ async def _read_events(
                     return
         if chunk is None:
             return
+        if deadline.expired:  # blocking reads cannot be cut: a drip ends here instead
+            raise _timed_out(last)
 
 
 def _chunks(response: _http.Response) -> AsyncGenerator[bytes, None]:
@@ -139,16 +141,20 @@ async def _next_chunk(
     chunk: bytes | None = None
     async with async_deadline_scope(deadline) as scope:
         chunk = await anext(chunks, None)
-    if scope.cancelled_caught or deadline.expired:
-        run_id = last.id if last else None
-        seen = f"; last status {last.raw_status}" if last else ""
-        raise WaitTimeoutError(
-            f"run {run_id or '(id not yet known)'} did not finish before the wait deadline"
-            f"{seen}; it may still finish" + (": wait again with its id" if run_id else ""),
-            run_id=run_id,
-            last_run=last,
-        )
+    if scope.cancelled_caught:
+        raise _timed_out(last)
     return chunk
+
+
+def _timed_out(last: WorkflowRun | None) -> WaitTimeoutError:
+    run_id = last.id if last else None
+    seen = f"; last status {last.raw_status}" if last else ""
+    return WaitTimeoutError(
+        f"run {run_id or '(id not yet known)'} did not finish before the wait deadline"
+        f"{seen}; it may still finish" + (": wait again with its id" if run_id else ""),
+        run_id=run_id,
+        last_run=last,
+    )
 
 
 def _ended_without_id(provider: Provider, spec: RequestSpec) -> APIConnectionError:
