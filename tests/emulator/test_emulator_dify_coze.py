@@ -188,3 +188,23 @@ def test_sync_run_returns_at_its_deadline_while_the_stream_is_silent() -> None:
         elapsed = time.monotonic() - started
     assert caught.value.run_id is not None
     assert elapsed < 1.0 + 2.0
+
+
+@pytest.mark.anyio
+async def test_dify_stream_and_drop_on_the_fast_transport(anyio_backend: str) -> None:
+    pytest.importorskip("uvicorn")
+    pytest.importorskip("httpx_aiohttp")
+    if anyio_backend != "asyncio":
+        pytest.skip("the fast transport serves the async client on asyncio")
+    emu = Emulator([Workflow(id="app", api_key="app-key", provider="dify", duration=0.2)])
+    with LoopbackServer(emu) as server:
+        async with server.async_client(
+            "app", poll=POLL, retry=RETRY, fast_transport=True
+        ) as client:
+            streamed = await client.run({"q": 1})
+            emu.inject(Fault("reset", operation="invoke", processed=True))
+            polled = await client.run({"q": 2})
+    assert streamed.succeeded and polled.succeeded
+    assert emu.counters.total_invokes == 2
+    assert emu.counters.queries[streamed.id or ""] == 0
+    assert emu.counters.queries[polled.id or ""] >= 1

@@ -12,12 +12,19 @@ from inside an app: it raises `ConnectError` before the response starts (uvicorn
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 import anyio
 
 from ._transport import FAILURE_ERRORS
-from ._wire import JSON_HEADERS, WireDisconnect, WireRequest, WireResponse, WireStream
+from ._wire import (
+    JSON_HEADERS,
+    TransportFailure,
+    WireDisconnect,
+    WireRequest,
+    WireResponse,
+    WireStream,
+)
 
 if TYPE_CHECKING:
     from ._emulator import Emulator
@@ -71,17 +78,20 @@ class EmulatorASGIApp:
             await _fail(reply, send)
             return
         if isinstance(reply, WireStream):
+            failure: TransportFailure | None = None
             async with anyio.create_task_group() as group:
                 # A client that leaves mid-stream ends the stream at once, not at its next
                 # chunk (a run may ping only every 10 s), so servers shut down promptly.
                 group.start_soon(_cancel_on_disconnect, receive, group.cancel_scope)
-                await self._send_stream(reply, send)
+                failure = await self._send_stream(reply, send)
                 group.cancel_scope.cancel()
+            if failure is not None:  # raised out here, not inside an exception group
+                raise FAILURE_ERRORS[failure]("the event stream broke off")
             return
         await _send_response(reply, send)
 
-    async def _send_stream(self, stream: WireStream, send: Send) -> None:
-        """Send an event stream as it goes; a failure part-way breaks the connection."""
+    async def _send_stream(self, stream: WireStream, send: Send) -> TransportFailure | None:
+        """Send an event stream as it goes; return how it breaks off part-way, if it does."""
         headers = [(n.encode("latin-1"), v.encode("latin-1")) for n, v in stream.headers]
         await send({"type": "http.response.start", "status": stream.status, "headers": headers})
         frames = stream.frames
@@ -94,8 +104,9 @@ class EmulatorASGIApp:
                     await self.emulator.async_sleep(item)
         except StopIteration as stop:
             if stop.value is not None:
-                raise FAILURE_ERRORS[stop.value]("the event stream broke off") from None
+                return cast("TransportFailure", stop.value)
         await send({"type": "http.response.body", "body": b"", "more_body": False})
+        return None
 
 
 async def _cancel_on_disconnect(receive: Receive, scope: anyio.CancelScope) -> None:
