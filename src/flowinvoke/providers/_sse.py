@@ -36,7 +36,7 @@ class SSEDecoder:
     """Turns chunks of a byte stream into `ServerSentEvent`s, keeping partial lines."""
 
     def __init__(self) -> None:
-        self._buffer = b""
+        self._parts: list[bytes] = []
         self._event: str | None = None
         self._data: list[str] = []
         self._id: str | None = None
@@ -44,22 +44,39 @@ class SSEDecoder:
 
     def feed(self, chunk: bytes) -> list[ServerSentEvent]:
         """The events `chunk` completes (none while an event is still arriving)."""
-        self._buffer += chunk
+        if b"\n" not in chunk and b"\r" not in chunk:
+            self._parts.append(chunk)  # a long line arriving in pieces is joined once
+            return []
+        buffer = b"".join((*self._parts, chunk))
         events: list[ServerSentEvent] = []
-        while True:
-            line, ending, rest = _split_line(self._buffer)
-            if ending is None:
-                break
-            self._buffer = rest
+        start, end = 0, len(buffer)
+        # Each ending is searched again only once passed (-1: none left), so a large chunk
+        # is scanned once, whichever line endings it uses.
+        newline, carriage = buffer.find(b"\n"), buffer.find(b"\r")
+        while start < end:
+            if newline != -1 and newline < start:
+                newline = buffer.find(b"\n", start)
+            if carriage != -1 and carriage < start:
+                carriage = buffer.find(b"\r", start)
+            if carriage == -1 or (newline != -1 and newline < carriage):
+                if newline == -1:
+                    break
+                line, start = buffer[start:newline], newline + 1
+            elif carriage + 1 == end:
+                break  # a CR may be the first half of a CRLF: wait for the next byte
+            else:
+                skip = 2 if buffer[carriage + 1] == 0x0A else 1
+                line, start = buffer[start:carriage], carriage + skip
             event = self._line(line.decode("utf-8", errors="replace"))
             if event is not None:
                 events.append(event)
+        self._parts = [buffer[start:]]
         return events
 
     def close(self) -> list[ServerSentEvent]:
         """The event left in the buffer when the stream ends (servers may omit the last
         blank line)."""
-        events = self.feed(b"\n") if self._buffer else []
+        events = self.feed(b"\n") if any(self._parts) else []
         if self._fields_seen:
             events.append(self._dispatch())
         return events
@@ -85,16 +102,3 @@ class SSEDecoder:
         # Unlike a browser's last-event-id, an event's id here is its own `id:` line.
         self._event, self._data, self._id, self._fields_seen = None, [], None, False
         return event
-
-
-def _split_line(buffer: bytes) -> tuple[bytes, bytes | None, bytes]:
-    """(line, its ending, the rest); ending None when no whole line is buffered yet."""
-    for index, byte in enumerate(buffer):
-        if byte == 0x0A:
-            return buffer[:index], b"\n", buffer[index + 1 :]
-        if byte == 0x0D:
-            if index + 1 == len(buffer):
-                return buffer, None, b""  # a CR may be the first half of a CRLF
-            end = index + 2 if buffer[index + 1] == 0x0A else index + 1
-            return buffer[:index], buffer[index:end], buffer[end:]
-    return buffer, None, b""
