@@ -49,7 +49,6 @@ RULES: list[Rule] = [
     Rule("__aenter__", "__enter__"),
     Rule("__aexit__", "__exit__"),
     # typing / collections.abc / contextlib.
-    Rule("AsyncIterator", "Iterator"),
     Rule("AsyncGenerator", "Generator"),
     # httpx names, taken from flowinvoke._http (also matches `_http.AsyncClient`).
     Rule("AsyncClient", "Client"),
@@ -60,7 +59,7 @@ RULES: list[Rule] = [
     Rule("asynccontextmanager", "contextmanager"),
     Rule("aread", "read"),  # httpx: reading a streamed answer's body
     Rule("aiter_bytes", "iter_bytes"),
-    Rule(r"anext\(", "next("),
+    Rule("anext", "next"),
     # flowinvoke's own async names.
     Rule("AsyncRequester", "Requester"),
     Rule("async_client", "client"),  # flowinvoke.testing.Emulator's ready clients

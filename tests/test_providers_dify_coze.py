@@ -117,7 +117,7 @@ def test_dify_blocking_success_example() -> None:
 )
 def test_dify_statuses(word: str, status: RunStatus, done: bool) -> None:
     body = {**DIFY_BLOCKING_SUCCESS["data"], "status": word, "error": "node llm failed"}
-    run = answer(DIFY, DIFY.build_query("r-1"), 200, body)
+    run = answer(DIFY, DIFY.build_query("fb47b2e6-…"), 200, body)
     assert (run.status, run.raw_status, run.done) == (status, word, done)
     assert run.error == (
         "node llm failed" if status in (RunStatus.FAILED, RunStatus.CANCELLED) else None
@@ -135,7 +135,7 @@ def test_dify_failed_blocking_run_keeps_difys_error_text() -> None:
 
 def test_dify_query_reads_inputs_given_as_json_text() -> None:
     body = {**DIFY_BLOCKING_SUCCESS["data"], "inputs": '{"q": "hi"}'}
-    assert answer(DIFY, DIFY.build_query("r-1"), 200, body).input == {"q": "hi"}
+    assert answer(DIFY, DIFY.build_query("fb47b2e6-…"), 200, body).input == {"q": "hi"}
 
 
 def test_dify_old_server_rfc822_times() -> None:
@@ -144,7 +144,7 @@ def test_dify_old_server_rfc822_times() -> None:
         "created_at": "Tue, 16 Jan 2024 12:20:29 GMT",
         "finished_at": "Tue, 16 Jan 2024 12:20:30 -0000",
     }
-    run = answer(DIFY, DIFY.build_query("r-1"), 200, body)
+    run = answer(DIFY, DIFY.build_query("fb47b2e6-…"), 200, body)
     assert run.started_at == datetime(2024, 1, 16, 12, 20, 29, tzinfo=timezone.utc)
     assert run.ended_at == datetime(2024, 1, 16, 12, 20, 30, tzinfo=timezone.utc)
 

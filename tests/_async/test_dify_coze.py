@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
 import pytest
@@ -171,7 +171,7 @@ def started_event(run_id: str = "run-1") -> bytes:
     return b"event: ping\n\n" + f"data: {json.dumps(event)}\n\n".encode()
 
 
-def streaming(chunks: Callable[[], AsyncIterator[bytes]], query: Any = None) -> Any:
+def streaming(chunks: Callable[[], AsyncGenerator[bytes, None]], query: Any = None) -> Any:
     def handle(request: _http.Request) -> _http.Response:
         if request.method == "GET":
             return _http.Response(200, json=query)
@@ -183,7 +183,7 @@ def streaming(chunks: Callable[[], AsyncIterator[bytes]], query: Any = None) -> 
 
 @pytest.mark.anyio
 async def test_deadline_holds_when_the_stream_drips(clock: SleepRecorder) -> None:
-    async def drip() -> AsyncIterator[bytes]:
+    async def drip() -> AsyncGenerator[bytes, None]:
         yield started_event()
         for _ in range(50):  # bounded, so that a broken cut fails instead of hanging
             await clock.sleep(4.0)
@@ -199,7 +199,7 @@ async def test_deadline_holds_when_the_stream_drips(clock: SleepRecorder) -> Non
 
 @pytest.mark.anyio
 async def test_stream_error_event_is_typed_and_carries_the_run_id() -> None:
-    async def failing() -> AsyncIterator[bytes]:
+    async def failing() -> AsyncGenerator[bytes, None]:
         yield started_event("run-9")
         event = {
             "event": "error",
@@ -219,7 +219,7 @@ async def test_stream_error_event_is_typed_and_carries_the_run_id() -> None:
 
 @pytest.mark.anyio
 async def test_stream_ending_without_outcome_polls_the_run(clock: SleepRecorder) -> None:
-    async def short() -> AsyncIterator[bytes]:
+    async def short() -> AsyncGenerator[bytes, None]:
         yield started_event("fb47b2e6-…")
 
     query = DIFY_BLOCKING_SUCCESS["data"]
@@ -230,7 +230,7 @@ async def test_stream_ending_without_outcome_polls_the_run(clock: SleepRecorder)
 
 @pytest.mark.anyio
 async def test_stream_dropping_before_the_id_says_the_run_may_have_started() -> None:
-    async def broken() -> AsyncIterator[bytes]:
+    async def broken() -> AsyncGenerator[bytes, None]:
         yield b"event: ping\n\n"
         raise _http.RemoteProtocolError("peer closed connection")
 

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from typing import Any
 
 import pytest
@@ -165,7 +165,7 @@ def started_event(run_id: str = "run-1") -> bytes:
     return b"event: ping\n\n" + f"data: {json.dumps(event)}\n\n".encode()
 
 
-def streaming(chunks: Callable[[], Iterator[bytes]], query: Any = None) -> Any:
+def streaming(chunks: Callable[[], Generator[bytes, None]], query: Any = None) -> Any:
     def handle(request: _http.Request) -> _http.Response:
         if request.method == "GET":
             return _http.Response(200, json=query)
@@ -176,7 +176,7 @@ def streaming(chunks: Callable[[], Iterator[bytes]], query: Any = None) -> Any:
 
 
 def test_deadline_holds_when_the_stream_drips(clock: SleepRecorder) -> None:
-    def drip() -> Iterator[bytes]:
+    def drip() -> Generator[bytes, None]:
         yield started_event()
         for _ in range(50):  # bounded, so that a broken cut fails instead of hanging
             clock.sleep(4.0)
@@ -191,7 +191,7 @@ def test_deadline_holds_when_the_stream_drips(clock: SleepRecorder) -> None:
 
 
 def test_stream_error_event_is_typed_and_carries_the_run_id() -> None:
-    def failing() -> Iterator[bytes]:
+    def failing() -> Generator[bytes, None]:
         yield started_event("run-9")
         event = {
             "event": "error",
@@ -210,7 +210,7 @@ def test_stream_error_event_is_typed_and_carries_the_run_id() -> None:
 
 
 def test_stream_ending_without_outcome_polls_the_run(clock: SleepRecorder) -> None:
-    def short() -> Iterator[bytes]:
+    def short() -> Generator[bytes, None]:
         yield started_event("fb47b2e6-…")
 
     query = DIFY_BLOCKING_SUCCESS["data"]
@@ -220,7 +220,7 @@ def test_stream_ending_without_outcome_polls_the_run(clock: SleepRecorder) -> No
 
 
 def test_stream_dropping_before_the_id_says_the_run_may_have_started() -> None:
-    def broken() -> Iterator[bytes]:
+    def broken() -> Generator[bytes, None]:
         yield b"event: ping\n\n"
         raise _http.RemoteProtocolError("peer closed connection")
 

@@ -8,7 +8,7 @@ outliving the stream), the run is followed by polling its id instead.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from typing import cast
 
@@ -134,7 +134,7 @@ def _chunks(response: _http.Response) -> AsyncGenerator[bytes, None]:
 
 
 async def _next_chunk(
-    chunks: AsyncIterator[bytes], deadline: Deadline, last: WorkflowRun | None
+    chunks: AsyncGenerator[bytes, None], deadline: Deadline, last: WorkflowRun | None
 ) -> bytes | None:
     """The stream's next bytes (None at its end), cut by the deadline: a stream that
     drips keep-alives never outlives the wait."""

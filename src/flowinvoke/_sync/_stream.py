@@ -9,7 +9,7 @@ outliving the stream), the run is followed by polling its id instead.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator
+from collections.abc import Generator
 from contextlib import closing
 from typing import cast
 
@@ -135,7 +135,7 @@ def _chunks(response: _http.Response) -> Generator[bytes, None]:
 
 
 def _next_chunk(
-    chunks: Iterator[bytes], deadline: Deadline, last: WorkflowRun | None
+    chunks: Generator[bytes, None], deadline: Deadline, last: WorkflowRun | None
 ) -> bytes | None:
     """The stream's next bytes (None at its end), cut by the deadline: a stream that
     drips keep-alives never outlives the wait."""

@@ -24,11 +24,11 @@ import os
 import re
 import sys
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Iterator
 from contextlib import AbstractContextManager, closing, contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, cast
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 
@@ -463,11 +463,8 @@ def _run(
     try:
         with display:
             # A plain generator: closing it stops the runs in flight at their next sleep.
-            items = cast(
-                "Generator[BatchItem, None, None]",
-                client.as_completed(
-                    inputs, concurrency=concurrency, user_id=user_id, timeout=timeout
-                ),
+            items = client.as_completed(
+                inputs, concurrency=concurrency, user_id=user_id, timeout=timeout
             )
             with closing(items):
                 for item in items:

@@ -1,8 +1,14 @@
-"""Tolerant readers for fields of a decoded JSON body, shared by provider modules."""
+"""Tolerant readers for fields of a decoded JSON body, shared by provider modules.
+
+Each reader is total: whatever a server sends (a 4,000-digit integer, NaN, Infinity, a
+list where a number belongs), it returns a value or None and never raises, so one odd
+field cannot lose a whole answer or escape as a builtin error.
+"""
 
 from __future__ import annotations
 
 import json
+import math
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -20,22 +26,28 @@ __all__ = [
 
 
 def as_text(value: Any) -> str | None:
-    """A string field; numbers are accepted (versions come as "9" and as 9)."""
+    """A string field; finite numbers are accepted (versions come as "9" and as 9)."""
     if value is None or isinstance(value, bool):
         return None
-    if isinstance(value, str | int | float):
-        return str(value)
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and as_float(value) is not None:
+        try:
+            return str(value)
+        except ValueError:  # an int past Python's digit limit for str()
+            return None
     return None
 
 
 def as_float(value: Any) -> float | None:
-    """A number field; numeric strings are accepted."""
+    """A finite number field; numeric strings are accepted, NaN and infinities are not."""
     if isinstance(value, bool) or value is None:
         return None
     try:
-        return float(value)
-    except (TypeError, ValueError):
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
         return None
+    return number if math.isfinite(number) else None
 
 
 def as_int(value: Any) -> int | None:
@@ -45,7 +57,7 @@ def as_int(value: Any) -> int | None:
 
 
 def epoch_ms(value: Any) -> datetime | None:
-    """A UTC datetime from milliseconds since the epoch (0 and missing mean unknown)."""
+    """A UTC datetime from milliseconds since the epoch (0, missing or absurd mean unknown)."""
     number = as_float(value)
     if not number:
         return None
@@ -56,9 +68,14 @@ def epoch_ms(value: Any) -> datetime | None:
 
 
 def millis(value: Any) -> timedelta | None:
-    """A duration from milliseconds."""
+    """A duration from milliseconds (negative or past `timedelta`'s range means unknown)."""
     number = as_float(value)
-    return None if number is None or number < 0 else timedelta(milliseconds=number)
+    if number is None or number < 0:
+        return None
+    try:
+        return timedelta(milliseconds=number)
+    except OverflowError:
+        return None
 
 
 def epoch_seconds(value: Any) -> datetime | None:
@@ -76,15 +93,20 @@ def epoch_seconds(value: Any) -> datetime | None:
 
 
 def seconds(value: Any) -> timedelta | None:
-    """A duration from seconds."""
+    """A duration from seconds (negative or past `timedelta`'s range means unknown)."""
     number = as_float(value)
-    return None if number is None or number < 0 else timedelta(seconds=number)
+    if number is None or number < 0:
+        return None
+    try:
+        return timedelta(seconds=number)
+    except OverflowError:
+        return None
 
 
 def _date_text(text: str) -> datetime | None:
     try:
         parsed = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         try:
             parsed = datetime.fromisoformat(text.strip())
         except ValueError:
@@ -94,10 +116,10 @@ def _date_text(text: str) -> datetime | None:
 
 def json_text(value: Any) -> Any:
     """A field that arrives as serialised JSON (Coze's `data`/`output`, Dify's query
-    `inputs`) decoded; text that is not JSON is returned as is."""
+    `inputs`) decoded; text that is not JSON (or nests absurdly deep) is returned as is."""
     if isinstance(value, str | bytes):
         try:
             return json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):
             return value
     return value
