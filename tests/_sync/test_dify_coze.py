@@ -15,6 +15,7 @@ from flowinvoke import (
     BadRequestError,
     Client,
     ConfigurationError,
+    Hooks,
     InsufficientCreditsError,
     NotFoundError,
     PermissionDeniedError,
@@ -330,3 +331,27 @@ def test_coze_history_example_through_a_scripted_transport() -> None:
         run = coze.get_run("743104097880585****")
     assert run.succeeded and run.output == {"Output": "…"}
     assert seen == [f"GET /v1/workflows/{COZE_WF}/run_histories/743104097880585****" + " b''"]
+
+
+def test_hooks_see_the_stream_start_its_retry_and_the_states(clock: SleepRecorder) -> None:
+    emu = emulator(clock)
+    emu.inject(Fault("rate_limit", operation="invoke", retry_after=0.01))
+    seen: list[str] = []
+    hooks = Hooks(
+        on_request=lambda event: seen.append(f"request {event.operation}"),
+        on_response=lambda event: seen.append(f"response {event.status_code}"),
+        on_retry=lambda event: seen.append("retry"),
+        on_state=lambda run: seen.append(f"state {run.raw_status}"),
+    )
+    with client(emu, "dify-app", hooks=hooks) as dify:
+        run = dify.run({"q": 1})
+    assert run.succeeded
+    assert seen == [
+        "request invoke",
+        "response 429",
+        "retry",
+        "request invoke",
+        "state running",
+        "state succeeded",
+        "response 200",
+    ]

@@ -154,29 +154,40 @@ class AsyncRequester:
         url = self._url(spec.path)
         schedule = self._retry.delays()
         budget = Deadline(self._retry.budget)
+        attempt = 0
         while True:
+            attempt += 1
             opened = False
             await self._hold_back(deadline)
-            try:
-                async with self._stream(spec, url, deadline) as response:
-                    if response.is_success:
-                        opened = True
-                        self._cooldown.clear_streak()
-                        yield response
-                        return
-                    await response.aread()
-                    read_reply(
-                        self._provider, spec, response, self._redact, auth_scheme=self._auth_scheme
-                    )
-                    raise AssertionError("a non-2xx answer always raises")  # pragma: no cover
-            except _http.TransportError as exc:
-                if opened:
-                    raise
-                error: APIError = transport_error(self._provider, spec, exc, self._redact)
-            except APIError as exc:
-                if opened:
-                    raise
-                error = exc
+            # The request's hooks and span cover the whole stream (the span is never made
+            # current, so it may stay open across the `yield`).
+            with self._observers.request(self._provider.name, spec, url, attempt) as outcome:
+                try:
+                    async with self._stream(spec, url, deadline) as response:
+                        outcome.status = response.status_code
+                        if response.is_success:
+                            opened = True
+                            self._cooldown.clear_streak()
+                            yield response
+                            return
+                        await response.aread()
+                        read_reply(
+                            self._provider,
+                            spec,
+                            response,
+                            self._redact,
+                            auth_scheme=self._auth_scheme,
+                        )
+                        raise AssertionError("a non-2xx answer raises")  # pragma: no cover
+                except _http.TransportError as exc:
+                    if opened:
+                        raise
+                    error: APIError = transport_error(self._provider, spec, exc, self._redact)
+                except APIError as exc:
+                    if opened:
+                        raise
+                    error = exc
+                outcome.error = error
             self._note_slow_down(error)
             delay = next_retry_delay(
                 error, spec.operation, self._retry, schedule, (budget, deadline)
@@ -185,6 +196,9 @@ class AsyncRequester:
                 delay = max(delay, self._cooldown.wait())
             if delay is None or deadline.remaining() <= delay:
                 raise error
+            if self._observers.active:
+                event = self._observers.request_event(self._provider.name, spec, str(url), attempt)
+                self._observers.retry(RetryEvent(event, error, delay))
             logger.info(
                 "retrying %s stream start in %.2fs after: %s", self._provider.name, delay, error
             )
