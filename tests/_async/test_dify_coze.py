@@ -373,3 +373,18 @@ async def test_hooks_see_the_stream_start_its_retry_and_the_states(clock: SleepR
         "state succeeded",
         "response 200",
     ]
+
+
+@pytest.mark.anyio
+async def test_a_webhook_receiver_is_left_out_where_the_platform_calls_none(
+    clock: SleepRecorder,
+) -> None:
+    from flowinvoke.webhooks import WebhookReceiver
+
+    receiver = WebhookReceiver("https://hooks.example.com/flowinvoke")
+    emu = emulator(clock)
+    for workflow in ("dify-app", COZE_WF):
+        async with client(emu, workflow, webhook_receiver=receiver) as platform:
+            run = await platform.run({"q": workflow})
+        assert run.succeeded  # no webhook was sent (both would refuse one)
+    assert all(not record.webhooks for record in emu.runs())

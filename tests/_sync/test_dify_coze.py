@@ -355,3 +355,17 @@ def test_hooks_see_the_stream_start_its_retry_and_the_states(clock: SleepRecorde
         "state succeeded",
         "response 200",
     ]
+
+
+def test_a_webhook_receiver_is_left_out_where_the_platform_calls_none(
+    clock: SleepRecorder,
+) -> None:
+    from flowinvoke.webhooks import WebhookReceiver
+
+    receiver = WebhookReceiver("https://hooks.example.com/flowinvoke")
+    emu = emulator(clock)
+    for workflow in ("dify-app", COZE_WF):
+        with client(emu, workflow, webhook_receiver=receiver) as platform:
+            run = platform.run({"q": workflow})
+        assert run.succeeded  # no webhook was sent (both would refuse one)
+    assert all(not record.webhooks for record in emu.runs())

@@ -13,7 +13,7 @@ from contextlib import aclosing
 from typing import cast
 
 from .. import _http
-from .._compat import async_deadline_scope
+from .._compat import AsyncWakeup, async_deadline_scope
 from .._deadline import Deadline
 from .._errors import APIConnectionError, WaitTimeoutError
 from .._logging import logger
@@ -47,9 +47,10 @@ async def run_states(
     spec: RequestSpec,
     policy: PollPolicy,
     deadline: Deadline,
+    wakeup: AsyncWakeup | None = None,
 ) -> AsyncGenerator[WorkflowRun, None]:
     """Start a run and yield each new state until the terminal one: those the start tells,
-    then those polling finds."""
+    then those polling finds (`wakeup`, a webhook callback's, cuts its sleeps short)."""
     last: WorkflowRun | None = None
     started = start_states(requester, provider, spec, deadline)
     async with aclosing(started):
@@ -61,7 +62,7 @@ async def run_states(
         raise _ended_without_id(provider, spec)
     if last.done:
         return
-    polled = poll_states(requester, provider, last, policy, deadline)
+    polled = poll_states(requester, provider, last, policy, deadline, wakeup=wakeup)
     async with aclosing(polled):
         async for state in polled:
             if state is not last:  # poll_states yields its start first

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable, Iterable, Mapping, Sequence
-from contextlib import aclosing
+from contextlib import aclosing, nullcontext
 from functools import partial
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import _http
 from .._batch import BatchItem, BatchProgress, BatchTally
-from .._compat import AsyncRequestSlots, async_call_maybe, async_map_unordered
+from .._compat import AsyncRequestSlots, AsyncWakeup, async_call_maybe, async_map_unordered
 from .._config import ClientConfig, check_max_connections, env_flag, resolve_config
 from .._cooldown import CoolDown
 from .._deadline import Deadline, positive_seconds
@@ -30,6 +30,9 @@ from ..providers import AuthScheme, Provider, RequestSpec
 from ._poller import poll_states
 from ._requester import AsyncRequester
 from ._stream import first_state, run_states
+
+if TYPE_CHECKING:
+    from ..webhooks import WebhookReceiver
 
 __all__ = ["DEFAULT_BATCH_CONCURRENCY", "DEFAULT_MAX_CONNECTIONS", "AsyncClient"]
 
@@ -96,6 +99,9 @@ class AsyncClient:
             provider; True: insist; False: off; a `TracerProvider`: trace with that one.
         trace_inputs: Record each run's input on its span (off by default: inputs may
             hold personal data).
+        webhook_receiver: Finish `run()` by callback (GPTBots/AltaBots): each run gets a
+            webhook target on this receiver, its wait ends when the callback comes (checked
+            with one query) and polls only on the receiver's slow fallback schedule.
 
     Raises:
         ConfigurationError: a setting is missing or wrong; nothing has been sent.
@@ -124,7 +130,9 @@ class AsyncClient:
         hooks: Hooks | Sequence[Hooks] | None = None,
         tracing: bool | TracerProvider | None = None,
         trace_inputs: bool = False,
+        webhook_receiver: WebhookReceiver | None = None,
     ) -> None:
+        self._webhook_receiver = webhook_receiver
         config = resolve_config(
             provider=provider,
             api_key=api_key,
@@ -253,6 +261,7 @@ class AsyncClient:
             self._observers,
             owns_http=False,
         )
+        derived._webhook_receiver = self._webhook_receiver
         return derived
 
     async def invoke(
@@ -408,11 +417,19 @@ class AsyncClient:
         """
         policy = poll or self._config.poll
         deadline = _deadline(timeout, policy)
-        spec = self._invoke_spec(
-            input, user_id, workflow_id, self._config.provider.supports_async_invoke, webhooks
-        )
-        with self._call("flowinvoke.run", workflow_id, input=input) as call:
-            states = run_states(self._requester, self._config.provider, spec, policy, deadline)
+        provider = self._config.provider
+        async_mode = provider.supports_async_invoke
+        # A run is told of its end by webhook only where the platform calls webhooks.
+        receiver = self._webhook_receiver if async_mode and provider.supports_webhooks else None
+        wakeup = AsyncWakeup() if receiver is not None else None
+        with (
+            self._call("flowinvoke.run", workflow_id, input=input) as call,
+            receiver.expect_callback(wakeup) if receiver and wakeup else nullcontext() as hook,
+        ):
+            if receiver is not None and hook is not None:
+                webhooks, policy = [*(webhooks or ()), hook], receiver.fallback
+            spec = self._invoke_spec(input, user_id, workflow_id, async_mode, webhooks)
+            states = run_states(self._requester, provider, spec, policy, deadline, wakeup)
             finished = await self._follow(states, on_update, call)
             call.finished(finished)
             return finished.raise_for_status() if raise_on_failure else finished
@@ -563,7 +580,9 @@ class AsyncClient:
         workflow_id: str | None,
     ) -> AsyncGenerator[WorkflowRun, None]:
         provider, workflow = self._config.provider, workflow_id or self._config.workflow_id
-        return poll_states(self._requester, provider, run_or_id, policy, deadline, workflow)
+        return poll_states(
+            self._requester, provider, run_or_id, policy, deadline, workflow_id=workflow
+        )
 
     def _invoke_spec(
         self,

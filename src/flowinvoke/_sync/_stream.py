@@ -14,7 +14,7 @@ from contextlib import closing
 from typing import cast
 
 from .. import _http
-from .._compat import sync_deadline_scope
+from .._compat import SyncWakeup, sync_deadline_scope
 from .._deadline import Deadline
 from .._errors import APIConnectionError, WaitTimeoutError
 from .._logging import logger
@@ -48,9 +48,10 @@ def run_states(
     spec: RequestSpec,
     policy: PollPolicy,
     deadline: Deadline,
+    wakeup: SyncWakeup | None = None,
 ) -> Generator[WorkflowRun, None]:
     """Start a run and yield each new state until the terminal one: those the start tells,
-    then those polling finds."""
+    then those polling finds (`wakeup`, a webhook callback's, cuts its sleeps short)."""
     last: WorkflowRun | None = None
     started = start_states(requester, provider, spec, deadline)
     with closing(started):
@@ -62,7 +63,7 @@ def run_states(
         raise _ended_without_id(provider, spec)
     if last.done:
         return
-    polled = poll_states(requester, provider, last, policy, deadline)
+    polled = poll_states(requester, provider, last, policy, deadline, wakeup=wakeup)
     with closing(polled):
         for state in polled:
             if state is not last:  # poll_states yields its start first

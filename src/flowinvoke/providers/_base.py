@@ -116,6 +116,9 @@ class Provider(ABC):
         name: The name callers pass as `provider=`.
         supports_async_invoke: Whether a start can return at once with an unfinished run
             (`async_mode=True`); `run()` uses it when it can.
+        supports_webhooks: Whether the platform calls webhooks when an async run ends, so
+            a client's webhook receiver can finish `run()` (consulted with async starts only;
+            Dify and Coze have none).
         regions: The known regions; empty for a platform with one host (then
             `FLOWINVOKE_REGION` is ignored for it).
         auth_schemes: The auth schemes the platform accepts.
@@ -125,6 +128,7 @@ class Provider(ABC):
 
     name: ClassVar[str]
     supports_async_invoke: ClassVar[bool] = False
+    supports_webhooks: ClassVar[bool] = True
     regions: ClassVar[tuple[str, ...]] = ()
     auth_schemes: ClassVar[tuple[AuthScheme, ...]] = ("bearer", "raw")
     read_timeout: ClassVar[float] = 300.0

@@ -73,6 +73,7 @@ class CozeProvider(Provider):
 
     name: ClassVar[str] = "coze"
     supports_async_invoke: ClassVar[bool] = True
+    supports_webhooks: ClassVar[bool] = False  # none calls back when a run ends
     regions: ClassVar[tuple[str, ...]] = ("com", "cn")
     auth_schemes: ClassVar[tuple[AuthScheme, ...]] = ("bearer",)
     # A synchronous run is cut at 90 s without an answer.

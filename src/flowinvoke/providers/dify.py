@@ -69,6 +69,7 @@ class DifyProvider(Provider):
 
     name: ClassVar[str] = "dify"
     supports_async_invoke: ClassVar[bool] = True  # by a streaming start, closed early
+    supports_webhooks: ClassVar[bool] = False  # none calls back when a run ends
     auth_schemes: ClassVar[tuple[AuthScheme, ...]] = ("bearer",)
     # Cloudflare cuts a blocking call at 100 s; self-hosted servers may allow longer.
     read_timeout: ClassVar[float] = 300.0

@@ -12,6 +12,9 @@ test suite of a project that has flowinvoke installed:
 - `flowinvoke_client`: a `flowinvoke.Client` bound to "wf-test", closed after the test.
 - `flowinvoke_async_client`: a `flowinvoke.AsyncClient` bound to "wf-test", for tests run by
   anyio's or pytest-asyncio's plugin, on asyncio or trio.
+- `flowinvoke_webhook_receiver`: a `flowinvoke.webhooks.WebhookReceiver` served by uvicorn
+  on a loopback port (needs the `emulator` extra); the emulator calls it back when an async
+  run started with `webhook_receiver=` ends.
 - `flowinvoke_dify_client`, `flowinvoke_async_dify_client`, `flowinvoke_coze_client`,
   `flowinvoke_async_coze_client`: the same, bound to the Dify and the Coze workflow.
 
@@ -33,6 +36,7 @@ from ._workflows import Workflow
 
 if TYPE_CHECKING:
     from flowinvoke import AsyncClient, Client
+    from flowinvoke.webhooks import WebhookReceiver
 
 __all__ = [
     "FAST_POLL",
@@ -50,6 +54,7 @@ __all__ = [
     "flowinvoke_coze_client",
     "flowinvoke_dify_client",
     "flowinvoke_emulator",
+    "flowinvoke_webhook_receiver",
 ]
 
 TEST_WORKFLOW_ID = "wf-test"
@@ -142,6 +147,15 @@ def _async_client(emulator: Emulator, workflow_id: str) -> Iterator[AsyncClient]
     client = emulator.async_client(workflow_id, poll=FAST_POLL, retry=FAST_RETRY)
     yield client
     _close_without_loop(client.aclose())
+
+
+@pytest.fixture
+def flowinvoke_webhook_receiver() -> Iterator[WebhookReceiver]:
+    """A `WebhookReceiver` served by uvicorn on 127.0.0.1 (a free port) for the test."""
+    from ._receiver_server import ReceiverServer  # imports uvicorn: only when used
+
+    with ReceiverServer() as server:
+        yield server.receiver
 
 
 def _close_without_loop(closing: Coroutine[Any, Any, None]) -> None:
