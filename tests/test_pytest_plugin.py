@@ -137,6 +137,43 @@ def test_async_client_fixture_under_pytest_asyncio(pytester: pytest.Pytester) ->
     result.assert_outcomes(passed=1)
 
 
+def test_dify_and_coze_fixtures(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        from flowinvoke import Client
+        from flowinvoke.testing import Fault
+
+
+        @pytest.fixture(params=["asyncio", "trio"])
+        def anyio_backend(request):
+            return request.param
+
+
+        def test_dify(flowinvoke_dify_client, flowinvoke_emulator):
+            assert isinstance(flowinvoke_dify_client, Client)
+            run = flowinvoke_dify_client.run({"q": "hi"})
+            assert run.succeeded and run.provider == "dify" and run.raw_status == "succeeded"
+            assert flowinvoke_emulator.run(run.id).queries == 2  # the stream ended early
+
+
+        def test_coze_survives_a_dropped_query(flowinvoke_coze_client, flowinvoke_emulator):
+            flowinvoke_emulator.inject(Fault("disconnect", operation="query"))
+            run = flowinvoke_coze_client.run({"q": "hi"})
+            assert run.succeeded and run.output == {"echo": {"q": "hi"}}
+
+
+        @pytest.mark.anyio
+        async def test_async(flowinvoke_async_dify_client, flowinvoke_async_coze_client):
+            assert (await flowinvoke_async_dify_client.run({"q": 1})).succeeded
+            assert (await flowinvoke_async_coze_client.run({"q": 1})).succeeded
+        """
+    )
+    result = run(pytester)
+    result.assert_outcomes(passed=4)
+
+
 def test_faults_through_the_fixture(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """

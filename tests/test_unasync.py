@@ -35,7 +35,7 @@ ASYNC_SOURCE = '''\
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
-from contextlib import aclosing
+from contextlib import aclosing, asynccontextmanager
 
 from flowinvoke import _http
 from flowinvoke._compat import (
@@ -82,6 +82,12 @@ async def states(runs: Runs) -> AsyncGenerator[int, None]:
     async with aclosing(runs.stream()) as stream:
         async for state in stream:
             yield state
+
+
+@asynccontextmanager
+async def body(response: _http.Response) -> AsyncGenerator[bytes | None, None]:
+    await response.aread()
+    yield await anext(response.aiter_bytes(), None)
 '''
 
 ASYNC_TEST = """\
@@ -166,7 +172,9 @@ def test_generates_sync_code(root: Path) -> None:
     for construct in [
         '"""Fixture client."""\n\nfrom __future__ import annotations\n',
         "from collections.abc import Generator\n",
-        "from contextlib import closing\n",
+        "from contextlib import closing, contextmanager\n",
+        "@contextmanager\ndef body(response: _http.Response) -> Generator[bytes | None, None]:\n",
+        "    response.read()\n    yield next(response.iter_bytes(), None)\n",
         "from .._sync import other\n",
         "from .._sync._requester import Requester\n",
         "        self._requester = Requester(client, SyncRequestSlots(2))\n",

@@ -29,9 +29,17 @@ from ._errors import (
 from ._models import WorkflowRun
 from ._retry import parse_retry_after
 from ._secret import Redactor
-from .providers._base import AuthScheme, ErrorInfo, ErrorKind, Operation, Provider, RequestSpec
+from .providers._base import (
+    AuthScheme,
+    ErrorInfo,
+    ErrorKind,
+    Operation,
+    Provider,
+    RequestSpec,
+    StreamError,
+)
 
-__all__ = ["MAX_JSON_DEPTH", "Reply", "read_reply", "transport_error"]
+__all__ = ["MAX_JSON_DEPTH", "Reply", "read_reply", "stream_error", "transport_error"]
 
 #: How deeply an answer's JSON may nest. The providers' answers nest a few levels; a body
 #: nested hundreds deep is hostile, and reading it would exhaust Python's stack.
@@ -117,6 +125,18 @@ def read_reply(
         raise _unreadable(other, spec, redact)
     # A hint only matters for the next poll of an unfinished run.
     return Reply(run, None if run.done else parse_retry_after(response.headers))
+
+
+def stream_error(
+    provider: Provider, spec: RequestSpec, event: StreamError, redact: Redactor
+) -> APIError:
+    """The typed error an error event of a 2xx event stream means, read like an answer
+    with the event's status and body."""
+    response = _http.Response(event.status_code, json=event.body)
+    info = provider.parse_error(event.status_code, event.body) or ErrorInfo("stream error")
+    error = _status_error(provider, spec, response, info, event.body, redact, None)
+    error.run_id = error.run_id or event.run_id
+    return error
 
 
 def transport_error(

@@ -20,6 +20,7 @@ from ._errors import (
     APIError,
     APIStatusError,
     ConfigurationError,
+    InsufficientCreditsError,
     RateLimitError,
     ResponseValidationError,
     ServerError,
@@ -92,6 +93,8 @@ _START_RETRIED_STATUSES = frozenset({429, 503})
 
 def is_retryable(error: APIError, operation: Operation) -> bool:
     """Whether `error` from `operation` may be retried without risk of a second run."""
+    if isinstance(error, InsufficientCreditsError):
+        return False  # a spent quota or balance, whatever its status (Dify sends 429)
     if operation is Operation.QUERY:
         transient = (APIConnectionError, ResponseValidationError, RateLimitError, ServerError)
         if isinstance(error, transient):

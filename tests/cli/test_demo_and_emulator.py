@@ -36,6 +36,8 @@ def test_demo_fast(invoke: Invoke) -> None:
         "4. A transient HTTP 503, survived (demo-slow)",
         "5. A run on aitutor-api (wf_demo)",
         "6. A run finished by webhook (demo-slow)",
+        "7. A run on Dify, followed on its event stream (demo-dify)",
+        "8. A run on Coze, started async and polled (7400000000000000042)",
         "Summary",
     ):
         assert heading in out
@@ -46,6 +48,8 @@ def test_demo_fast(invoke: Invoke) -> None:
     assert "injected 1 fault(s)" in out
     assert "Once upon a time" in out
     assert "the wait woke and confirmed with 1 query" in out
+    assert "Bonjour, the stream" in out and "0 poll(s) needed" in out
+    assert "A short poem about rivers" in out
     assert "\x1b[" not in out  # no colour codes outside a terminal
     assert elapsed < 5
 

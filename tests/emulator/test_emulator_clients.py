@@ -98,10 +98,19 @@ def test_imports_stay_light() -> None:
 
 def test_demo_keys_match_the_demo_workflows() -> None:
     emulator = demo_emulator()
-    assert set(DEMO_KEYS) == {"demo-quick", "demo-slow", "demo-fails", "wf_demo"}
+    assert set(DEMO_KEYS) == {
+        "demo-quick",
+        "demo-slow",
+        "demo-fails",
+        "wf_demo",
+        "demo-dify",
+        "7400000000000000042",
+    }
     for workflow_id, key in DEMO_KEYS.items():
         assert emulator.workflow(workflow_id).api_key == key
     assert emulator.workflow("wf_demo").provider == "aitutor"
+    assert emulator.workflow("demo-dify").provider == "dify"
+    assert emulator.workflow("7400000000000000042").provider == "coze"
     with pytest.raises(TypeError):
         DEMO_KEYS["demo-quick"] = "x"  # type: ignore[index]
     with pytest.raises(ValueError, match="run_seconds"):

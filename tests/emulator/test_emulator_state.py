@@ -136,7 +136,7 @@ def test_registration_rules() -> None:
     [
         {"id": ""},
         {"api_key": ""},
-        {"provider": "dify"},
+        {"provider": "zapier"},
         {"final_status": "DONE"},
         {"aitutor_style": "other"},
         {"sync_answer": "never"},

@@ -26,6 +26,7 @@ def poll_states(
     start: WorkflowRun | str,
     policy: PollPolicy,
     deadline: Deadline,
+    workflow_id: str | None = None,
     wakeup: SyncWakeup | None = None,
     timer: RunTimer | None = None,
 ) -> Generator[WorkflowRun, None]:
@@ -34,9 +35,10 @@ def poll_states(
     A `WorkflowRun` given as `start` is yielded first; a bare id is queried at once.
     Transient query failures never end the wait (the next poll tries again); a failure that
     retrying cannot mend (401, 403, 404, ...) is raised with the run id on it. When the
-    deadline passes, `WaitTimeoutError` carries the id and the last state seen. A `wakeup`
-    (a webhook callback's) cuts the sleep before a query short. A `timer` (the run's
-    start just answered) schedules from learned durations and learns this one.
+    deadline passes, `WaitTimeoutError` carries the id and the last state seen. The query
+    names the run's own workflow, else `workflow_id` (platforms whose path needs one). A
+    `wakeup` (a webhook callback's) cuts the sleep before a query short. A `timer` (the
+    run's start just answered) schedules from learned durations and learns this one.
     """
     current: WorkflowRun | None = None
     unknown = _UnknownWords(provider)
@@ -52,9 +54,10 @@ def poll_states(
                 provider=provider.name,
             )
         run_id = start.id
+        workflow_id = start.workflow_id or workflow_id
     else:
         run_id = check_run_id(start)
-    spec = provider.build_query(run_id)
+    spec = provider.query_for(run_id, workflow_id=workflow_id)
     schedule = policy.delays() if timer is None else timer.delays(policy)
     hint: float | None = None
     sleep_first = current is not None

@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Generator, Mapping
+from contextlib import contextmanager
 
 from .. import _http
 from .._compat import SyncRequestSlots, sync_sleep
@@ -135,6 +136,92 @@ class Requester:
                 extra=_log_fields(self._provider, spec, attempt + 1),
             )
             sync_sleep(delay)
+
+    @property
+    def redact(self) -> Redactor:
+        """Masks the API key in text from the server."""
+        return self._redact
+
+    @contextmanager
+    def open_stream(
+        self, spec: RequestSpec, deadline: Deadline = _NO_DEADLINE
+    ) -> Generator[_http.Response, None]:
+        """Send `spec` and hand over its 2xx answer with the body unread (an event stream).
+
+        Opening is retried like `send` (cool-down and rate limit included); a non-2xx
+        answer is read and raised as its typed error. Failures while the caller reads the
+        body are the caller's to handle.
+        """
+        url = self._url(spec.path)
+        schedule = self._retry.delays()
+        budget = Deadline(self._retry.budget)
+        attempt = 0
+        while True:
+            attempt += 1
+            opened = False
+            self._hold_back(deadline)
+            # The request's hooks and span cover the whole stream (the span is never made
+            # current, so it may stay open across the `yield`).
+            with self._observers.request(self._provider.name, spec, url, attempt) as outcome:
+                try:
+                    with self._stream(spec, url, deadline) as response:
+                        outcome.status = response.status_code
+                        if response.is_success:
+                            opened = True
+                            self._cooldown.clear_streak()
+                            yield response
+                            return
+                        response.read()
+                        read_reply(
+                            self._provider,
+                            spec,
+                            response,
+                            self._redact,
+                            auth_scheme=self._auth_scheme,
+                        )
+                        raise AssertionError("a non-2xx answer raises")  # pragma: no cover
+                except _http.TransportError as exc:
+                    if opened:
+                        raise
+                    error: APIError = transport_error(self._provider, spec, exc, self._redact)
+                except APIError as exc:
+                    if opened:
+                        raise
+                    error = exc
+                outcome.error = error
+            self._note_slow_down(error)
+            delay = next_retry_delay(
+                error, spec.operation, self._retry, schedule, (budget, deadline)
+            )
+            if delay is not None:
+                delay = max(delay, self._cooldown.wait())
+            if delay is None or deadline.remaining() <= delay:
+                raise error
+            if self._observers.active:
+                event = self._observers.request_event(self._provider.name, spec, str(url), attempt)
+                self._observers.retry(RetryEvent(event, error, delay))
+            logger.info(
+                "retrying %s stream start in %.2fs after: %s", self._provider.name, delay, error
+            )
+            sync_sleep(delay)
+
+    @contextmanager
+    def _stream(
+        self, spec: RequestSpec, url: _http.URL, deadline: Deadline
+    ) -> Generator[_http.Response, None]:
+        if deadline.expired:
+            raise _http.PoolTimeout("the deadline passed before the request could be sent")
+        with (
+            self._slots.hold(deadline),
+            self._http.stream(
+                spec.method,
+                url,
+                content=spec.content,
+                headers=self._headers,
+                timeout=_capped(self._timeout, deadline),
+            ) as response,
+        ):
+            yield response
 
     def _attempt(
         self, spec: RequestSpec, url: _http.URL, deadline: Deadline, attempt: int

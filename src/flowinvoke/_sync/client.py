@@ -31,6 +31,7 @@ from .._retry import RetryPolicy
 from ..providers import AuthScheme, Provider, RequestSpec
 from ._poller import poll_states
 from ._requester import Requester
+from ._stream import first_state, run_states
 
 if TYPE_CHECKING:
     from ..webhooks import WebhookReceiver
@@ -60,14 +61,16 @@ class Client:
     connections.
 
     Args:
-        provider: A registered provider name ("gptbots", "altabots", "aitutor") or a
-            `Provider` instance. Default: `FLOWINVOKE_PROVIDER`, else "gptbots".
+        provider: A registered provider name ("gptbots", "altabots", "aitutor", "dify",
+            "coze", "coze-studio") or a `Provider` instance. Default:
+            `FLOWINVOKE_PROVIDER`, else "gptbots".
         api_key: The workflow's API key. Default: `FLOWINVOKE_API_KEY`.
         base_url: Override the provider's URL (an emulator, a proxy). Default:
             `FLOWINVOKE_BASE_URL`, else the provider's URL for `region`.
-        region: GPTBots data centre ("sg", "jp", "th"; default "sg").
+        region: GPTBots data centre ("sg", "jp", "th"; default "sg"); Coze site ("com",
+            "cn"; default "com").
         workflow_id: The workflow to run where the provider needs one in the call
-            (aitutor). Default: `FLOWINVOKE_WORKFLOW_ID`.
+            (aitutor, Coze; Dify: a published version). Default: `FLOWINVOKE_WORKFLOW_ID`.
         timeout: The per-request HTTP timeout, in seconds or as an `httpx.Timeout`.
             Default: 10 s to connect, 30 s to write, and a read timeout longer than the
             provider's slowest synchronous answer.
@@ -318,19 +321,22 @@ class Client:
         """
         spec = self._invoke_spec(input, user_id, workflow_id, async_mode, webhooks)
         with self._call("flowinvoke.invoke", workflow_id, input=input) as call:
-            run = (self._requester.send(spec)).run
+            run = first_state(self._requester, self._config.provider, spec, Deadline(None))
             call.finished(run)
         return run
 
-    def get_run(self, run_id: str) -> WorkflowRun:
+    def get_run(self, run_id: str, *, workflow_id: str | None = None) -> WorkflowRun:
         """Query a run's current state once.
+
+        `workflow_id` names the run's workflow where the query path needs it (Coze);
+        default: the client's.
 
         Raises:
             UnsupportedOperationError: the provider has no query endpoint (aitutor).
             NotFoundError: there is no such run.
             APIError: the request failed.
         """
-        spec = self._query_spec(run_id)
+        spec = self._query_spec(run_id, workflow_id)
         with self._call("flowinvoke.get_run", run_id=run_id) as call:
             run = (self._requester.send(spec)).run
             call.finished(run)
@@ -343,6 +349,7 @@ class Client:
         timeout: float | None = None,
         poll: PollPolicy | None = None,
         on_update: OnUpdate | None = None,
+        workflow_id: str | None = None,
     ) -> WorkflowRun:
         """Poll a run until it leaves PENDING/RUNNING, and return its terminal state.
 
@@ -355,6 +362,8 @@ class Client:
             timeout: The wait deadline in seconds (default: the poll policy's timeout).
             poll: The poll schedule (default: the client's).
             on_update: Called (or awaited) with each new state; what it raises propagates.
+            workflow_id: The run's workflow, for a bare id on a platform whose query names
+                it (Coze); default: the client's. A `WorkflowRun` carries its own.
 
         Raises:
             WaitTimeoutError: the deadline passed; it carries the run id and the last state.
@@ -364,7 +373,8 @@ class Client:
         policy = poll or self._config.poll
         deadline = _deadline(timeout, policy)
         with self._call("flowinvoke.wait", run_id=_id_of(run_or_id)) as call:
-            run = self._wait(run_or_id, policy, deadline, on_update)
+            states = self._poll_states(run_or_id, policy, deadline, workflow_id)
+            run = self._follow(states, on_update)
             call.finished(run)
         return run
 
@@ -374,6 +384,7 @@ class Client:
         *,
         timeout: float | None = None,
         poll: PollPolicy | None = None,
+        workflow_id: str | None = None,
     ) -> Generator[WorkflowRun, None]:
         """Yield the run each time its observed state changes, ending after the terminal one.
 
@@ -383,10 +394,7 @@ class Client:
         """
         policy = poll or self._config.poll
         deadline = _deadline(timeout, policy)
-        timer = self._timer(run_or_id, policy)
-        states = poll_states(
-            self._requester, self._config.provider, run_or_id, policy, deadline, timer=timer
-        )
+        states = self._poll_states(run_or_id, policy, deadline, workflow_id)
         call = self._call("flowinvoke.wait", run_id=_id_of(run_or_id))
         failure: BaseException | None = None
         try:
@@ -422,8 +430,10 @@ class Client:
     ) -> WorkflowRun:
         """Start a run and wait for it to finish.
 
-        Where the provider can start a run asynchronously (GPTBots/AltaBots), `run` does,
-        so a long workflow never meets a gateway's request timeout. `on_update` first
+        Where the provider can start a run asynchronously (GPTBots/AltaBots, Coze), `run`
+        does, so a long workflow never meets a gateway's request timeout; where its start
+        streams events (Dify), `run` reads the outcome from the stream and polls the run
+        if the stream drops. `on_update` first
         receives the started run (with its id) before any waiting, and every error raised
         after the start carries the run id. The deadline covers the start and the wait.
 
@@ -434,8 +444,10 @@ class Client:
         """
         policy = poll or self._config.poll
         deadline = _deadline(timeout, policy)
-        async_mode = self._config.provider.supports_async_invoke
-        receiver = self._webhook_receiver if async_mode else None
+        provider = self._config.provider
+        async_mode = provider.supports_async_invoke
+        # A run is told of its end by webhook only where the platform calls webhooks.
+        receiver = self._webhook_receiver if async_mode and provider.supports_webhooks else None
         wakeup = SyncWakeup() if receiver is not None else None
         with (
             self._call("flowinvoke.run", workflow_id, input=input) as call,
@@ -444,13 +456,12 @@ class Client:
             if receiver is not None and hook is not None:
                 webhooks, policy = [*(webhooks or ()), hook], receiver.fallback
             spec = self._invoke_spec(input, user_id, workflow_id, async_mode, webhooks)
-            started = (self._requester.send(spec, deadline)).run
-            call.run_id(started.id)
-            try:
-                finished = self._wait(started, policy, deadline, on_update, wakeup)
-            except FlowInvokeError as error:
-                error.run_id = error.run_id or started.id
-                raise
+            # Learning times polls; a run told of its end by webhook polls only as a safety net.
+            timer = None if receiver is not None else partial(self._timer, policy=policy)
+            states = run_states(
+                self._requester, provider, spec, policy, deadline, wakeup, timer_for=timer
+            )
+            finished = self._follow(states, on_update, call)
             call.finished(finished)
             return finished.raise_for_status() if raise_on_failure else finished
 
@@ -592,34 +603,23 @@ class Client:
             return BatchItem(index, input, None, error)
         return BatchItem(index, input, run, None if run.succeeded else WorkflowFailedError(run))
 
-    def _wait(
+    def _poll_states(
         self,
         run_or_id: WorkflowRun | str,
         policy: PollPolicy,
         deadline: Deadline,
-        on_update: OnUpdate | None,
-        wakeup: SyncWakeup | None = None,
-    ) -> WorkflowRun:
-        last: WorkflowRun | None = None
-        timer = self._timer(run_or_id, policy)
-        states = poll_states(
+        workflow_id: str | None,
+    ) -> Generator[WorkflowRun, None]:
+        provider, workflow = self._config.provider, workflow_id or self._config.workflow_id
+        return poll_states(
             self._requester,
-            self._config.provider,
+            provider,
             run_or_id,
             policy,
             deadline,
-            wakeup=wakeup,
-            timer=timer,
+            workflow_id=workflow,
+            timer=self._timer(run_or_id, policy),
         )
-        with closing(states):
-            for state in states:
-                last = state
-                self._observers.state(state)
-                if on_update is not None:
-                    sync_call(on_update, state)
-        if last is None:  # pragma: no cover - poll_states always yields before it ends
-            raise AssertionError("polling ended without a state")
-        return last
 
     def _timer(self, run_or_id: WorkflowRun | str, policy: PollPolicy) -> RunTimer | None:
         """A learning timer for a wait that starts from a run's start answer.
@@ -658,8 +658,34 @@ class Client:
             webhooks=check_webhooks(webhooks),
         )
 
-    def _query_spec(self, run_id: str) -> RequestSpec:
-        return self._config.provider.build_query(check_run_id(run_id))
+    def _query_spec(self, run_id: str, workflow_id: str | None) -> RequestSpec:
+        workflow = workflow_id or self._config.workflow_id
+        return self._config.provider.query_for(check_run_id(run_id), workflow_id=workflow)
+
+    def _follow(
+        self,
+        states: Generator[WorkflowRun, None],
+        on_update: OnUpdate | None,
+        call: CallSpan | None = None,
+    ) -> WorkflowRun:
+        """The last of `states`, each observed and handed to `on_update` first; an error
+        raised once the run id is known carries it (and so does `call`, once told)."""
+        last: WorkflowRun | None = None
+        try:
+            with closing(states):
+                for state in states:
+                    if call is not None and state.id and (last is None or last.id is None):
+                        call.run_id(state.id)
+                    last = state
+                    self._observers.state(state)
+                    if on_update is not None:
+                        sync_call(on_update, state)
+        except FlowInvokeError as error:
+            error.run_id = error.run_id or (last.id if last else None)
+            raise
+        if last is None:  # pragma: no cover - the state generators always yield before ending
+            raise AssertionError("following the run ended without a state")
+        return last
 
     def _call(
         self,

@@ -65,7 +65,7 @@ def _usage_message(error: click.ClickException) -> str:
 )
 @click.pass_context
 def cli(ctx: click.Context, verbose: bool) -> None:
-    """Start, query and wait for GPTBots, AltaBots and aitutor-api workflow runs.
+    """Start, query and wait for GPTBots, AltaBots, aitutor-api, Dify and Coze workflow runs.
 
     \b
     Try it without an account:   flowinvoke demo

@@ -1,4 +1,4 @@
-"""`flowinvoke demo`: six runs against the in-process emulator, narrated step by step.
+"""`flowinvoke demo`: eight runs against the in-process emulator, narrated step by step.
 
 No key, no network: the emulator answers through an httpx mock transport. The last step
 (a run finished by webhook) serves a receiver on a loopback port, when uvicorn is installed. Every
@@ -55,7 +55,7 @@ class _Outcome:
     "--fast", is_flag=True, help="Make the slow workflow take a fraction of a second (tests)."
 )
 def demo(fast: bool) -> None:
-    """Watch flowinvoke work, with no account: six runs on the bundled emulator.
+    """Watch flowinvoke work, with no account: eight runs on the bundled emulator.
 
     \b
     1. a synchronous run and its output
@@ -64,6 +64,8 @@ def demo(fast: bool) -> None:
     4. a transient HTTP 503, retried and survived
     5. a run on the aitutor-api provider
     6. a run finished by webhook (a receiver on a loopback port; needs uvicorn)
+    7. a Dify run, its outcome read from the event stream
+    8. a Coze run, started asynchronously and polled
     """
     from flowinvoke.testing import demo_emulator
 
@@ -89,12 +91,21 @@ class _Demo:
     def play(self) -> None:
         """Run every step, then print the summary."""
         self.console.print(
-            "flowinvoke demo: six workflow runs against the bundled emulator "
+            "flowinvoke demo: eight workflow runs against the bundled emulator "
             "(in-process: no key, no network).",
             soft_wrap=True,
         )
         for number, step in enumerate(
-            (self.quick, self.slow, self.fails, self.retried, self.aitutor, self.pushed),
+            (
+                self.quick,
+                self.slow,
+                self.fails,
+                self.retried,
+                self.aitutor,
+                self.pushed,
+                self.dify,
+                self.coze,
+            ),
             start=1,
         ):
             step(number)
@@ -218,6 +229,40 @@ class _Demo:
         )
         self.show(run, output=False)
         self.record(number, "demo-slow", run, started, f"webhook, {queries} query")
+
+    def dify(self, number: int) -> None:
+        """A Dify run: streamed, so the id arrives at once and the outcome without polls."""
+        self.heading(number, "A run on Dify, followed on its event stream", "demo-dify")
+        data = {"text": "the stream"}
+        self.code(f"client.run({data!r})")
+        with self.client("demo-dify") as client:
+            started = time.monotonic()
+            with self.progress_of_latest() as progress:
+                run = client.run(data, on_update=progress.on_update)
+        polls = self.queries(run)
+        self.say(f"the stream told the run id and its end: {polls} poll(s) needed")
+        self.show(run)
+        self.record(number, "demo-dify", run, started, f"streamed, {polls} polls")
+
+    def coze(self, number: int) -> None:
+        """A Coze run: `is_async` start, then polling its history."""
+        from flowinvoke.testing._demo import DEMO_COZE_WORKFLOW
+
+        self.heading(number, "A run on Coze, started async and polled", DEMO_COZE_WORKFLOW)
+        data = {"topic": "rivers"}
+        self.code(f"client.run({data!r})")
+        with self.client(DEMO_COZE_WORKFLOW) as client:
+            started = time.monotonic()
+            with self.progress_of_latest() as progress:
+                run = client.run(data, on_update=progress.on_update)
+        self.show(run)
+        self.record(number, "coze", run, started, f"{self.queries(run)} polls")
+
+    def progress_of_latest(self) -> RunProgress:
+        """A progress tracker for a run whose id is not known yet."""
+        return RunProgress(
+            live=self._live(), console=self.console, indent="  ", polls=self._polls()
+        )
 
     def summary(self) -> None:
         """The table of every step's outcome."""

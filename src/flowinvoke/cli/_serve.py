@@ -14,7 +14,7 @@ _INSTALL_HINT = 'serving the emulator needs uvicorn: pip install "flowinvoke[emu
 
 @click.group()
 def emulator() -> None:
-    """The bundled emulator of the GPTBots and aitutor workflow APIs."""
+    """The bundled emulator of the GPTBots, aitutor, Dify and Coze workflow APIs."""
 
 
 @emulator.command()

@@ -85,7 +85,8 @@ def client_options(command: F) -> F:
             "--provider",
             "-p",
             metavar="NAME",
-            help="gptbots, altabots or aitutor. [env FLOWINVOKE_PROVIDER; default gptbots]",
+            help="gptbots, altabots, aitutor, dify, coze or coze-studio. "
+            "[env FLOWINVOKE_PROVIDER; default gptbots]",
         ),
         click.option(
             "--api-key",
@@ -103,12 +104,14 @@ def client_options(command: F) -> F:
         click.option(
             "--region",
             metavar="REGION",
-            help="GPTBots data centre: sg, jp or th. [env FLOWINVOKE_REGION; default sg]",
+            help="GPTBots data centre: sg, jp or th (default sg); Coze site: com or cn. "
+            "[env FLOWINVOKE_REGION]",
         ),
         click.option(
             "--workflow-id",
             metavar="ID",
-            help="The workflow to run, for providers whose calls name one (aitutor: wf_...). "
+            help="The workflow to run, for providers whose calls name one (aitutor: wf_...; "
+            "Coze: its 19-digit id, also needed to query a run). "
             "[env FLOWINVOKE_WORKFLOW_ID]",
         ),
         click.option(

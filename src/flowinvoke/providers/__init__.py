@@ -7,20 +7,36 @@ and calling `register_provider`; clients then accept its name as `provider=`.
 from __future__ import annotations
 
 from .._errors import ConfigurationError
-from ._base import AuthScheme, ErrorInfo, ErrorKind, Operation, Provider, RequestSpec
+from ._base import (
+    AuthScheme,
+    ErrorInfo,
+    ErrorKind,
+    Operation,
+    Provider,
+    RequestSpec,
+    ServerSentEvent,
+    StreamError,
+)
 from .aitutor import AitutorProvider
+from .coze import CozeProvider, CozeStudioProvider
+from .dify import DifyProvider
 from .gptbots import AltaBotsProvider, GPTBotsProvider
 
 __all__ = [
     "AitutorProvider",
     "AltaBotsProvider",
     "AuthScheme",
+    "CozeProvider",
+    "CozeStudioProvider",
+    "DifyProvider",
     "ErrorInfo",
     "ErrorKind",
     "GPTBotsProvider",
     "Operation",
     "Provider",
     "RequestSpec",
+    "ServerSentEvent",
+    "StreamError",
     "available_providers",
     "get_provider",
     "register_provider",
@@ -63,5 +79,12 @@ def available_providers() -> list[str]:
     return sorted(_REGISTRY)
 
 
-for _builtin in (GPTBotsProvider(), AltaBotsProvider(), AitutorProvider()):
+for _builtin in (
+    GPTBotsProvider(),
+    AltaBotsProvider(),
+    AitutorProvider(),
+    DifyProvider(),
+    CozeProvider(),
+    CozeStudioProvider(),
+):
     register_provider(_builtin)

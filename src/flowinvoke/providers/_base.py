@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Literal
 
 from .._errors import ConfigurationError, ResponseValidationError, UnsupportedOperationError
 from .._models import Webhook, WorkflowRun
+from ._sse import ServerSentEvent
 
 __all__ = [
     "AuthScheme",
@@ -23,6 +24,8 @@ __all__ = [
     "Operation",
     "Provider",
     "RequestSpec",
+    "ServerSentEvent",
+    "StreamError",
 ]
 
 AuthScheme = Literal["bearer", "raw"]
@@ -51,7 +54,14 @@ class ErrorKind(enum.Enum):
 class RequestSpec:
     """One request to send: method, path below the base URL, JSON body and its purpose.
 
-    The body is encoded once, here: a wait sends the same query many times.
+    The body is encoded once, here: a wait sends the same query many times. A `json` of
+    None sends no body (a GET query).
+
+    Attributes:
+        workflow_id: The workflow the request concerns, where the platform names it per
+            call (Coze); `parse_run` puts it on the run so `wait(run)` can query it.
+        stream: The answer is a server-sent event stream (Dify's streaming start): the
+            client reads it with the provider's `parse_stream_event`.
     """
 
     method: str
@@ -59,11 +69,26 @@ class RequestSpec:
     json: Any
     operation: Operation
     run_id: str | None = None
-    content: bytes = field(init=False, repr=False, compare=False)
+    workflow_id: str | None = None
+    stream: bool = False
+    content: bytes | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if self.json is None:
+            object.__setattr__(self, "content", None)
+            return
         encoded = json.dumps(self.json, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
         object.__setattr__(self, "content", encoded.encode())
+
+
+@dataclass(frozen=True, slots=True)
+class StreamError:
+    """An error event inside a 2xx event stream: read as if it were a `status_code` answer
+    with `body` (so `parse_error` maps it onto the exception tree)."""
+
+    status_code: int
+    body: Any
+    run_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +116,9 @@ class Provider(ABC):
         name: The name callers pass as `provider=`.
         supports_async_invoke: Whether a start can return at once with an unfinished run
             (`async_mode=True`); `run()` uses it when it can.
+        supports_webhooks: Whether the platform calls webhooks when an async run ends, so
+            a client's webhook receiver can finish `run()` (consulted with async starts only;
+            Dify and Coze have none).
         regions: The known regions; empty for a platform with one host (then
             `FLOWINVOKE_REGION` is ignored for it).
         auth_schemes: The auth schemes the platform accepts.
@@ -100,6 +128,7 @@ class Provider(ABC):
 
     name: ClassVar[str]
     supports_async_invoke: ClassVar[bool] = False
+    supports_webhooks: ClassVar[bool] = True
     regions: ClassVar[tuple[str, ...]] = ()
     auth_schemes: ClassVar[tuple[AuthScheme, ...]] = ("bearer", "raw")
     read_timeout: ClassVar[float] = 300.0
@@ -137,6 +166,26 @@ class Provider(ABC):
     def build_query(self, run_id: str) -> RequestSpec:
         """Describe the request that reads a run's current state."""
         raise self.unsupported("querying a run by id", run_id=run_id)
+
+    def query_for(self, run_id: str, *, workflow_id: str | None = None) -> RequestSpec:
+        """The query the client sends for a run: `build_query(run_id)`.
+
+        `workflow_id` is the run's workflow (from the run, the call or the client). A
+        platform whose query path names the workflow (Coze) overrides this method to use it;
+        the others ignore it, so `build_query` keeps its one-argument form.
+        """
+        return self.build_query(run_id)
+
+    def parse_stream_event(
+        self, event: ServerSentEvent, request: RequestSpec
+    ) -> WorkflowRun | StreamError | None:
+        """Read one event of a streaming start (`RequestSpec.stream`).
+
+        Returns the run's state the event tells (its id known from the first events), a
+        `StreamError` for an error event, or None for events that change nothing (pings,
+        chunks). Only providers whose `build_invoke` asks for a stream implement it.
+        """
+        raise self.unsupported("streaming starts")
 
     @abstractmethod
     def parse_error(self, status_code: int, body: Any) -> ErrorInfo | None:

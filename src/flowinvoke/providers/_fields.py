@@ -7,11 +7,22 @@ field cannot lose a whole answer or escape as a builtin error.
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
 from typing import Any
 
-__all__ = ["as_float", "as_int", "as_text", "epoch_ms", "millis"]
+__all__ = [
+    "as_float",
+    "as_int",
+    "as_text",
+    "epoch_ms",
+    "epoch_seconds",
+    "json_text",
+    "millis",
+    "seconds",
+]
 
 
 def as_text(value: Any) -> str | None:
@@ -65,3 +76,50 @@ def millis(value: Any) -> timedelta | None:
         return timedelta(milliseconds=number)
     except OverflowError:
         return None
+
+
+def epoch_seconds(value: Any) -> datetime | None:
+    """A UTC datetime from seconds since the epoch, or from the RFC 822 / ISO 8601 text
+    older servers send (Dify before its epoch change); 0, missing or unreadable: unknown."""
+    if isinstance(value, str) and as_float(value) is None:
+        return _date_text(value)
+    number = as_float(value)
+    if not number:
+        return None
+    try:
+        return datetime.fromtimestamp(number, tz=timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def seconds(value: Any) -> timedelta | None:
+    """A duration from seconds (negative or past `timedelta`'s range means unknown)."""
+    number = as_float(value)
+    if number is None or number < 0:
+        return None
+    try:
+        return timedelta(seconds=number)
+    except OverflowError:
+        return None
+
+
+def _date_text(text: str) -> datetime | None:
+    try:
+        parsed = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        try:
+            parsed = datetime.fromisoformat(text.strip())
+        except ValueError:
+            return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=timezone.utc)
+
+
+def json_text(value: Any) -> Any:
+    """A field that arrives as serialised JSON (Coze's `data`/`output`, Dify's query
+    `inputs`) decoded; text that is not JSON (or nests absurdly deep) is returned as is."""
+    if isinstance(value, str | bytes):
+        try:
+            return json.loads(value)
+        except (ValueError, RecursionError):
+            return value
+    return value

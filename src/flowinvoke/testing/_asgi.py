@@ -12,10 +12,19 @@ from inside an app: it raises `ConnectError` before the response starts (uvicorn
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
+
+import anyio
 
 from ._transport import FAILURE_ERRORS
-from ._wire import JSON_HEADERS, WireDisconnect, WireRequest, WireResponse
+from ._wire import (
+    JSON_HEADERS,
+    TransportFailure,
+    WireDisconnect,
+    WireRequest,
+    WireResponse,
+    WireStream,
+)
 
 if TYPE_CHECKING:
     from ._emulator import Emulator
@@ -62,12 +71,48 @@ class EmulatorASGIApp:
             name = raw_name.decode("latin-1").lower()
             value = raw_value.decode("latin-1")
             headers[name] = f"{headers[name]}, {value}" if name in headers else value
-        request = WireRequest(scope["method"], scope["path"], headers, bytes(body))
+        query = bytes(scope.get("query_string", b"")).decode("latin-1")
+        request = WireRequest(scope["method"], scope["path"], headers, bytes(body), query)
         reply = await self.emulator.respond_async(request)
         if isinstance(reply, WireDisconnect):
             await _fail(reply, send)
             return
+        if isinstance(reply, WireStream):
+            failure: TransportFailure | None = None
+            async with anyio.create_task_group() as group:
+                # A client that leaves mid-stream ends the stream at once, not at its next
+                # chunk (a run may ping only every 10 s), so servers shut down promptly.
+                group.start_soon(_cancel_on_disconnect, receive, group.cancel_scope)
+                failure = await self._send_stream(reply, send)
+                group.cancel_scope.cancel()
+            if failure is not None:  # raised out here, not inside an exception group
+                raise FAILURE_ERRORS[failure]("the event stream broke off")
+            return
         await _send_response(reply, send)
+
+    async def _send_stream(self, stream: WireStream, send: Send) -> TransportFailure | None:
+        """Send an event stream as it goes; return how it breaks off part-way, if it does."""
+        headers = [(n.encode("latin-1"), v.encode("latin-1")) for n, v in stream.headers]
+        await send({"type": "http.response.start", "status": stream.status, "headers": headers})
+        frames = stream.frames
+        try:
+            while True:
+                item = next(frames)
+                if isinstance(item, bytes):
+                    await send({"type": "http.response.body", "body": item, "more_body": True})
+                elif item > 0:
+                    await self.emulator.async_sleep(item)
+        except StopIteration as stop:
+            if stop.value is not None:
+                return cast("TransportFailure", stop.value)
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        return None
+
+
+async def _cancel_on_disconnect(receive: Receive, scope: anyio.CancelScope) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+    scope.cancel()
 
 
 async def _send_response(response: WireResponse, send: Send) -> None:

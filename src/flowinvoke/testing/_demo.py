@@ -1,4 +1,4 @@
-"""The demo emulator: four ready-made workflows for trying flowinvoke without an account.
+"""The demo emulator: six ready-made workflows for trying flowinvoke without an account.
 
 `flowinvoke demo` runs them in-process and `flowinvoke emulator serve` serves them on a
 loopback port; the keys are fixed and public (`DEMO_KEYS`), so the docs can name them.
@@ -10,7 +10,14 @@ demo-quick   gptbots  demo-key-quick       finishes at once; the output summaris
 demo-slow    gptbots  demo-key-slow        PENDING ~0.5 s, RUNNING `run_seconds`, SUCCEED
 demo-fails   gptbots  demo-key-fails       ends FAILED with an error message
 wf_demo      aitutor  demo-key-aitutor     answers in the documented "seed" shape
+demo-dify    dify     demo-key-dify        streams its run: started, then `run_seconds`
+                                           later finished
+(see below)  coze     demo-key-coze        an async Coze run: Running for `run_seconds`,
+                                           then Success
 ============ ======== ==================== =================================================
+
+The Coze workflow's id is `DEMO_COZE_WORKFLOW` ("7400000000000000042": Coze ids are 19-digit
+numbers).
 """
 
 from __future__ import annotations
@@ -24,7 +31,10 @@ from ._clock import Clock
 from ._emulator import Emulator
 from ._workflows import Workflow
 
-__all__ = ["DEMO_KEYS", "DEMO_QUEUE_SECONDS", "demo_emulator"]
+__all__ = ["DEMO_COZE_WORKFLOW", "DEMO_KEYS", "DEMO_QUEUE_SECONDS", "demo_emulator"]
+
+DEMO_COZE_WORKFLOW = "7400000000000000042"
+"""The demo Coze workflow's id (Coze ids are 19-digit numbers)."""
 
 DEMO_KEYS: Mapping[str, str] = MappingProxyType(
     {
@@ -32,6 +42,8 @@ DEMO_KEYS: Mapping[str, str] = MappingProxyType(
         "demo-slow": "demo-key-slow",
         "demo-fails": "demo-key-fails",
         "wf_demo": "demo-key-aitutor",
+        "demo-dify": "demo-key-dify",
+        DEMO_COZE_WORKFLOW: "demo-key-coze",
     }
 )
 """API key of each demo workflow, by workflow id (public: the emulator is a local toy)."""
@@ -110,6 +122,24 @@ def demo_emulator(
                 name="Story tutor",
                 output=_tutor,
                 aitutor_style="seed",
+            ),
+            Workflow(
+                id="demo-dify",
+                api_key=DEMO_KEYS["demo-dify"],
+                provider="dify",
+                name="Dify translator",
+                output=lambda inputs: {"result": f"Bonjour, {inputs.get('text', 'le monde')}"},
+                duration=run_seconds,
+                tokens=150,
+            ),
+            Workflow(
+                id=DEMO_COZE_WORKFLOW,
+                api_key=DEMO_KEYS[DEMO_COZE_WORKFLOW],
+                provider="coze",
+                name="Coze poem",
+                output=lambda inputs: {"Output": f"A short poem about {inputs.get('topic')}"},
+                duration=run_seconds,
+                tokens=80,
             ),
         ],
         seed=seed,

@@ -32,11 +32,15 @@ from ._wire import (
     WireDisconnect,
     WireRequest,
     WireResponse,
+    WireStream,
+    dropped_after_first_chunk,
     format_seconds,
     immediately,
     json_response,
 )
 from ._wire_aitutor import AitutorWire, workflow_id_in
+from ._wire_coze import CozeWire, coze_operation
+from ._wire_dify import DifyWire, dify_operation
 from ._wire_gptbots import INVOKE_PATH, QUERY_PATH, GPTBotsWire
 from ._workflows import AitutorStyle, Workflow
 
@@ -82,7 +86,8 @@ class _ErrorRenderer(Protocol):
 
 
 class Emulator:
-    """An in-memory GPTBots / AltaBots / aitutor-api server for tests, demos and benchmarks.
+    """An in-memory GPTBots / AltaBots / aitutor-api / Dify / Coze server for tests, demos
+    and benchmarks.
 
     Register scripted `Workflow`s, then talk to it through `transport()` (an httpx
     `MockTransport` for `httpx.Client` and `httpx.AsyncClient`) or `asgi_app()` (plain ASGI,
@@ -144,6 +149,8 @@ class Emulator:
             errors_in_http_200=errors_in_http_200,
             default_style=aitutor_style,
         )
+        self._dify = DifyWire(self._state, self._lock)
+        self._coze = CozeWire(self._state, self._lock)
         for workflow in workflows:
             self.add_workflow(workflow)
         self.inject(*faults)
@@ -240,6 +247,9 @@ class Emulator:
                 return (yield from handler(request))
             return self._fault_reply(fault, wire, workflow, None)
         reply = yield from handler(request)
+        if isinstance(reply, WireStream) and fault.kind in _FAILURES:
+            # An event stream breaks once the run has started (its first chunk is sent).
+            return dropped_after_first_chunk(reply, _FAILURES[fault.kind][0])
         if fault.delay > 0 and fault.kind in ("slow", "timeout"):
             yield fault.delay
         if fault.kind == "slow":
@@ -316,7 +326,7 @@ class Emulator:
             "base_url": EMULATOR_BASE_URL,
             "transport": self.transport(),
         }
-        if not workflow.is_gptbots_family:
+        if not workflow.key_names_workflow:
             options["workflow_id"] = workflow.id
         return options
 
@@ -359,12 +369,28 @@ class Emulator:
             if request.method.upper() != "POST":
                 return "other", workflow, self._aitutor, _method_not_allowed
             return "invoke", workflow, self._aitutor, self._aitutor.invoke
+        elif (routed := self._route_by_method(request, path)) is not None:
+            return routed
         else:
             return "other", None, self._gptbots, _not_found
         workflow = self._gptbots.workflow_for(request)
         if request.method.upper() != "POST":
             return "other", workflow, self._gptbots, _method_not_allowed
         return operation, workflow, self._gptbots, handler
+
+    def _route_by_method(
+        self, request: WireRequest, path: str
+    ) -> tuple[str, Workflow | None, _ErrorRenderer, Callable[[WireRequest], Handling]] | None:
+        """The route of a Dify or Coze request (they start with POST and query with GET)."""
+        for operation_of, wire in ((dify_operation, self._dify), (coze_operation, self._coze)):
+            operation = operation_of(path)
+            if operation is None:
+                continue
+            workflow = wire.named_workflow(request)
+            if request.method.upper() != ("POST" if operation == "invoke" else "GET"):
+                return "other", workflow, wire, _method_not_allowed
+            return operation, workflow, wire, wire.invoke if operation == "invoke" else wire.query
+        return None
 
     def _fault_reply(
         self,

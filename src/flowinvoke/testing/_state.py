@@ -146,7 +146,9 @@ class EmulatorState:
         self._run_counter = 0
         self.workflows: dict[str, Workflow] = {}
         self.gptbots_keys: dict[str, Workflow] = {}
+        self.dify_keys: dict[str, Workflow] = {}
         self.aitutor_keys: set[str] = set()
+        self.coze_keys: set[str] = set()
         self.runs: dict[str, Run] = {}
         self.counters = Counters()
 
@@ -157,14 +159,18 @@ class EmulatorState:
         if workflow.id in self.workflows:
             msg = f"a workflow with id {workflow.id!r} is already registered"
             raise ValueError(msg)
-        if workflow.is_gptbots_family:
-            if workflow.api_key in self.gptbots_keys:
+        if workflow.key_names_workflow:
+            keys = self.gptbots_keys if workflow.is_gptbots_family else self.dify_keys
+            if workflow.api_key in keys:
+                family = "GPTBots/AltaBots" if workflow.is_gptbots_family else "Dify"
                 msg = (
-                    f"workflow {workflow.id!r}: another GPTBots/AltaBots workflow already "
+                    f"workflow {workflow.id!r}: another {family} workflow already "
                     "uses this API key (a key belongs to one workflow)"
                 )
                 raise ValueError(msg)
-            self.gptbots_keys[workflow.api_key] = workflow
+            keys[workflow.api_key] = workflow
+        elif workflow.is_coze_family:
+            self.coze_keys.add(workflow.api_key)
         else:
             self.aitutor_keys.add(workflow.api_key)
         self.workflows[workflow.id] = workflow
@@ -177,14 +183,20 @@ class EmulatorState:
 
     def epoch_ms(self, at: float) -> int:
         """Milliseconds since the Unix epoch of clock reading `at`."""
-        return round((self._epoch_origin + (at - self._clock_origin)) * 1000)
+        return round(self.epoch_seconds(at) * 1000)
+
+    def epoch_seconds(self, at: float) -> float:
+        """Seconds since the Unix epoch of clock reading `at`."""
+        return self._epoch_origin + (at - self._clock_origin)
 
     # -- runs --------------------------------------------------------------------------------
 
     def _new_run_id(self, workflow: Workflow) -> str:
         self._run_counter += 1
         n = self._run_counter
-        if workflow.is_gptbots_family:
+        if workflow.is_coze_family:  # 19 digits, like Coze's execute ids
+            return f"74{self._rng.getrandbits(26) % 10**8:08d}{n:09d}"
+        if workflow.key_names_workflow:
             tail = f"{self._rng.getrandbits(64):016x}"
             return f"{n:08x}-{tail[:4]}-4{tail[4:7]}-{tail[7:11]}-{tail[11:16]}{n:07x}"
         alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"

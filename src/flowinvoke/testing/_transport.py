@@ -9,6 +9,7 @@ error a real connection would: `RemoteProtocolError`, `ReadError`, `ReadTimeout`
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING
 
 from flowinvoke._http import (
@@ -22,7 +23,7 @@ from flowinvoke._http import (
     TransportError,
 )
 
-from ._wire import Reply, WireDisconnect, WireRequest
+from ._wire import DROP_MESSAGE, Reply, WireDisconnect, WireRequest, WireStream
 
 if TYPE_CHECKING:
     from ._emulator import Emulator
@@ -41,14 +42,56 @@ FAILURE_ERRORS: dict[str, type[TransportError]] = {
 def wire_request(request: Request) -> WireRequest:
     """The emulator's view of an httpx request whose body has been read."""
     headers = {name.lower(): value for name, value in request.headers.items()}
-    return WireRequest(request.method, request.url.path, headers, request.content)
+    query = request.url.query.decode("ascii", errors="replace")
+    return WireRequest(request.method, request.url.path, headers, request.content, query)
 
 
-def to_response(reply: Reply, request: Request) -> Response:
-    """Turn a reply into an httpx response, or raise its transport error."""
+def to_response(reply: Reply, request: Request, emulator: Emulator | None = None) -> Response:
+    """Turn a reply into an httpx response, or raise its transport error.
+
+    A `WireStream` becomes a response whose body arrives as the stream goes on, waiting
+    with the emulator's blocking `sleep` (or its `async_sleep`, through `to_async_response`).
+    """
     if isinstance(reply, WireDisconnect):
         raise FAILURE_ERRORS[reply.failure](reply.message, request=request)
+    if isinstance(reply, WireStream):
+        assert emulator is not None
+        body = _sync_chunks(reply, request, emulator)
+        return Response(reply.status, headers=list(reply.headers), content=body)
     return Response(reply.status, headers=list(reply.headers), content=reply.body)
+
+
+def to_async_response(reply: Reply, request: Request, emulator: Emulator) -> Response:
+    """`to_response` for an async client: a stream's waits use `async_sleep`."""
+    if isinstance(reply, WireStream):
+        body = _async_chunks(reply, request, emulator)
+        return Response(reply.status, headers=list(reply.headers), content=body)
+    return to_response(reply, request)
+
+
+def _sync_chunks(stream: WireStream, request: Request, emulator: Emulator) -> Iterator[bytes]:
+    for item in _items(stream, request):
+        if isinstance(item, bytes):
+            yield item
+        elif item > 0:
+            emulator.sleep(item)
+
+
+async def _async_chunks(
+    stream: WireStream, request: Request, emulator: Emulator
+) -> AsyncIterator[bytes]:
+    for item in _items(stream, request):
+        if isinstance(item, bytes):
+            yield item
+        elif item > 0:
+            await emulator.async_sleep(item)
+
+
+def _items(stream: WireStream, request: Request) -> Iterator[float | bytes]:
+    """A stream's delays and chunks; at its end, the transport error it breaks with."""
+    failure = yield from stream.frames
+    if failure is not None:
+        raise FAILURE_ERRORS[failure](DROP_MESSAGE, request=request)
 
 
 class EmulatorTransport(MockTransport):
@@ -65,10 +108,12 @@ class EmulatorTransport(MockTransport):
         return f"EmulatorTransport({self._emulator!r})"
 
     def _handle(self, request: Request) -> Response:
-        return to_response(self._emulator.respond_sync(wire_request(request)), request)
+        return to_response(
+            self._emulator.respond_sync(wire_request(request)), request, self._emulator
+        )
 
     async def handle_async_request(self, request: Request) -> Response:
         """Serve an async client: read the body, handle, wait with `async_sleep`."""
         await request.aread()
         reply = await self._emulator.respond_async(wire_request(request))
-        return to_response(reply, request)
+        return to_async_response(reply, request, self._emulator)

@@ -14,12 +14,14 @@ from typing import Any, Literal, TypeAlias
 
 __all__ = [
     "ErrorKind",
+    "Frames",
     "Handling",
     "Reply",
     "TransportFailure",
     "WireDisconnect",
     "WireRequest",
     "WireResponse",
+    "WireStream",
     "canonical_json",
     "immediately",
     "json_response",
@@ -47,6 +49,8 @@ class WireRequest:
     path: str
     headers: Mapping[str, str]
     body: bytes
+    query: str = ""
+    """The query string, without the `?` (Coze-studio's history call names its run there)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,8 +82,58 @@ class WireDisconnect:
     partial: WireResponse | None = None
 
 
-Reply: TypeAlias = WireResponse | WireDisconnect
+Frames: TypeAlias = Generator["float | bytes", None, "TransportFailure | None"]
+"""An event stream being sent: yields delays in seconds to sleep and byte chunks to send;
+returns how the connection fails part-way, or None when the stream ends normally."""
+
+
+@dataclasses.dataclass(frozen=True)
+class WireStream:
+    """An answer whose body is sent bit by bit while the run goes on (server-sent events).
+
+    `frames` is consumed once by the adapter that serves it.
+    """
+
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    frames: Frames = dataclasses.field(repr=False)
+
+
+Reply: TypeAlias = WireResponse | WireDisconnect | WireStream
 """What the core decides to do with a request."""
+
+SSE_HEADERS: tuple[tuple[str, str], ...] = (
+    ("content-type", "text/event-stream; charset=utf-8"),
+    ("cache-control", "no-cache"),
+)
+
+DROP_MESSAGE = "peer closed connection without sending complete message body"
+
+
+def sse_frame(data: Any, *, event: str | None = None, event_id: int | None = None) -> bytes:
+    """One server-sent event: optional `id:` and `event:` lines, then `data:` JSON."""
+    lines = [] if event_id is None else [f"id: {event_id}"]
+    if event is not None:
+        lines.append(f"event: {event}")
+    lines.append(f"data: {json.dumps(data, ensure_ascii=False)}")
+    return ("\n".join(lines) + "\n\n").encode("utf-8")
+
+
+def dropped_after_first_chunk(stream: WireStream, failure: TransportFailure) -> WireStream:
+    """The same stream, failing with `failure` right after its first chunk (a stream drop
+    once the run has started)."""
+
+    def frames() -> Frames:
+        for item in stream.frames:
+            if isinstance(item, bytes):
+                yield item
+                break
+            yield item
+        stream.frames.close()
+        return failure
+
+    return WireStream(stream.status, stream.headers, frames())
+
 
 Handling: TypeAlias = Generator[float, None, Reply]
 """A request being handled: yields delays in seconds to sleep, returns the reply."""

@@ -19,8 +19,9 @@ __all__ = [
     "Workflow",
 ]
 
-ProviderName: TypeAlias = Literal["gptbots", "altabots", "aitutor"]
-"""Which provider's wire format the workflow speaks. GPTBots and AltaBots share one API."""
+ProviderName: TypeAlias = Literal["gptbots", "altabots", "aitutor", "dify", "coze", "coze-studio"]
+"""Which provider's wire format the workflow speaks. GPTBots and AltaBots share one API;
+so do Coze and coze-studio (the emulator serves both history paths)."""
 
 FinalStatus: TypeAlias = Literal["SUCCEED", "FAILED"]
 """How a run of the workflow ends."""
@@ -36,6 +37,8 @@ OutputScript: TypeAlias = Mapping[str, Any] | Callable[[Mapping[str, Any]], Mapp
 """A workflow's output: a fixed mapping, or a function of the run's input."""
 
 GPTBOTS_FAMILY: frozenset[str] = frozenset({"gptbots", "altabots"})
+COZE_FAMILY: frozenset[str] = frozenset({"coze", "coze-studio"})
+PROVIDERS: frozenset[str] = frozenset({"aitutor", "dify"}) | GPTBOTS_FAMILY | COZE_FAMILY
 
 
 def _echo(inputs: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -78,6 +81,9 @@ class Workflow:
         errors_in_http_200: Deliver this workflow's error bodies inside HTTP 200 (a behaviour
             the GPTBots docs allow). `None` inherits the emulator-wide setting.
         sync_answer: "wait" (default) or "running"; see `SyncAnswer`.
+        dify_legacy: Answer Dify queries like servers before the epoch change: times as
+            RFC 822 text, and an unknown run id as HTTP 200 with every field null.
+        coze_async_refused: Refuse Coze async starts with code 6003, as free plans do.
     """
 
     id: str
@@ -99,6 +105,8 @@ class Workflow:
     credits_error_status: int = 402
     errors_in_http_200: bool | None = None
     sync_answer: SyncAnswer = "wait"
+    dify_legacy: bool = False
+    coze_async_refused: bool = False
 
     def __post_init__(self) -> None:
         if not self.id:
@@ -107,7 +115,7 @@ class Workflow:
         if not self.api_key:
             msg = f"workflow {self.id!r} needs a non-empty api_key"
             raise ValueError(msg)
-        if self.provider not in ("gptbots", "altabots", "aitutor"):
+        if self.provider not in PROVIDERS:
             msg = f"workflow {self.id!r}: unknown provider {self.provider!r}"
             raise ValueError(msg)
         if self.final_status not in ("SUCCEED", "FAILED"):
@@ -135,6 +143,17 @@ class Workflow:
     def is_gptbots_family(self) -> bool:
         """True for GPTBots and AltaBots, which share one wire format."""
         return self.provider in GPTBOTS_FAMILY
+
+    @property
+    def is_coze_family(self) -> bool:
+        """True for Coze and coze-studio, which share one wire format."""
+        return self.provider in COZE_FAMILY
+
+    @property
+    def key_names_workflow(self) -> bool:
+        """True where the API key alone names the workflow (GPTBots, AltaBots, Dify), so
+        a key belongs to one workflow; aitutor and Coze name it in each call."""
+        return self.is_gptbots_family or self.provider == "dify"
 
     def compute_output(self, inputs: Mapping[str, Any]) -> tuple[FinalStatus, dict[str, Any]]:
         """Return the final status and output of a run with these inputs.
