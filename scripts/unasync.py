@@ -55,6 +55,7 @@ RULES: list[Rule] = [
     Rule("AsyncClient", "Client"),
     Rule("AsyncBaseTransport", "BaseTransport"),
     Rule("async_default_transport", "sync_default_transport"),
+    Rule("async_proxy_transport", "sync_proxy_transport"),
     Rule("aclose", "close"),
     Rule("aclosing", "closing"),
     # flowinvoke's own async names.

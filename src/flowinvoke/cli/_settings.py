@@ -36,6 +36,7 @@ class Settings:
     region: str | None = None
     workflow_id: str | None = None
     auth_scheme: AuthSchemeFlag | None = None
+    allow_insecure_http: bool = False
 
     def client_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for `flowinvoke.Client` (absent flags stay None)."""
@@ -46,6 +47,7 @@ class Settings:
             "region": self.region,
             "workflow_id": self.workflow_id,
             "auth_scheme": self.auth_scheme or "bearer",
+            "allow_insecure_http": self.allow_insecure_http,
         }
 
     def resume_command(self, run_id: str, provider: str | None = None) -> str:
@@ -62,6 +64,8 @@ class Settings:
         ):
             if value is not None:
                 words += [flag, value]
+        if self.allow_insecure_http:
+            words.append("--allow-insecure-http")
         return shlex.join(words)
 
 
@@ -77,6 +81,7 @@ def client_options(command: F) -> F:
             region=kwargs.pop("region"),
             workflow_id=kwargs.pop("workflow_id"),
             auth_scheme=kwargs.pop("auth_scheme"),
+            allow_insecure_http=kwargs.pop("allow_insecure_http"),
         )
         return command(**kwargs)
 
@@ -117,6 +122,12 @@ def client_options(command: F) -> F:
             help="'bearer' (Authorization: Bearer KEY, the default) or 'raw' (the key alone, "
             "as older GPTBots pages show).",
         ),
+        click.option(
+            "--allow-insecure-http",
+            is_flag=True,
+            help="Allow a plain-http --base-url on a host other than loopback (the key then "
+            "crosses the network unencrypted; never through a proxy).",
+        ),
     )
     decorated: Callable[..., Any] = wrapper
     for option in reversed(options):
@@ -141,18 +152,13 @@ def make_client(
 
 @contextmanager
 def _client(settings: Settings, on_request: Callable[[], object] | None) -> Iterator[Client]:
-    if on_request is None:
-        with Client(**settings.client_kwargs()) as client:
-            yield client
-        return
+    # The library builds the HTTP client (its timeouts, limits and proxy policy): the hook
+    # is only added to it, so no command talks HTTP differently from `flowinvoke.Client`.
+    with Client(**settings.client_kwargs()) as client:
+        if on_request is not None:
 
-    def hook(request: _http.Request) -> None:
-        on_request()
+            def hook(request: _http.Request) -> None:
+                on_request()
 
-    # The client passes its own timeouts with every request, so only the hook is set here;
-    # an http_client (unlike a transport) keeps httpx's proxy settings from the environment.
-    with (
-        _http.Client(event_hooks={"request": [hook]}, follow_redirects=False) as http,
-        Client(**settings.client_kwargs(), http_client=http) as client,
-    ):
+            client._http.event_hooks = {"request": [hook], "response": []}
         yield client
