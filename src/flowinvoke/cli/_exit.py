@@ -95,6 +95,7 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 _FLAGS = (
     ("pass api_key=... or set", "pass --api-key or set"),
     ("allow_insecure_http=True", "--allow-insecure-http"),
+    ("Pass allow_non_loopback=True", "Pass --allow-non-loopback"),
     ("needs a workflow_id (on the client or on the call)", "needs --workflow-id"),
     ("workflow_id", "--workflow-id"),
     ("auth_scheme", "--auth-scheme"),
