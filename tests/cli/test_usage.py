@@ -104,3 +104,12 @@ def test_main_without_the_cli_extra(
 def test_import_flowinvoke_does_not_import_the_cli() -> None:
     code = "import sys, flowinvoke; assert 'flowinvoke.cli' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_allow_insecure_http_is_a_flag_kept_in_the_resume_command() -> None:
+    from flowinvoke.cli._settings import Settings
+
+    settings = Settings(base_url="http://gateway.internal", allow_insecure_http=True)
+    assert settings.client_kwargs()["allow_insecure_http"] is True
+    command = settings.resume_command("run-1", "gptbots")
+    assert command.endswith("--base-url http://gateway.internal --allow-insecure-http")
