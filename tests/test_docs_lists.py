@@ -29,6 +29,6 @@ def test_the_check_finds_a_glued_list_and_passes_a_proper_one() -> None:
 
 def test_no_docs_page_glues_a_list_to_a_paragraph() -> None:
     check = _hooks().glued_list_lines
-    pages = sorted((ROOT / "docs").rglob("*.md")) + [ROOT / "README.md"]
+    pages = [*sorted((ROOT / "docs").rglob("*.md")), ROOT / "README.md"]
     glued = [f"{page.relative_to(ROOT)}:{n}" for page in pages for n in check(page.read_text())]
     assert glued == [], "a list needs a blank line before it: " + ", ".join(glued)
