@@ -44,7 +44,7 @@ def serve(host: str, port: int, allow_non_loopback: bool) -> None:
 
     url = f"http://{_url_host(host)}:{port}"
     demo = demo_emulator()
-    providers = {workflow: demo.workflow(workflow).provider for workflow in DEMO_KEYS}
+    providers: dict[str, str] = {w: demo.workflow(w).provider for w in DEMO_KEYS}
     try:  # the banner is printed once the port is bound, never before a failure to bind
         serve(
             demo,
