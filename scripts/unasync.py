@@ -49,7 +49,6 @@ RULES: list[Rule] = [
     Rule("__aenter__", "__enter__"),
     Rule("__aexit__", "__exit__"),
     # typing / collections.abc / contextlib.
-    Rule("AsyncIterator", "Iterator"),
     Rule("AsyncGenerator", "Generator"),
     # httpx names, taken from flowinvoke._http (also matches `_http.AsyncClient`).
     Rule("AsyncClient", "Client"),
@@ -58,6 +57,7 @@ RULES: list[Rule] = [
     Rule("async_proxy_transport", "sync_proxy_transport"),
     Rule("aclose", "close"),
     Rule("aclosing", "closing"),
+    Rule("anext", "next"),
     # flowinvoke's own async names.
     Rule("AsyncRequester", "Requester"),
     Rule("async_client", "client"),  # flowinvoke.testing.Emulator's ready clients

@@ -54,12 +54,13 @@ def test_poll_policy_fixed_interval() -> None:
     assert list(itertools.islice(policy.delays(), 5)) == [1.0] * 5
 
 
-def test_server_hint_overrides_the_next_delay_capped() -> None:
+def test_a_server_hint_lengthens_the_next_delay_capped_and_never_shortens_it() -> None:
     policy = PollPolicy(max_hint=10.0)
     assert policy.next_delay(0.5, None) == 0.5
     assert policy.next_delay(0.5, 3.0) == 3.0
     assert policy.next_delay(0.5, 120.0) == 10.0
-    assert policy.next_delay(0.5, 0.0) == policy.initial_delay
+    assert policy.next_delay(0.5, 0.0) == 0.5
+    assert policy.next_delay(20.0, 3.0) == 20.0
 
 
 @pytest.mark.parametrize(

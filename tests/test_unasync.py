@@ -34,7 +34,7 @@ ASYNC_SOURCE = '''\
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 
 from flowinvoke import _http
@@ -69,12 +69,13 @@ class Runs:
     async def aclose(self) -> None:
         await self._client.aclose()
 
-    async def wait(self, runs: AsyncIterator[int], async_mode: bool) -> list[int]:
+    async def wait(self, runs: AsyncGenerator[int, None], async_mode: bool) -> list[int]:
         async with async_deadline_scope(other.DEADLINE) as scope:
             await async_sleep(0.1)
         assert not scope.cancelled_caught
         async for run in runs:
             await async_call_maybe(print, run)
+        assert await anext(runs, None) is None
         return [run async for run in async_map_unordered(print, runs, 2)]
 
 
@@ -165,7 +166,7 @@ def test_generates_sync_code(root: Path) -> None:
     code = files[GENERATED]
     for construct in [
         '"""Fixture client."""\n\nfrom __future__ import annotations\n',
-        "from collections.abc import Generator, Iterator\n",
+        "from collections.abc import Generator\n",
         "from contextlib import closing\n",
         "from .._sync import other\n",
         "from .._sync._requester import Requester\n",
@@ -174,7 +175,7 @@ def test_generates_sync_code(root: Path) -> None:
         "    def __enter__(self) -> Runs:\n        return self\n",
         "    def __exit__(self, *exc_info: object) -> None:\n        self.close()\n",
         "    def close(self) -> None:\n        self._client.close()\n",
-        "    def wait(self, runs: Iterator[int], async_mode: bool) -> list[int]:\n",
+        "    def wait(self, runs: Generator[int, None], async_mode: bool) -> list[int]:\n",
         "from flowinvoke._http import sync_default_transport\n",
         "        self._default = sync_default_transport(None, fast=None)\n",
         "from flowinvoke._proxy import sync_proxy_transport\n",
@@ -182,6 +183,7 @@ def test_generates_sync_code(root: Path) -> None:
         "        return [run for run in sync_map_unordered(print, runs, 2)]\n",
         "        with sync_deadline_scope(other.DEADLINE) as scope:\n            sync_sleep(0.1)\n",
         "        for run in runs:\n            sync_call(print, run)\n",
+        "        assert next(runs, None) is None\n",
         "def states(runs: Runs) -> Generator[int, None]:\n",
         "    with closing(runs.stream()) as stream:\n        for state in stream:\n",
     ]:

@@ -27,6 +27,7 @@ from ._errors import (
     WorkflowFailedError,
 )
 from ._models import RunStatus, Webhook, WorkflowRun
+from ._observe import Hooks, RequestEvent, ResponseEvent, RetryEvent
 from ._polling import PollPolicy
 from ._retry import RetryPolicy
 from ._sync.client import Client
@@ -45,12 +46,16 @@ __all__ = [
     "Client",
     "ConfigurationError",
     "FlowInvokeError",
+    "Hooks",
     "InsufficientCreditsError",
     "NotFoundError",
     "PermissionDeniedError",
     "PollPolicy",
     "RateLimitError",
+    "RequestEvent",
+    "ResponseEvent",
     "ResponseValidationError",
+    "RetryEvent",
     "RetryPolicy",
     "RunStatus",
     "ServerError",

@@ -20,7 +20,8 @@ from collections.abc import (
     Iterator,
 )
 from contextlib import asynccontextmanager, contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, copy_context
+from itertools import islice
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import anyio
@@ -126,15 +127,18 @@ async def async_map_unordered(
     source = iter(items)
     send, receive = anyio.create_memory_object_stream[R](workers)
 
-    async def worker(results: anyio.abc.ObjectSendStream[R]) -> None:
+    async def worker(first: T, results: anyio.abc.ObjectSendStream[R]) -> None:
         async with results:
+            await results.send(await function(first))
             for item in source:  # one shared iterator: each item goes to one worker
                 await results.send(await function(item))
 
     async with anyio.create_task_group() as group, receive:
         async with send:
-            for _ in range(workers):
-                group.start_soon(worker, send.clone())
+            # A worker is started only for an item drawn for it: never more tasks than
+            # inputs, whatever `workers` says.
+            for first in islice(source, workers):
+                group.start_soon(worker, first, send.clone())
         async for result in receive:
             try:
                 yield result
@@ -167,7 +171,8 @@ def sync_map_unordered(
         running: set[Future[R]] = set()
         try:
             for item in source:
-                running.add(pool.submit(call, item))
+                # Each run sees the caller's context (its current span, for one).
+                running.add(pool.submit(copy_context().run, call, item))
                 if len(running) < workers:
                     continue
                 finished, running = wait(running, return_when=FIRST_COMPLETED)

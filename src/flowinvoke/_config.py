@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -18,10 +19,11 @@ from ._errors import ConfigurationError
 from ._polling import PollPolicy
 from ._retry import RetryPolicy
 from ._secret import APIKey, Redactor
+from ._text import has_control_character
 from ._version import __version__
 from .providers import AuthScheme, Provider, get_provider
 
-__all__ = ["ENV_PREFIX", "ClientConfig", "env_flag", "resolve_config"]
+__all__ = ["ENV_PREFIX", "ClientConfig", "check_max_connections", "env_flag", "resolve_config"]
 
 T = TypeVar("T")
 
@@ -29,6 +31,7 @@ ENV_PREFIX = "FLOWINVOKE_"
 _CONNECT_TIMEOUT = 10.0
 _WRITE_TIMEOUT = 30.0
 _USER_AGENT = f"flowinvoke/{__version__}"
+_USERINFO = re.compile(r"//[^/?#]*@")
 
 
 @dataclass(frozen=True)
@@ -101,9 +104,13 @@ def resolve_config(
     chosen.auth_headers("-", auth_scheme)  # raises if the provider refuses the scheme
     if region is None and chosen.regions:  # a global region must not break region-less ones
         region = env.get(f"{ENV_PREFIX}REGION") or None
-    url = base_url or env.get(f"{ENV_PREFIX}BASE_URL") or chosen.base_url(region)
+    if base_url is None:  # an empty FLOWINVOKE_BASE_URL means unset, like the other variables
+        base_url = env.get(f"{ENV_PREFIX}BASE_URL") or None
+    url = chosen.base_url(region) if base_url is None else base_url
     url = _check_base_url(url, allow_insecure_http=allow_insecure_http)
     workflow = workflow_id if workflow_id is not None else env.get(f"{ENV_PREFIX}WORKFLOW_ID")
+    if workflow is not None and not isinstance(workflow, str):
+        raise ConfigurationError(f"workflow_id must be a str, not {type(workflow).__name__}")
     return ClientConfig(
         provider=chosen,
         api_key=key,
@@ -115,8 +122,16 @@ def resolve_config(
         poll=_typed(poll, PollPolicy, "poll") or PollPolicy(),
         auth_scheme=auth_scheme,
         allow_insecure_http=allow_insecure_http,
-        default_headers=dict(default_headers or {}),
+        default_headers=_check_headers(default_headers),
     )
+
+
+def check_max_connections(value: object) -> int:
+    """Return `value` if it is an int of at least 1 (not a bool, not a float: NaN would make
+    every request wait for a connection forever)."""
+    if type(value) is not int or value < 1:
+        raise ConfigurationError(f"max_connections must be an int of at least 1, not {value!r}")
+    return value
 
 
 def env_flag(name: str) -> bool | None:
@@ -131,34 +146,82 @@ def env_flag(name: str) -> bool | None:
     raise ConfigurationError(f"{ENV_PREFIX}{name} must be 1 or 0, not {value!r}")
 
 
-def _api_key(value: str | APIKey | None) -> APIKey:
+def _api_key(value: object) -> APIKey:
+    # No message here may show the key: it is wrong, so it is likely pasted from elsewhere.
     if isinstance(value, APIKey):
         return value
+    if value is not None and not isinstance(value, str):
+        raise ConfigurationError(f"the API key must be a str, not {type(value).__name__}")
     if value is None or not value.strip():
         raise ConfigurationError(
             f"no API key: pass api_key=... or set {ENV_PREFIX}API_KEY "
             "(to try flowinvoke without one, use the bundled emulator: flowinvoke.testing)"
         )
-    if value != value.strip() or any(ch in value for ch in "\r\n"):
-        raise ConfigurationError("the API key has surrounding white space or a line break")
+    if value != value.strip():
+        raise ConfigurationError("the API key has surrounding white space")
+    if not value.isascii():
+        raise ConfigurationError("the API key has a non-ASCII character (a copy-paste slip?)")
+    if has_control_character(value):
+        raise ConfigurationError("the API key has a control character (a line break, TAB, NUL)")
     return APIKey(value)
 
 
-def _check_base_url(url: str, *, allow_insecure_http: bool) -> str:
+def _check_headers(headers: object) -> dict[str, str]:
+    if headers is None:
+        return {}
+    if not isinstance(headers, Mapping):
+        raise ConfigurationError(f"default_headers must be a mapping, not {type(headers).__name__}")
+    checked: dict[str, str] = {}
+    for name, value in headers.items():
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise ConfigurationError("default_headers names and values must be str")
+        if name.strip().lower() == "authorization":
+            # It would go out next to the key's header; the key has its own argument.
+            raise ConfigurationError(
+                "default_headers must not set Authorization: pass the key as api_key= "
+                "(and auth_scheme= for its form)"
+            )
+        if not name.strip() or has_control_character(name) or has_control_character(value):
+            raise ConfigurationError(
+                f"default_headers[{name!r}] has an empty name or a control character"
+            )
+        checked[name] = value
+    return checked
+
+
+def _check_base_url(url: object, *, allow_insecure_http: bool) -> str:
+    if not isinstance(url, str):
+        raise ConfigurationError(f"base_url must be a str, not {type(url).__name__}")
+    shown = _without_userinfo(url)
+    if not url.strip():
+        raise ConfigurationError(
+            "base_url is empty; leave it out (None) for the provider's own URL"
+        )
     try:
         parsed = _http.URL(url)
     except Exception as exc:  # httpx raises InvalidURL or TypeError
-        raise ConfigurationError(f"base_url {url!r} is not a valid URL: {exc}") from None
+        detail = _without_userinfo(str(exc))
+        raise ConfigurationError(f"base_url {shown!r} is not a valid URL: {detail}") from None
+    if parsed.userinfo:
+        # httpx would send it as Basic auth in place of the key, and show it in reprs.
+        raise ConfigurationError(
+            f"base_url {_without_userinfo(str(parsed))!r} must not contain user:password"
+        )
     if parsed.scheme not in ("http", "https") or not parsed.host:
-        raise ConfigurationError(f"base_url {url!r} must be an absolute http(s) URL")
+        raise ConfigurationError(f"base_url {shown!r} must be an absolute http(s) URL")
     if parsed.query or parsed.fragment:
-        raise ConfigurationError(f"base_url {url!r} must not have a query or fragment")
+        raise ConfigurationError(f"base_url {shown!r} must not have a query or fragment")
     if parsed.scheme == "http" and not allow_insecure_http and not _is_loopback(parsed.host):
         raise ConfigurationError(
-            f"base_url {url!r} would send the API key unencrypted over the network; use "
+            f"base_url {shown!r} would send the API key unencrypted over the network; use "
             "https, or pass allow_insecure_http=True if the network is trusted"
         )
     return str(parsed).rstrip("/")
+
+
+def _without_userinfo(text: str) -> str:
+    """`text` with any `user:password@` after a `//` removed, for messages."""
+    return _USERINFO.sub("//", text)
 
 
 def _is_loopback(host: str) -> bool:

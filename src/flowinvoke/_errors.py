@@ -49,10 +49,22 @@ class FlowInvokeError(Exception):
         self.message = message
         self.run_id = run_id
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The default rebuilds with `cls(*args)`, which fails for keyword-only arguments
+        # (Celery then hands callers a bare error): rebuild from args and attributes instead.
+        return (_rebuild, (type(self), self.args), self.__dict__)
+
     def __str__(self) -> str:
         if self.run_id is not None and self.run_id not in self.message:
             return f"{self.message} (run id: {self.run_id})"
         return self.message
+
+
+def _rebuild(cls: type[FlowInvokeError], args: tuple[Any, ...]) -> FlowInvokeError:
+    """An exception of `cls` with `args`, its attributes still to be restored by pickle."""
+    error = cls.__new__(cls, *args)
+    error.args = args
+    return error
 
 
 class ConfigurationError(FlowInvokeError, ValueError):

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ._errors import WorkflowFailedError
 from ._http import URL
+from ._text import has_control_character
 
 __all__ = ["MAX_WEBHOOKS", "RunStatus", "Webhook", "WorkflowRun"]
 
@@ -26,8 +27,14 @@ class RunStatus(str, enum.Enum):
 
     @property
     def done(self) -> bool:
-        """True once the run has left PENDING/RUNNING (an unknown word counts as done)."""
-        return self not in _ACTIVE
+        """True once the run is in a known terminal state.
+
+        An UNKNOWN word is not terminal: a platform's new word (`PAUSED`, `QUEUED`, ...) is as
+        likely to mean "still going" as "over", and ending a wait on it would throw away a
+        run that may yet succeed. A wait goes on polling until a known terminal word or its
+        deadline.
+        """
+        return self not in _NOT_DONE
 
     @classmethod
     def from_word(cls, word: str | None) -> RunStatus:
@@ -37,7 +44,7 @@ class RunStatus(str, enum.Enum):
         return _WORDS.get(word.strip().lower().replace("-", "_"), cls.UNKNOWN)
 
 
-_ACTIVE = frozenset({RunStatus.PENDING, RunStatus.RUNNING})
+_NOT_DONE = frozenset({RunStatus.PENDING, RunStatus.RUNNING, RunStatus.UNKNOWN})
 
 # Every spelling the providers' pages and servers use (see providers.md), and their obvious
 # neighbours: docs disagree (`SUCCEED`, `SUCCED`, `SUCCESS`), so the table is generous.
@@ -58,7 +65,10 @@ MAX_WEBHOOKS = 5
 class Webhook(BaseModel):
     """A URL the provider calls when an asynchronous run ends (GPTBots/AltaBots only)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+    # Header values are often the webhook's own secret: keep them out of error messages.
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", defer_build=True, hide_input_in_errors=True
+    )
 
     url: str
     method: Literal["POST", "GET", "PUT"] = "POST"
@@ -75,6 +85,16 @@ class Webhook(BaseModel):
             raise ValueError(f"not a URL: {exc}") from None
         if parsed.scheme not in ("http", "https") or not parsed.host:
             raise ValueError("must be an absolute http(s) URL")
+        return value
+
+    @field_validator("headers")
+    @classmethod
+    def _header_safe(cls, value: dict[str, str]) -> dict[str, str]:
+        # The provider replays these headers verbatim: a control character would be
+        # refused by the provider (after the run started) or split a header on its side.
+        for name, text in value.items():
+            if not name.strip() or has_control_character(name) or has_control_character(text):
+                raise ValueError(f"header {name!r} has an empty name or a control character in it")
         return value
 
     def to_wire(self) -> dict[str, Any]:
@@ -120,7 +140,7 @@ class WorkflowRun(BaseModel):
 
     @property
     def done(self) -> bool:
-        """True once the run has left PENDING/RUNNING."""
+        """True once the run is in a known terminal state (not PENDING, RUNNING or UNKNOWN)."""
         return self.status.done
 
     @property
@@ -131,7 +151,8 @@ class WorkflowRun(BaseModel):
     def raise_for_status(self) -> WorkflowRun:
         """Raise `WorkflowFailedError` if the run ended without success; else return self.
 
-        A run still PENDING/RUNNING is not an error: the call returns it unchanged.
+        A run not yet done (PENDING, RUNNING, or an UNKNOWN word) is not an error: the call
+        returns it unchanged.
         """
         if self.done and not self.succeeded:
             raise WorkflowFailedError(self)

@@ -29,9 +29,9 @@ class PollPolicy:
         jitter: Each interval is scaled by a random factor in [1 - jitter, 1 + jitter].
         timeout: The wait deadline in seconds, measured on a monotonic clock from the start
             of the wait. Finite by default (30 minutes); None waits without a deadline.
-        max_hint: A server `Retry-After` hint on a query answer replaces the next interval;
-            this caps it, in seconds (and `initial_delay` is its floor, so a hint of 0
-            cannot make polling spin).
+        max_hint: A server `Retry-After` hint on a query answer may lengthen the next
+            interval, up to this many seconds; it never shortens it, so a hint of 0 cannot
+            make polling faster than its schedule.
     """
 
     initial_delay: float = 0.2
@@ -69,7 +69,8 @@ class PollPolicy:
             yield delay * draw(1 - self.jitter, 1 + self.jitter) if self.jitter else delay
 
     def next_delay(self, scheduled: float, hint: float | None) -> float:
-        """The sleep before the next query: the server's hint, when given, within bounds."""
+        """The sleep before the next query: the schedule's, lengthened (never shortened) by
+        the server's hint up to `max_hint`."""
         if hint is None:
             return scheduled
-        return max(self.initial_delay, min(hint, self.max_hint))
+        return max(scheduled, min(hint, self.max_hint))

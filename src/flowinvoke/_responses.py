@@ -18,6 +18,7 @@ from ._errors import (
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
+    FlowInvokeError,
     InsufficientCreditsError,
     NotFoundError,
     PermissionDeniedError,
@@ -28,9 +29,13 @@ from ._errors import (
 from ._models import WorkflowRun
 from ._retry import parse_retry_after
 from ._secret import Redactor
-from .providers._base import ErrorInfo, ErrorKind, Operation, Provider, RequestSpec
+from .providers._base import AuthScheme, ErrorInfo, ErrorKind, Operation, Provider, RequestSpec
 
-__all__ = ["Reply", "read_reply", "transport_error"]
+__all__ = ["MAX_JSON_DEPTH", "Reply", "read_reply", "transport_error"]
+
+#: How deeply an answer's JSON may nest. The providers' answers nest a few levels; a body
+#: nested hundreds deep is hostile, and reading it would exhaust Python's stack.
+MAX_JSON_DEPTH = 200
 
 _REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-trace-id", "x-vercel-id")
 _KIND_CLASSES: dict[ErrorKind, type[APIStatusError]] = {
@@ -65,28 +70,51 @@ class Reply:
 
 
 def read_reply(
-    provider: Provider, spec: RequestSpec, response: _http.Response, redact: Redactor
+    provider: Provider,
+    spec: RequestSpec,
+    response: _http.Response,
+    redact: Redactor,
+    *,
+    auth_scheme: AuthScheme | None = None,
 ) -> Reply:
-    """Translate a received answer into a `Reply`, or raise the typed `APIError` it means."""
+    """Translate a received answer into a `Reply`, or raise the typed `APIError` it means.
+
+    Whatever the server sent, the outcome is a `Reply` or a `FlowInvokeError`: a body the
+    provider cannot read (or that makes its reader fail in any way) becomes
+    `ResponseValidationError`, never a bare builtin error. `auth_scheme`, the scheme the
+    request was sent with, goes into an authentication failure's message.
+    """
     status = response.status_code
-    content = response.content
+    body, problem = _decode(response)
+    decoded = problem is None
     try:
-        body: Any = json.loads(content) if content else None
-        decoded = True
-    except ValueError:
-        body, decoded = response.text, False
-    info = provider.parse_error(status, body) if decoded or status >= 300 else None
+        info = provider.parse_error(status, body) if decoded or status >= 300 else None
+    except FlowInvokeError:
+        raise
+    except Exception as exc:  # a reader that trips over a hostile body
+        raise _unreadable(_reader_failed(provider, exc, body, status), spec, redact) from exc
     if info is None and not 200 <= status < 300:
         info = ErrorInfo(message=f"HTTP {status}")
     if info is not None:
-        raise _status_error(provider, spec, response, info, body, redact)
-    if not decoded:
-        error = provider.invalid("the body is not JSON", body, status_code=status)
-        raise _unreadable(error, spec, redact)
+        raise _status_error(provider, spec, response, info, body, redact, auth_scheme)
+    if problem is not None:
+        raise _unreadable(provider.invalid(problem, body, status_code=status), spec, redact)
     try:
         run = provider.parse_run(body, spec)
     except ResponseValidationError as error:
         raise _unreadable(error, spec, redact) from None
+    except FlowInvokeError:
+        raise
+    except Exception as exc:
+        raise _unreadable(_reader_failed(provider, exc, body, status), spec, redact) from exc
+    if spec.run_id is not None and run.id is None:
+        run = run.model_copy(update={"id": spec.run_id})
+    elif spec.run_id is not None and run.id != spec.run_id:
+        # Accepting it would make a waiter follow another run (or change `run.id` mid-wait).
+        other = provider.invalid(
+            f"the answer to a query of run {spec.run_id} names run {run.id}", body
+        )
+        raise _unreadable(other, spec, redact)
     # A hint only matters for the next poll of an unfinished run.
     return Reply(run, None if run.done else parse_retry_after(response.headers))
 
@@ -113,15 +141,20 @@ def _status_error(
     info: ErrorInfo,
     body: Any,
     redact: Redactor,
+    auth_scheme: AuthScheme | None,
 ) -> APIStatusError:
     status = response.status_code
-    kind = info.kind or _STATUS_KINDS.get(status) or (ErrorKind.SERVER if status >= 500 else None)
+    # An error inside a 200 may name its real status in the body: judge by that one.
+    twin = info.status or status
+    kind = info.kind or _STATUS_KINDS.get(twin) or (ErrorKind.SERVER if twin >= 500 else None)
     cls = _KIND_CLASSES.get(kind, APIStatusError) if kind else APIStatusError
     headers = response.headers
     code = f" (code {info.code})" if info.code is not None else ""
     message = redact(
         f"{provider.name} {spec.operation.value} failed with HTTP {status}{code}: {info.message}"
     )
+    if cls is AuthenticationError and auth_scheme is not None:
+        message += provider.auth_failure_hint(auth_scheme)
     extra: dict[str, Any] = {}
     if cls is RateLimitError:
         extra["retry_after"] = parse_retry_after(headers)
@@ -137,9 +170,49 @@ def _status_error(
         # A server fault on a start (but 503, "not processed") leaves its effect unknown.
         may_have_started=spec.operation is Operation.INVOKE
         and kind is ErrorKind.SERVER
-        and status != 503,
+        and twin != 503,
         **extra,
     )
+
+
+def _decode(response: _http.Response) -> tuple[Any, str | None]:
+    """The decoded JSON body and None; or the text and why it could not be decoded."""
+    content = response.content
+    if not content:
+        return None, None
+    too_deep = f"the body nests deeper than {MAX_JSON_DEPTH} levels"
+    try:
+        body = json.loads(content)
+    except RecursionError:
+        return response.text, too_deep
+    except ValueError:  # not JSON, or an integer past Python's digit limit
+        return response.text, "the body is not JSON"
+    # Readers, redaction and a caller's own code recurse: refuse a hostile depth here, once.
+    return (response.text, too_deep) if _nests_deeper(body, MAX_JSON_DEPTH) else (body, None)
+
+
+def _nests_deeper(value: Any, limit: int) -> bool:
+    """Whether decoded JSON nests more than `limit` containers deep (level by level, so
+    without recursing: this is the check that keeps recursion safe later)."""
+    level: list[Any] = [value] if isinstance(value, dict | list) else []
+    depth = 0
+    while level:
+        depth += 1
+        if depth > limit:
+            return True
+        below: list[Any] = []
+        for item in level:
+            for child in item.values() if isinstance(item, dict) else item:
+                if isinstance(child, dict | list):
+                    below.append(child)
+        level = below
+    return False
+
+
+def _reader_failed(
+    provider: Provider, exc: Exception, body: Any, status: int
+) -> ResponseValidationError:
+    return provider.invalid(f"{type(exc).__name__} while reading it", body, status_code=status)
 
 
 def _unreadable(error: ResponseValidationError, spec: RequestSpec, redact: Redactor) -> APIError:

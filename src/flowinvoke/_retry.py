@@ -26,7 +26,14 @@ from ._errors import (
 )
 from .providers._base import Operation
 
-__all__ = ["RetryPolicy", "is_retryable", "next_retry_delay", "parse_retry_after", "retry_hint"]
+__all__ = [
+    "RetryPolicy",
+    "is_retryable",
+    "next_retry_delay",
+    "parse_retry_after",
+    "retry_hint",
+    "slow_down_hint",
+]
 
 
 @dataclass(frozen=True)
@@ -117,7 +124,8 @@ def next_retry_delay(
     if scheduled is None:
         return None
     hint = retry_hint(error)
-    delay = scheduled if hint is None else min(hint, policy.max_retry_after)
+    # A hint may lengthen the wait, never shorten it: `Retry-After: 0` is no licence to spin.
+    delay = scheduled if hint is None else max(scheduled, min(hint, policy.max_retry_after))
     if any(limit.remaining() <= delay for limit in limits):
         return None
     return delay
@@ -128,6 +136,21 @@ def retry_hint(error: APIError) -> float | None:
     if isinstance(error, RateLimitError) and error.retry_after is not None:
         return error.retry_after
     if isinstance(error, APIStatusError):
+        return parse_retry_after(error.headers)
+    return None
+
+
+def slow_down_hint(error: APIError) -> float | None:
+    """For an answer that asks the client to slow down, the server's wait hint in seconds.
+
+    A 429, or a 503 that carries a wait hint, asks it; the result is 0.0 when the server
+    gave no usable hint, and None for every other failure.
+    """
+    if not isinstance(error, APIStatusError):
+        return None
+    if isinstance(error, RateLimitError) or error.status_code == 429:
+        return retry_hint(error) or 0.0
+    if error.status_code == 503:
         return parse_retry_after(error.headers)
     return None
 

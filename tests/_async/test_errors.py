@@ -277,7 +277,11 @@ async def test_a_query_is_retried_on_every_transient_failure(
             run = await client.get_run("run-42")
     assert run.succeeded
     assert route.call_count == 3
-    assert clock.sleeps == [0.5, 1.0]
+    if isinstance(failure, httpx.Response) and failure.status_code == 429:
+        # No hint: the client-wide cool-down, from 1 s, doubling while the 429s go on.
+        assert clock.sleeps == [1.0, 2.0]
+    else:
+        assert clock.sleeps == [0.5, 1.0]
 
 
 @pytest.mark.anyio
@@ -306,7 +310,8 @@ async def test_retry_after_is_honoured_up_to_its_cap(clock: FakeClock) -> None:
         )
         async with make_client(retry=policy) as client:
             await client.get_run("run-42")
-    assert clock.sleeps == [7.0, 10.0, 1.5]
+    # Each hint lengthens the backoff's delay (0.5, 1, 2 s), capped; none shortens it.
+    assert clock.sleeps == [7.0, 10.0, 2.0]
 
 
 @pytest.mark.anyio

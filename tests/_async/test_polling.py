@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import httpx
@@ -50,8 +51,9 @@ async def test_run_starts_asynchronously_and_polls_through_transient_failures(
     assert run.status is RunStatus.SUCCEEDED
     assert [s.status for s in seen] == [RunStatus.PENDING, RunStatus.RUNNING, RunStatus.SUCCEEDED]
     assert seen[0].id == "run-42"
-    # poll 1 s, retry 0.5 s after the 429, poll 2 s, retry 0.5 s after the 503
-    assert clock.sleeps == [1.0, 0.5, 2.0, 0.5]
+    # poll 1 s, the client-wide cool-down of 1 s after the 429 (no hint), poll 2 s, retry
+    # 0.5 s after the 503
+    assert clock.sleeps == [1.0, 1.0, 2.0, 0.5]
 
 
 @pytest.mark.anyio
@@ -72,15 +74,40 @@ async def test_failed_run_raises_unless_asked_not_to(clock: FakeClock) -> None:
 
 
 @pytest.mark.anyio
-async def test_an_unknown_status_word_ends_the_wait_as_unknown(clock: FakeClock) -> None:
+@pytest.mark.parametrize("word", ["PAUSED", "QUEUED_FOR_REVIEW", ""])
+async def test_an_unknown_status_word_is_not_final_and_is_warned_of_once(
+    word: str, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="flowinvoke")
     with respx.mock:
-        respx.post(QUERY_URL).mock(side_effect=_states("RUNNING", "PAUSED_FOR_REVIEW"))
+        respx.post(INVOKE_URL).respond(200, json=GPTBOTS_ASYNC_ANSWER)
+        query = respx.post(QUERY_URL).mock(
+            side_effect=_states("RUNNING", word, word, word, "SUCCEED")
+        )
         async with make_client() as client:
-            run = await client.wait("run-42")
-            with pytest.raises(WorkflowFailedError, match="PAUSED_FOR_REVIEW"):
-                run.raise_for_status()
-    assert run.status is RunStatus.UNKNOWN
-    assert run.raw_status == "PAUSED_FOR_REVIEW"
+            run = await client.run({"a": 1})
+    assert run.succeeded  # a run that may yet succeed is not thrown away
+    assert query.call_count == 5
+    warnings = [r for r in caplog.records if "unknown to flowinvoke" in r.getMessage()]
+    assert len(warnings) == 1
+    assert repr(word) in warnings[0].getMessage()
+    assert warnings[0].run_id == "run-42"  # type: ignore[attr-defined]
+
+
+@pytest.mark.anyio
+async def test_a_wait_on_an_unknown_word_ends_at_the_deadline_showing_the_word(
+    clock: FakeClock,
+) -> None:
+    with respx.mock:
+        respx.post(QUERY_URL).respond(200, json=gptbots_state("PAUSED"))
+        async with make_client() as client:
+            with pytest.raises(WaitTimeoutError) as info:
+                await client.wait("run-42", timeout=10)
+    last = info.value.last_run
+    assert last is not None
+    assert last.status is RunStatus.UNKNOWN
+    assert last.raw_status == "PAUSED"
+    assert "PAUSED" in str(info.value)
 
 
 @pytest.mark.anyio
@@ -162,6 +189,19 @@ async def test_a_hint_on_a_failed_query_sets_the_next_poll(clock: FakeClock) -> 
             await client.wait("run-42")
     # three attempts (two retries after 9 s each), then the next poll also waits 9 s
     assert clock.sleeps == [9.0, 9.0, 9.0]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("hint", ["0", "-5", "Thu, 01 Jan 1970 00:00:00 GMT"])
+async def test_a_short_hint_on_a_running_answer_never_makes_polling_faster(
+    hint: str, clock: FakeClock
+) -> None:
+    running = httpx.Response(200, json=gptbots_state("RUNNING"), headers={"Retry-After": hint})
+    with respx.mock:
+        respx.post(QUERY_URL).mock(side_effect=[running, running, *_states("SUCCEED")])
+        async with make_client() as client:
+            await client.wait("run-42")
+    assert clock.sleeps == [1.0, 2.0]  # the schedule's own intervals
 
 
 @pytest.mark.anyio

@@ -22,6 +22,10 @@ class FakeClock:
     def time(self) -> float:
         return self.now
 
+    def uniform(self, low: float, high: float) -> float:
+        """Random spreads take their low end, so sleeps are exact."""
+        return low
+
     def sleep(self, seconds: float) -> None:
         self.sleeps.append(round(seconds, 6))
         self.now += seconds
@@ -32,6 +36,8 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     fake = FakeClock()
     monkeypatch.setattr("flowinvoke._deadline.time", fake)
     monkeypatch.setattr("flowinvoke._rate.time", fake)
+    monkeypatch.setattr("flowinvoke._cooldown.time", fake)
+    monkeypatch.setattr("flowinvoke._cooldown.random", fake)
     monkeypatch.setattr(_requester, "sync_sleep", fake.sleep)
     monkeypatch.setattr(_poller, "sync_sleep", fake.sleep)
     return fake

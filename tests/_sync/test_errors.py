@@ -269,7 +269,11 @@ def test_a_query_is_retried_on_every_transient_failure(failure: Any, clock: Fake
             run = client.get_run("run-42")
     assert run.succeeded
     assert route.call_count == 3
-    assert clock.sleeps == [0.5, 1.0]
+    if isinstance(failure, httpx.Response) and failure.status_code == 429:
+        # No hint: the client-wide cool-down, from 1 s, doubling while the 429s go on.
+        assert clock.sleeps == [1.0, 2.0]
+    else:
+        assert clock.sleeps == [0.5, 1.0]
 
 
 def test_retries_stop_when_used_up_and_the_error_keeps_the_run_id(clock: FakeClock) -> None:
@@ -296,7 +300,8 @@ def test_retry_after_is_honoured_up_to_its_cap(clock: FakeClock) -> None:
         )
         with make_client(retry=policy) as client:
             client.get_run("run-42")
-    assert clock.sleeps == [7.0, 10.0, 1.5]
+    # Each hint lengthens the backoff's delay (0.5, 1, 2 s), capped; none shortens it.
+    assert clock.sleeps == [7.0, 10.0, 2.0]
 
 
 def test_rate_limit_error_carries_retry_after(clock: FakeClock) -> None:

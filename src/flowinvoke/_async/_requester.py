@@ -6,14 +6,16 @@ from collections.abc import Mapping
 
 from .. import _http
 from .._compat import AsyncRequestSlots, async_sleep
+from .._cooldown import CoolDown
 from .._deadline import Deadline
-from .._errors import APIError
+from .._errors import APIError, RateLimitError
 from .._logging import logger
+from .._observe import Observers, RetryEvent
 from .._rate import RateLimiter
 from .._responses import Reply, read_reply, transport_error
-from .._retry import RetryPolicy, next_retry_delay
+from .._retry import RetryPolicy, next_retry_delay, slow_down_hint
 from .._secret import Redactor
-from ..providers import Provider, RequestSpec
+from ..providers import AuthScheme, Provider, RequestSpec
 
 __all__ = ["AsyncRequester"]
 
@@ -26,10 +28,13 @@ class AsyncRequester:
     """One provider endpoint with its auth, timeouts and retry policy bound in."""
 
     __slots__ = (
+        "_auth_scheme",
         "_base_url",
+        "_cooldown",
         "_headers",
         "_http",
         "_limiter",
+        "_observers",
         "_provider",
         "_redact",
         "_retry",
@@ -50,8 +55,12 @@ class AsyncRequester:
         redact: Redactor,
         slots: AsyncRequestSlots,
         limiter: RateLimiter | None = None,
+        cooldown: CoolDown | None = None,
+        observers: Observers | None = None,
+        auth_scheme: AuthScheme | None = None,
     ) -> None:
         self._http = http
+        self._auth_scheme = auth_scheme  # named in an authentication failure's message
         self._provider = provider
         self._base_url = base_url.rstrip("/")
         # Headers the httpx client already sends by default need not be merged per request.
@@ -64,12 +73,15 @@ class AsyncRequester:
         self._redact = redact
         self._limiter = limiter
         self._slots = slots
+        self._cooldown = cooldown or CoolDown(retry.max_retry_after)
+        self._observers = observers or Observers(tracing=False)
 
     async def send(self, spec: RequestSpec, deadline: Deadline = _NO_DEADLINE) -> Reply:
         """Send `spec`, retrying transient failures; raise the last error when out of tries.
 
-        Each attempt waits for the client's rate limit, if any; its HTTP timeouts and each
-        sleep are cut to what is left of `deadline`.
+        Each attempt waits out the client's cool-down after rate-limited answers and its
+        rate limit, if any; its HTTP timeouts and each sleep are cut to what is left of
+        `deadline`.
         """
         url = self._url(spec.path)
         schedule = self._retry.delays()
@@ -77,23 +89,40 @@ class AsyncRequester:
         attempt = 0
         while True:
             attempt += 1
-            if self._limiter is not None and (wait := self._limiter.reserve()) > 0:
-                await async_sleep(deadline.cap(wait))
-            try:
-                response = await self._request(spec, url, deadline)
-            except _http.TransportError as exc:
-                error: APIError = transport_error(self._provider, spec, exc, self._redact)
-                cause: BaseException = exc
-            else:
-                try:
-                    return read_reply(self._provider, spec, response, self._redact)
-                except APIError as exc:
-                    error = cause = exc
+            await self._hold_back(deadline)
+            reply, error, cause = await self._attempt(spec, url, deadline, attempt)
+            if reply is not None:
+                self._cooldown.clear_streak()
+                logger.debug(
+                    "%s %s answered: run %s %s",
+                    self._provider.name,
+                    spec.operation.value,
+                    reply.run.id,
+                    reply.run.raw_status or reply.run.status.value,
+                    extra=_log_fields(self._provider, spec, attempt, reply.run.id),
+                )
+                return reply
+            assert error is not None
+            self._note_slow_down(error)
             delay = next_retry_delay(
                 error, spec.operation, self._retry, schedule, (budget, deadline)
             )
+            if delay is not None:
+                delay = max(delay, self._cooldown.wait())
+                if deadline.remaining() <= delay:
+                    delay = None
             if delay is None:
+                logger.debug(
+                    "%s %s failed, not retried: %s",
+                    self._provider.name,
+                    spec.operation.value,
+                    error,
+                    extra=_log_fields(self._provider, spec, attempt),
+                )
                 raise error from (None if cause is error else cause)
+            if self._observers.active:
+                event = self._observers.request_event(self._provider.name, spec, str(url), attempt)
+                self._observers.retry(RetryEvent(event, error, delay))
             logger.info(
                 "retrying %s %s (attempt %d of %d) in %.2fs after: %s",
                 self._provider.name,
@@ -102,8 +131,48 @@ class AsyncRequester:
                 self._retry.max_retries + 1,
                 delay,
                 error,
+                extra=_log_fields(self._provider, spec, attempt + 1),
             )
             await async_sleep(delay)
+
+    async def _attempt(
+        self, spec: RequestSpec, url: _http.URL, deadline: Deadline, attempt: int
+    ) -> tuple[Reply | None, APIError | None, BaseException | None]:
+        """One try: its reply, or the typed error it ended with and that error's cause."""
+        with self._observers.request(self._provider.name, spec, url, attempt) as outcome:
+            try:
+                response = await self._request(spec, url, deadline)
+            except _http.TransportError as exc:
+                outcome.error = transport_error(self._provider, spec, exc, self._redact)
+                return None, outcome.error, exc
+            outcome.status = response.status_code
+            try:
+                reply = read_reply(
+                    self._provider, spec, response, self._redact, auth_scheme=self._auth_scheme
+                )
+                return reply, None, None
+            except APIError as exc:
+                outcome.error = exc
+                return None, exc, exc
+
+    async def _hold_back(self, deadline: Deadline) -> None:
+        """Wait out the cool-down and the rate limit (never past `deadline`)."""
+        wait = self._cooldown.wait()
+        if self._limiter is not None:
+            wait = max(wait, self._limiter.reserve())
+        if wait > 0:
+            await async_sleep(deadline.cap(wait))
+
+    def _note_slow_down(self, error: APIError) -> None:
+        """Start the client-wide cool-down if `error` asks the client to slow down."""
+        hint = slow_down_hint(error)
+        if hint is None:
+            return
+        length = self._cooldown.pause(hint)
+        if isinstance(error, RateLimitError) and error.retry_after is not None:
+            # What callers see is what the client honours: a hint of 1e9 s is not passed on.
+            error.retry_after = min(error.retry_after, self._retry.max_retry_after)
+        logger.debug("%s asked to slow down; the client pauses %.2fs", self._provider.name, length)
 
     def _url(self, path: str) -> _http.URL:
         """The parsed URL for `path`; the few fixed paths are parsed once."""
@@ -144,3 +213,15 @@ def _capped(timeout: _http.Timeout, deadline: Deadline) -> _http.Timeout:
         write=cap(timeout.write),
         pool=cap(timeout.pool),
     )
+
+
+def _log_fields(
+    provider: Provider, spec: RequestSpec, attempt: int, run_id: str | None = None
+) -> dict[str, object]:
+    """The structured fields of a request's log records (never the key or a header)."""
+    return {
+        "provider": provider.name,
+        "operation": spec.operation.value,
+        "run_id": run_id or spec.run_id,
+        "attempt": attempt,
+    }

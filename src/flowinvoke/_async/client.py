@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterable, Mapping, Sequence
 from contextlib import aclosing
 from functools import partial
 from types import TracebackType
@@ -11,7 +11,8 @@ from typing import Any
 from .. import _http
 from .._batch import BatchItem, BatchProgress, BatchTally
 from .._compat import AsyncRequestSlots, async_call_maybe, async_map_unordered
-from .._config import ClientConfig, env_flag, resolve_config
+from .._config import ClientConfig, check_max_connections, env_flag, resolve_config
+from .._cooldown import CoolDown
 from .._deadline import Deadline, positive_seconds
 from .._errors import (
     ConfigurationError,
@@ -21,6 +22,7 @@ from .._errors import (
 )
 from .._input import check_input, check_run_id, check_webhooks
 from .._models import Webhook, WorkflowRun
+from .._observe import CallSpan, Hooks, Observers, TracerProvider
 from .._polling import PollPolicy
 from .._proxy import async_proxy_transport
 from .._rate import RateLimiter
@@ -87,6 +89,13 @@ class AsyncClient:
             (a token bucket allowing bursts of `rate_burst`). None: no limit.
         rate_burst: How many requests may go at once after an idle spell.
         default_headers: Extra headers for every request.
+        hooks: `Hooks` (one or a list) called for each request, response, retry and run
+            state, on every transport: see the Observability page.
+        tracing: OpenTelemetry spans for each call and request. None (default): on when
+            `opentelemetry-api` is installed (the `otel` extra), with the global tracer
+            provider; True: insist; False: off; a `TracerProvider`: trace with that one.
+        trace_inputs: Record each run's input on its span (off by default: inputs may
+            hold personal data).
 
     Raises:
         ConfigurationError: a setting is missing or wrong; nothing has been sent.
@@ -112,6 +121,9 @@ class AsyncClient:
         rate_limit: float | None = None,
         rate_burst: int = 1,
         default_headers: Mapping[str, str] | None = None,
+        hooks: Hooks | Sequence[Hooks] | None = None,
+        tracing: bool | TracerProvider | None = None,
+        trace_inputs: bool = False,
     ) -> None:
         config = resolve_config(
             provider=provider,
@@ -128,8 +140,7 @@ class AsyncClient:
         )
         if http_client is not None and transport is not None:
             raise ConfigurationError("pass http_client or transport, not both")
-        if max_connections < 1:
-            raise ConfigurationError("max_connections must be at least 1")
+        check_max_connections(max_connections)
         try:
             limiter = None if rate_limit is None else RateLimiter(rate_limit, rate_burst)
         except ValueError as exc:
@@ -140,7 +151,9 @@ class AsyncClient:
         slots = AsyncRequestSlots(max_connections if owns_http else None)
         if http_client is None:
             http_client = _own_http_client(config, transport, fast_transport, max_connections)
-        self._bind(config, http_client, slots, limiter, owns_http=owns_http)
+        cooldown = CoolDown(config.retry.max_retry_after)
+        observers = Observers(hooks, tracing=tracing, trace_inputs=trace_inputs)
+        self._bind(config, http_client, slots, limiter, cooldown, observers, owns_http=owns_http)
 
     def _bind(
         self,
@@ -148,6 +161,8 @@ class AsyncClient:
         http: _http.AsyncClient,
         slots: AsyncRequestSlots,
         limiter: RateLimiter | None,
+        cooldown: CoolDown,
+        observers: Observers,
         *,
         owns_http: bool,
     ) -> None:
@@ -155,6 +170,8 @@ class AsyncClient:
         self._http = http
         self._slots = slots
         self._limiter = limiter
+        self._cooldown = cooldown
+        self._observers = observers
         self._owns_http = owns_http
         self._requester = AsyncRequester(
             http,
@@ -166,6 +183,9 @@ class AsyncClient:
             redact=config.redactor(),
             slots=slots,
             limiter=limiter,
+            cooldown=cooldown,
+            observers=observers,
+            auth_scheme=config.auth_scheme,
         )
 
     @property
@@ -203,8 +223,9 @@ class AsyncClient:
     ) -> AsyncClient:
         """A client with some settings changed that shares this one's connection pool.
 
-        It also shares the rate limit, if any. Closing the new client leaves the pool open;
-        closing this one closes it for both.
+        It also shares the rate limit, if any, the cool-down after rate-limited answers,
+        and the hooks and tracing. Closing the new client leaves the pool open; closing
+        this one closes it for both.
         """
         arguments = self._config.arguments()
         changes: dict[str, Any] = {
@@ -223,7 +244,15 @@ class AsyncClient:
         derived = object.__new__(type(self))
         # Derive from this client's settings alone: the environment was read once already.
         config = resolve_config(**arguments, environ={})
-        derived._bind(config, self._http, self._slots, self._limiter, owns_http=False)
+        derived._bind(
+            config,
+            self._http,
+            self._slots,
+            self._limiter,
+            self._cooldown,
+            self._observers,
+            owns_http=False,
+        )
         return derived
 
     async def invoke(
@@ -255,8 +284,10 @@ class AsyncClient:
             APIError: the request failed (see the errors reference).
         """
         spec = self._invoke_spec(input, user_id, workflow_id, async_mode, webhooks)
-        reply = await self._requester.send(spec)
-        return reply.run
+        with self._call("flowinvoke.invoke", workflow_id, input=input) as call:
+            run = (await self._requester.send(spec)).run
+            call.finished(run)
+        return run
 
     async def get_run(self, run_id: str) -> WorkflowRun:
         """Query a run's current state once.
@@ -266,8 +297,11 @@ class AsyncClient:
             NotFoundError: there is no such run.
             APIError: the request failed.
         """
-        reply = await self._requester.send(self._query_spec(run_id))
-        return reply.run
+        spec = self._query_spec(run_id)
+        with self._call("flowinvoke.get_run", run_id=run_id) as call:
+            run = (await self._requester.send(spec)).run
+            call.finished(run)
+        return run
 
     async def wait(
         self,
@@ -296,7 +330,10 @@ class AsyncClient:
         """
         policy = poll or self._config.poll
         deadline = _deadline(timeout, policy)
-        return await self._wait(run_or_id, policy, deadline, on_update)
+        with self._call("flowinvoke.wait", run_id=_id_of(run_or_id)) as call:
+            run = await self._wait(run_or_id, policy, deadline, on_update)
+            call.finished(run)
+        return run
 
     async def watch(
         self,
@@ -304,17 +341,36 @@ class AsyncClient:
         *,
         timeout: float | None = None,
         poll: PollPolicy | None = None,
-    ) -> AsyncIterator[WorkflowRun]:
+    ) -> AsyncGenerator[WorkflowRun, None]:
         """Yield the run each time its observed state changes, ending after the terminal one.
 
         The deadline starts at the first iteration. Arguments and errors are those of `wait`.
+        Close it when leaving early (`async with aclosing(client.watch(...))`) so the wait
+        ends at once rather than when the generator is collected.
         """
         policy = poll or self._config.poll
         deadline = _deadline(timeout, policy)
         states = poll_states(self._requester, self._config.provider, run_or_id, policy, deadline)
-        async with aclosing(states):
-            async for state in states:
-                yield state
+        call = self._call("flowinvoke.wait", run_id=_id_of(run_or_id))
+        failure: BaseException | None = None
+        try:
+            async with aclosing(states):
+                while True:
+                    # The span is current only while polling, never across this `yield`.
+                    with call.active():
+                        state = await anext(states, None)
+                        if state is not None:
+                            self._observers.state(state)
+                    if state is None:
+                        break
+                    if state.done:
+                        call.finished(state)
+                    yield state
+        except BaseException as error:
+            failure = error
+            raise
+        finally:
+            call.end(failure)
 
     async def run(
         self,
@@ -345,13 +401,16 @@ class AsyncClient:
         spec = self._invoke_spec(
             input, user_id, workflow_id, self._config.provider.supports_async_invoke, webhooks
         )
-        started = (await self._requester.send(spec, deadline)).run
-        try:
-            finished = await self._wait(started, policy, deadline, on_update)
-        except FlowInvokeError as error:
-            error.run_id = error.run_id or started.id
-            raise
-        return finished.raise_for_status() if raise_on_failure else finished
+        with self._call("flowinvoke.run", workflow_id, input=input) as call:
+            started = (await self._requester.send(spec, deadline)).run
+            call.run_id(started.id)
+            try:
+                finished = await self._wait(started, policy, deadline, on_update)
+            except FlowInvokeError as error:
+                error.run_id = error.run_id or started.id
+                raise
+            call.finished(finished)
+            return finished.raise_for_status() if raise_on_failure else finished
 
     async def run_many(
         self,
@@ -390,11 +449,12 @@ class AsyncClient:
         tally = BatchTally()
         items: list[BatchItem] = []
         batch = self._batch(inputs, concurrency, user_id, timeout, poll, tally, on_start)
-        async with aclosing(batch):
-            async for item in batch:
-                items.append(item)
-                if on_progress is not None:
-                    await async_call_maybe(on_progress, tally.finished(item))
+        with self._call("flowinvoke.run_many"):
+            async with aclosing(batch):
+                async for item in batch:
+                    items.append(item)
+                    if on_progress is not None:
+                        await async_call_maybe(on_progress, tally.finished(item))
         items.sort(key=lambda item: item.index)
         return items
 
@@ -407,7 +467,7 @@ class AsyncClient:
         timeout: float | None = None,
         poll: PollPolicy | None = None,
         on_start: OnStart | None = None,
-    ) -> AsyncIterator[BatchItem]:
+    ) -> AsyncGenerator[BatchItem, None]:
         """Like `run_many`, but yield each `BatchItem` as soon as its run finishes.
 
         Items come in completion order (use `item.index` to match them to inputs), so
@@ -416,9 +476,23 @@ class AsyncClient:
         `run_many`.
         """
         batch = self._batch(inputs, concurrency, user_id, timeout, poll, BatchTally(), on_start)
-        async with aclosing(batch):
-            async for item in batch:
-                yield item
+        call = self._call("flowinvoke.run_many")
+        failure: BaseException | None = None
+        try:
+            async with aclosing(batch):
+                while True:
+                    # Current while the batch works (its runs' spans become children), never
+                    # across this `yield`.
+                    with call.active():
+                        item = await anext(batch, None)
+                    if item is None:
+                        break
+                    yield item
+        except BaseException as error:
+            failure = error
+            raise
+        finally:
+            call.end(failure)
 
     async def aclose(self) -> None:
         """Close the connection pool, unless it was passed in or is shared from another."""
@@ -492,7 +566,7 @@ class AsyncClient:
             )
         except WaitTimeoutError as error:
             return BatchItem(index, input, error.last_run, error)
-        except (FlowInvokeError, TypeError, ValueError) as error:
+        except Exception as error:  # whatever one input meets is its own error: the batch goes on
             return BatchItem(index, input, None, error)
         return BatchItem(index, input, run, None if run.succeeded else WorkflowFailedError(run))
 
@@ -508,6 +582,7 @@ class AsyncClient:
         async with aclosing(states):
             async for state in states:
                 last = state
+                self._observers.state(state)
                 if on_update is not None:
                     await async_call_maybe(on_update, state)
         if last is None:  # pragma: no cover - poll_states always yields before it ends
@@ -534,6 +609,22 @@ class AsyncClient:
 
     def _query_spec(self, run_id: str) -> RequestSpec:
         return self._config.provider.build_query(check_run_id(run_id))
+
+    def _call(
+        self,
+        name: str,
+        workflow_id: str | None = None,
+        *,
+        run_id: str | None = None,
+        input: Mapping[str, Any] | None = None,
+    ) -> CallSpan:
+        return self._observers.call(
+            name,
+            self._config.provider.name,
+            workflow_id=workflow_id or self._config.workflow_id,
+            run_id=run_id,
+            input=input,
+        )
 
 
 def _own_http_client(
@@ -576,6 +667,10 @@ def _first_state_to(on_start: OnStart | None, index: int) -> OnUpdate | None:
             await async_call_maybe(partial(on_start, index), run)
 
     return on_update
+
+
+def _id_of(run_or_id: WorkflowRun | str) -> str | None:
+    return run_or_id.id if isinstance(run_or_id, WorkflowRun) else run_or_id
 
 
 def _deadline(timeout: float | None, policy: PollPolicy) -> Deadline:

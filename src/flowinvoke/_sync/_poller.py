@@ -10,7 +10,7 @@ from .._deadline import Deadline
 from .._errors import APIError, UnsupportedOperationError, WaitTimeoutError
 from .._input import check_run_id
 from .._logging import logger
-from .._models import WorkflowRun
+from .._models import RunStatus, WorkflowRun
 from .._polling import PollPolicy
 from .._retry import is_retryable, retry_hint
 from ..providers import Operation, Provider
@@ -34,11 +34,13 @@ def poll_states(
     deadline passes, `WaitTimeoutError` carries the id and the last state seen.
     """
     current: WorkflowRun | None = None
+    unknown = _UnknownWords(provider)
     if isinstance(start, WorkflowRun):
         current = start
+        unknown.check(start)
         yield start
-        if start.done:
-            return
+        if start.done or (start.id is not None and not provider.supports_query):
+            return  # nothing more can be learned of it
         if start.id is None:
             raise UnsupportedOperationError(
                 f"an unfinished {provider.name} run without an id cannot be waited for",
@@ -51,11 +53,12 @@ def poll_states(
     schedule = policy.delays()
     hint: float | None = None
     sleep_first = current is not None
+    log_fields = {"provider": provider.name, "operation": "wait", "run_id": run_id}
     while True:
         if sleep_first:
             sync_sleep(deadline.cap(policy.next_delay(next(schedule), hint)))
             if deadline.expired:
-                raise _timed_out(run_id, current)
+                raise _timed_out(run_id, current, log_fields)
         sleep_first = True
         with sync_deadline_scope(deadline) as scope:
             try:
@@ -64,21 +67,56 @@ def poll_states(
                 if not is_retryable(error, Operation.QUERY):
                     error.run_id = error.run_id or run_id
                     raise
-                logger.warning("query of run %s failed; polling goes on: %s", run_id, error)
+                logger.warning(
+                    "query of run %s failed; polling goes on: %s", run_id, error, extra=log_fields
+                )
                 hint = retry_hint(error)
                 continue
         if scope.cancelled_caught:
-            raise _timed_out(run_id, current)
+            raise _timed_out(run_id, current, log_fields)
         hint = reply.retry_after
         if reply.run != current:
             current = reply.run
+            unknown.check(current)
+            logger.debug(
+                "run %s changed: %s",
+                run_id,
+                current.raw_status or current.status.value,
+                extra=log_fields,
+            )
             yield current
         if current.done:
             return
 
 
-def _timed_out(run_id: str, last: WorkflowRun | None) -> WaitTimeoutError:
+class _UnknownWords:
+    """Warns once per run about a status word the provider's table does not know."""
+
+    __slots__ = ("_provider", "_warned")
+
+    def __init__(self, provider: Provider) -> None:
+        self._provider = provider
+        self._warned = False
+
+    def check(self, run: WorkflowRun) -> None:
+        if run.status is not RunStatus.UNKNOWN or self._warned:
+            return
+        self._warned = True
+        logger.warning(
+            "run %s has the status word %r, unknown to flowinvoke's %s table; it is not "
+            "treated as final, so polling goes on until a known final word or the deadline",
+            run.id,
+            run.raw_status,
+            self._provider.name,
+            extra={"provider": self._provider.name, "operation": "wait", "run_id": run.id},
+        )
+
+
+def _timed_out(
+    run_id: str, last: WorkflowRun | None, log_fields: dict[str, str]
+) -> WaitTimeoutError:
     seen = f"; last status {last.raw_status or last.status.value}" if last else ""
+    logger.debug("wait for run %s reached its deadline%s", run_id, seen, extra=log_fields)
     return WaitTimeoutError(
         f"run {run_id} did not finish before the wait deadline{seen}; "
         "it may still finish: wait again with its id",

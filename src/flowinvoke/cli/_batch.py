@@ -33,7 +33,7 @@ from collections.abc import Callable, Generator, Iterator, Mapping
 from contextlib import AbstractContextManager, closing, contextmanager, nullcontext, suppress
 from functools import partial
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, cast
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 
@@ -557,11 +557,8 @@ def _items(
         with closing(waited):
             for item in waited:
                 yield item.index, item
-    started = cast(
-        "Generator[BatchItem, None, None]",
-        client.as_completed(
-            inputs, concurrency=concurrency, user_id=user_id, timeout=timeout, on_start=on_start
-        ),
+    started = client.as_completed(
+        inputs, concurrency=concurrency, user_id=user_id, timeout=timeout, on_start=on_start
     )
     with closing(started):
         for item in started:

@@ -68,11 +68,17 @@ class RequestSpec:
 
 @dataclass(frozen=True, slots=True)
 class ErrorInfo:
-    """An error the server reported: its kind (None: judge by HTTP status), code and text."""
+    """An error the server reported: its kind (None: judge by HTTP status), code and text.
+
+    `status` is the HTTP status the body itself names (AltaBots' `{"error": {..., "status":
+    400}}` inside an HTTP 200): when set, the kind is judged by it instead of the answer's
+    status, so an error inside a 200 maps to the same class as its HTTP twin.
+    """
 
     message: str
     kind: ErrorKind | None = None
     code: int | str | None = None
+    status: int | None = None
 
 
 class Provider(ABC):
@@ -143,6 +149,21 @@ class Provider(ABC):
     @abstractmethod
     def parse_run(self, body: Any, request: RequestSpec) -> WorkflowRun:
         """Read a successful answer as a `WorkflowRun`."""
+
+    def auth_failure_hint(self, scheme: AuthScheme) -> str:
+        """What to add to an authentication failure's message, given the scheme sent.
+
+        A refused key is often a right key sent in the wrong form (older GPTBots pages show
+        the raw key, newer ones `Bearer`), so where the platform accepts several schemes
+        the message names the one used and the others.
+        """
+        others = [other for other in self.auth_schemes if other != scheme]
+        if not others:
+            return ""
+        alternatives = " or ".join(f"auth_scheme={other!r}" for other in others)
+        return (
+            f" (the key was sent with auth_scheme={scheme!r}; if it is right, try {alternatives})"
+        )
 
     def unsupported(self, what: str, *, run_id: str | None = None) -> UnsupportedOperationError:
         """The error for an operation this platform does not have."""

@@ -17,23 +17,15 @@ from urllib.parse import quote, unquote
 
 from .._errors import ConfigurationError
 from .._models import RunStatus, Webhook, WorkflowRun
-from ._base import AuthScheme, ErrorInfo, ErrorKind, Operation, Provider, RequestSpec
+from ._base import AuthScheme, ErrorInfo, Operation, Provider, RequestSpec
+from ._codes import error_text, word_kind
 from ._fields import as_text
 
 __all__ = ["AitutorProvider"]
 
-_CODE_KINDS: dict[str, ErrorKind] = {
-    "unauthorized": ErrorKind.AUTHENTICATION,
-    "invalid_api_key": ErrorKind.AUTHENTICATION,
-    "workflow_not_found": ErrorKind.NOT_FOUND,
-    "not_found": ErrorKind.NOT_FOUND,
-    "invalid_request": ErrorKind.BAD_REQUEST,
-    "invalid_billing": ErrorKind.INSUFFICIENT_CREDITS,
-    "spend_limit_reached": ErrorKind.INSUFFICIENT_CREDITS,
-    "rate_limited": ErrorKind.RATE_LIMIT,
-    "rate_limit_exceeded": ErrorKind.RATE_LIMIT,
-    "internal_server_error": ErrorKind.SERVER,
-}
+
+# The only path segments URL normalisation rewrites once `quote` has escaped "/" and "%".
+_DOT_SEGMENTS = frozenset({".", ".."})
 
 
 class AitutorProvider(Provider):
@@ -62,9 +54,16 @@ class AitutorProvider(Provider):
             raise self.unsupported("asynchronous runs (async_mode=True)")
         if webhooks:
             raise self.unsupported("webhooks")
+        if workflow_id is not None and not isinstance(workflow_id, str):
+            raise ConfigurationError(f"workflow_id must be a str, not {type(workflow_id).__name__}")
         if not workflow_id or not workflow_id.strip():
             raise ConfigurationError(
                 "provider 'aitutor' needs a workflow_id (on the client or on the call)"
+            )
+        if workflow_id in _DOT_SEGMENTS:
+            # URL normalisation would turn /run/.. into /api/v1 and send the key there.
+            raise ConfigurationError(
+                f"workflow_id {workflow_id!r} is not a workflow id (it is a path step)"
             )
         return RequestSpec(
             "POST", f"/api/v1/run/{quote(workflow_id, safe='')}", dict(input), Operation.INVOKE
@@ -72,18 +71,20 @@ class AitutorProvider(Provider):
 
     def parse_error(self, status_code: int, body: Any) -> ErrorInfo | None:
         if isinstance(body, Mapping):
-            failed = body.get("success") is False or "error" in body
+            error = body.get("error")
+            # `"error": null` (or empty) sits in some success bodies: only a real error
+            # value, or `"success": false`, makes a 2xx answer a failure.
+            failed = body.get("success") is False or (
+                body.get("success") is not True and error not in (None, "", False)
+            )
             if not failed and status_code < 400:
                 return None
-            error = body.get("error")
             if isinstance(error, Mapping):  # the documented shape
-                message, code = as_text(error.get("message")), as_text(error.get("code"))
+                message, code = error_text(error), as_text(error.get("code"))
             else:  # the live server's shape
-                message, code = as_text(error), as_text(body.get("code"))
+                message, code = as_text(error) or error_text(body), as_text(body.get("code"))
             return ErrorInfo(
-                message=message or f"HTTP {status_code}",
-                code=code,
-                kind=_CODE_KINDS.get(code or ""),
+                message=message or f"HTTP {status_code}", code=code, kind=word_kind(code)
             )
         if status_code >= 400:
             text = body.strip() if isinstance(body, str) else ""
@@ -125,6 +126,6 @@ def _maybe_json(result: Any) -> Any:
     if isinstance(result, str):
         try:
             return json.loads(result)
-        except ValueError:
+        except (ValueError, RecursionError):  # plain text, or JSON nested past the stack
             return result
     return result

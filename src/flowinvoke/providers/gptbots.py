@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 from .._errors import ConfigurationError
 from .._models import RunStatus, Webhook, WorkflowRun
 from ._base import ErrorInfo, ErrorKind, Operation, Provider, RequestSpec
+from ._codes import error_text, named_status, word_kind
 from ._fields import as_float, as_int, as_text, epoch_ms, millis
 
 __all__ = ["AltaBotsProvider", "GPTBotsProvider"]
@@ -31,6 +32,7 @@ _CODE_KINDS: dict[int, ErrorKind] = {
 }
 # Catch-all codes: on an error status the HTTP status says more (404 + 40000 is "no such run").
 _GENERIC_CODES = frozenset({40000, 50000})
+_SUCCESS_WORDS = frozenset({"", "ok", "success", "succeed", "succeeded"})
 _REGION = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 _INVOKE_PATH = "/v1/workflow/invoke"
 _QUERY_PATH = "/v1/workflow/query/result"
@@ -81,23 +83,24 @@ class GPTBotsProvider(Provider):
         if isinstance(body, Mapping):
             nested = body.get("error")
             if isinstance(nested, Mapping):  # AltaBots' overview shape
+                named = named_status(nested.get("status"))
+                code = _code(nested.get("code"))
                 return ErrorInfo(
-                    message=as_text(nested.get("message")) or f"HTTP {status_code}",
-                    code=_code(nested.get("code")),
-                    kind=_code_kind(as_int(nested.get("code")), status_code),
+                    message=error_text(nested) or f"HTTP {named or status_code}",
+                    code=code,
+                    kind=_code_kind(code, named or status_code) or word_kind(nested.get("status")),
+                    status=named,
                 )
-            code = body.get("code")
+            code = _code(body.get("code"))
             is_error_body = (
-                isinstance(code, int)
-                and not isinstance(code, bool)
-                and code != 0
-                and "message" in body
+                _is_error_code(code)
+                and ("message" in body or "msg" in body)
                 and not body.get("workflowRunId")
             )
             if is_error_body or status_code >= 400:
                 return ErrorInfo(
-                    message=as_text(body.get("message")) or f"HTTP {status_code}",
-                    code=_code(code),
+                    message=error_text(body) or f"HTTP {status_code}",
+                    code=code,
                     kind=_code_kind(code, status_code),
                 )
             return None
@@ -150,10 +153,24 @@ class AltaBotsProvider(GPTBotsProvider):
         return "https://altatech.ai"
 
 
-def _code_kind(code: Any, status_code: int) -> ErrorKind | None:
-    if not isinstance(code, int) or (code in _GENERIC_CODES and status_code >= 400):
+def _code_kind(code: int | str | None, status_code: int) -> ErrorKind | None:
+    """The kind a code names; numeric codes may come as strings ("40127")."""
+    number = as_int(code)
+    if number is None:
+        return word_kind(code)
+    if number in _GENERIC_CODES and status_code >= 400:
         return None  # judged by the HTTP status
-    return _CODE_KINDS.get(code)
+    return _CODE_KINDS.get(number)
+
+
+def _is_error_code(code: int | str | None) -> bool:
+    """Whether a 2xx body's `code` reports a failure (0, "0", "ok" and "success" do not)."""
+    if code is None:
+        return False
+    number = as_int(code)
+    if number is not None:
+        return number != 0
+    return str(code).strip().lower() not in _SUCCESS_WORDS
 
 
 def _code(value: Any) -> int | str | None:

@@ -1,0 +1,431 @@
+"""Watching a client work: user hooks and OpenTelemetry spans, fed from one place.
+
+The client tells its `Observers` when a public call begins and ends, when each HTTP
+request goes out and comes back, when a request is retried and when a run's state changes.
+Hooks get plain event objects; the tracer (only when `opentelemetry-api` is installed and
+tracing is on) turns the same moments into spans and span events. With neither, every call
+here is a constant-time no-op, and nothing of OpenTelemetry is imported.
+
+Never recorded: the API key, webhook secrets, headers, and the run's inputs (unless the
+client was built with `trace_inputs=True`).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ._errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from ._errors import APIError
+    from ._models import WorkflowRun
+    from .providers import RequestSpec
+
+__all__ = [
+    "CallSpan",
+    "Hooks",
+    "Observers",
+    "RequestEvent",
+    "ResponseEvent",
+    "RetryEvent",
+    "TracerProvider",
+]
+
+
+class TracerProvider(Protocol):
+    """An OpenTelemetry tracer provider (anything with `get_tracer`), to trace with one
+    other than the global one."""
+
+    def get_tracer(self, name: str, version: str | None = ..., /) -> Any: ...
+
+
+_TRACER_NAME = "flowinvoke"
+
+
+@dataclass(frozen=True, slots=True)
+class RequestEvent:
+    """One HTTP request flowinvoke is about to send (no headers: they hold the key).
+
+    Attributes:
+        provider: The provider's name.
+        operation: "invoke" (a start) or "query".
+        method: The HTTP method.
+        url: The full URL.
+        attempt: 1 for the first try, 2 for the first retry, ...
+        run_id: The run the request concerns, when known before sending (queries).
+    """
+
+    provider: str
+    operation: str
+    method: str
+    url: str
+    attempt: int
+    run_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseEvent:
+    """How one HTTP request ended: an answer (`status_code`) or a failure (`error`).
+
+    Attributes:
+        request: The request this answers.
+        status_code: The HTTP status, when an answer arrived.
+        error: The typed error the request ended with, if it failed (an error answer
+            included), else None.
+        elapsed: Seconds from sending to the end of reading the answer.
+    """
+
+    request: RequestEvent
+    status_code: int | None
+    error: APIError | None
+    elapsed: float
+
+
+@dataclass(frozen=True, slots=True)
+class RetryEvent:
+    """A request that failed and will be sent again after `delay` seconds.
+
+    Attributes:
+        request: The attempt that failed.
+        error: Why it failed.
+        delay: The sleep before the next attempt.
+    """
+
+    request: RequestEvent
+    error: APIError
+    delay: float
+
+
+@dataclass(frozen=True, slots=True)
+class Hooks:
+    """Callbacks that observe every request of a client, on every transport.
+
+    Each is a plain function called synchronously in the task or thread that sends the
+    request, so keep it quick; what it raises is logged and otherwise ignored, so an
+    observer can never break a run. Pass one or several to the client (`hooks=`).
+
+    Attributes:
+        on_request: Called before each HTTP request goes out.
+        on_response: Called when it has ended, answered or failed.
+        on_retry: Called when a failed request is about to be retried.
+        on_state: Called with each new state of a run a wait observes.
+    """
+
+    on_request: Callable[[RequestEvent], object] | None = None
+    on_response: Callable[[ResponseEvent], object] | None = None
+    on_retry: Callable[[RetryEvent], object] | None = None
+    on_state: Callable[[WorkflowRun], object] | None = None
+
+
+class CallSpan:
+    """One public call (`invoke`, `run`, `wait`, ...) as observers see it.
+
+    A do-nothing instance stands in when nobody observes, so callers never test for it.
+    """
+
+    __slots__ = ("_observers", "_queries", "_span", "_token")
+
+    def __init__(self, observers: Observers | None, span: Any) -> None:
+        self._observers = observers
+        self._span = span
+        self._queries = 0
+        self._token: Any = None
+
+    def __enter__(self) -> CallSpan:
+        if self._observers is not None:
+            self._activate()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, _: Any
+    ) -> None:
+        if self._observers is None:
+            return
+        self._deactivate()
+        self.end(error)
+
+    @contextmanager
+    def active(self) -> Iterator[None]:
+        """Make this the current call (and span) inside the block only: for generators,
+        which must not leave their span current across a `yield`."""
+        if self._observers is None:
+            yield
+            return
+        self._activate()
+        try:
+            yield
+        finally:
+            self._deactivate()
+
+    def end(self, error: BaseException | None = None) -> None:
+        """Close the span, recording `error` as its failure."""
+        span = self._span
+        if span is None:
+            return
+        self._span = None
+        if self._queries:
+            span.set_attribute("flowinvoke.queries", self._queries)
+        if error is not None:
+            from opentelemetry.trace import Status, StatusCode
+
+            span.set_attribute("error.type", type(error).__qualname__)
+            run_id = getattr(error, "run_id", None)
+            if run_id:
+                span.set_attribute("flowinvoke.run_id", run_id)
+            span.record_exception(error)
+            span.set_status(Status(StatusCode.ERROR, type(error).__qualname__))
+        span.end()
+
+    def run_id(self, run_id: str | None) -> None:
+        """The run's id, as soon as the server named it."""
+        if self._span is not None and run_id:
+            self._span.set_attribute("flowinvoke.run_id", run_id)
+
+    def finished(self, run: WorkflowRun) -> None:
+        """The run's final state, as the call returns it."""
+        if self._span is not None:
+            self.run_id(run.id)
+            self._span.set_attribute("flowinvoke.status", run.status.value)
+            if run.workflow_id:
+                self._span.set_attribute("flowinvoke.workflow_id", run.workflow_id)
+
+    def event(self, name: str, attributes: Mapping[str, Any]) -> None:
+        """A moment inside the call (a retry, a state change)."""
+        if self._span is not None:
+            self._span.add_event(name, {k: v for k, v in attributes.items() if v is not None})
+
+    def counted_query(self) -> None:
+        self._queries += 1
+
+    def _activate(self) -> None:
+        if self._span is not None:
+            from opentelemetry import context, trace
+
+            self._token = (
+                _CURRENT.set(self),
+                context.attach(trace.set_span_in_context(self._span)),
+            )
+        else:
+            self._token = (_CURRENT.set(self), None)
+
+    def _deactivate(self) -> None:
+        current, otel = self._token
+        self._token = None
+        _CURRENT.reset(current)
+        if otel is not None:
+            from opentelemetry import context
+
+            context.detach(otel)
+
+
+_NO_CALL = CallSpan(None, None)
+_CURRENT: ContextVar[CallSpan] = ContextVar("flowinvoke_call", default=_NO_CALL)
+
+
+def current_call() -> CallSpan:
+    """The public call the current task is inside (a do-nothing one outside any)."""
+    return _CURRENT.get()
+
+
+class Observers:
+    """Everything that watches one client: its hooks and, when on, its tracer."""
+
+    __slots__ = ("_hooks", "_trace_inputs", "_tracer", "active")
+
+    def __init__(
+        self,
+        hooks: Hooks | Sequence[Hooks] | None = None,
+        *,
+        tracing: bool | TracerProvider | None = None,
+        trace_inputs: bool = False,
+    ) -> None:
+        self._hooks = _hooks_tuple(hooks)
+        self._tracer = _tracer(tracing)
+        self._trace_inputs = trace_inputs
+        #: Whether anything observes at all: when False, the hot path skips every call here.
+        self.active = bool(self._hooks) or self._tracer is not None
+
+    def call(
+        self,
+        name: str,
+        provider: str,
+        *,
+        workflow_id: str | None = None,
+        run_id: str | None = None,
+        input: Mapping[str, Any] | None = None,
+    ) -> CallSpan:
+        """A span for the public call `name` ("flowinvoke.run", ...), not yet current."""
+        if not self.active:
+            return _NO_CALL
+        span = None
+        if self._tracer is not None:
+            attributes: dict[str, Any] = {"flowinvoke.provider": provider}
+            if workflow_id:
+                attributes["flowinvoke.workflow_id"] = workflow_id
+            if run_id:
+                attributes["flowinvoke.run_id"] = run_id
+            if self._trace_inputs and input is not None:
+                attributes["flowinvoke.input"] = json.dumps(input, ensure_ascii=False)
+            span = self._tracer.start_span(name, attributes=attributes)
+        return CallSpan(self, span)
+
+    def request_event(
+        self, provider: str, spec: RequestSpec, url: object, attempt: int
+    ) -> RequestEvent:
+        """The event that describes one attempt of `spec`."""
+        return RequestEvent(
+            provider, spec.operation.value, spec.method, str(url), attempt, spec.run_id
+        )
+
+    def request(
+        self, provider: str, spec: RequestSpec, url: object, attempt: int
+    ) -> AbstractContextManager[_RequestOutcome]:
+        """Observe one HTTP request: hooks before and after, and a client span around it.
+
+        The requester fills the outcome in (status, error) before the block ends.
+        """
+        if not self.active:
+            return _UNOBSERVED
+        return self._observed(self.request_event(provider, spec, url, attempt))
+
+    @contextmanager
+    def _observed(self, event: RequestEvent) -> Iterator[_RequestOutcome]:
+        outcome = _RequestOutcome()
+        if event.operation == "query":
+            current_call().counted_query()
+        self._notify("on_request", event)
+        span = self._request_span(event)
+        began = time.monotonic()
+        try:
+            yield outcome
+        finally:
+            elapsed = time.monotonic() - began
+            if span is not None:
+                _end_request_span(span, outcome)
+            self._notify(
+                "on_response", ResponseEvent(event, outcome.status, outcome.error, elapsed)
+            )
+
+    def retry(self, event: RetryEvent) -> None:
+        """A request will be retried after `event.delay` seconds."""
+        current_call().event(
+            "flowinvoke.retry",
+            {
+                "flowinvoke.operation": event.request.operation,
+                "flowinvoke.attempt": event.request.attempt + 1,
+                "flowinvoke.delay": event.delay,
+                "error.type": type(event.error).__qualname__,
+            },
+        )
+        self._notify("on_retry", event)
+
+    def state(self, run: WorkflowRun) -> None:
+        """A wait observed a new state of a run."""
+        call = current_call()
+        call.run_id(run.id)
+        call.event("flowinvoke.state", {"flowinvoke.status": run.raw_status or run.status.value})
+        self._notify("on_state", run)
+
+    def _request_span(self, event: RequestEvent) -> Any:
+        if self._tracer is None:
+            return None
+        from opentelemetry.trace import SpanKind
+
+        url = _url_parts(event.url)
+        return self._tracer.start_span(
+            event.method,
+            kind=SpanKind.CLIENT,
+            attributes={
+                "http.request.method": event.method,
+                "server.address": url[0],
+                "server.port": url[1],
+                "url.full": event.url,
+                "flowinvoke.operation": event.operation,
+                "http.request.resend_count": event.attempt - 1,
+            },
+        )
+
+    def _notify(self, name: str, event: Any) -> None:
+        for hooks in self._hooks:
+            callback = getattr(hooks, name)
+            if callback is None:
+                continue
+            try:
+                callback(event)
+            except Exception:  # an observer must never break a run
+                from ._logging import logger
+
+                logger.exception("flowinvoke hook %s raised; ignored", name)
+
+
+class _RequestOutcome:
+    """Filled in by the requester as the request ends: the status or the error."""
+
+    __slots__ = ("error", "status")
+
+    def __init__(self) -> None:
+        self.status: int | None = None
+        self.error: APIError | None = None
+
+
+# When nobody observes, every request shares this: what the requester writes to its
+# outcome is never read.
+_UNOBSERVED = nullcontext(_RequestOutcome())
+
+
+def _end_request_span(span: Any, outcome: _RequestOutcome) -> None:
+    if outcome.status is not None:
+        span.set_attribute("http.response.status_code", outcome.status)
+    if outcome.error is not None:
+        from opentelemetry.trace import Status, StatusCode
+
+        kind = type(outcome.error).__qualname__
+        span.set_attribute("error.type", kind)
+        span.set_status(Status(StatusCode.ERROR, kind))
+    span.end()
+
+
+def _url_parts(url: str) -> tuple[str, int]:
+    from ._http import URL
+
+    parsed = URL(url)
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    return parsed.host, port
+
+
+def _hooks_tuple(hooks: Hooks | Sequence[Hooks] | None) -> tuple[Hooks, ...]:
+    if hooks is None:
+        return ()
+    chosen = (hooks,) if isinstance(hooks, Hooks) else tuple(hooks)
+    for item in chosen:
+        if not isinstance(item, Hooks):
+            raise ConfigurationError(f"hooks must be Hooks objects, not {type(item).__name__}")
+    return chosen
+
+
+def _tracer(tracing: bool | TracerProvider | None) -> Any:
+    """OpenTelemetry's tracer for flowinvoke, or None when tracing is off or not installed."""
+    if tracing is False:
+        return None
+    from ._version import __version__
+
+    if not isinstance(tracing, bool | None):
+        return tracing.get_tracer(_TRACER_NAME, __version__)
+    try:
+        installed = importlib.util.find_spec("opentelemetry.trace") is not None
+    except ModuleNotFoundError:  # not even the `opentelemetry` namespace is there
+        installed = False
+    if not installed:
+        if tracing:
+            raise ConfigurationError('tracing=True needs: pip install "flowinvoke[otel]"')
+        return None
+    from opentelemetry import trace
+
+    return trace.get_tracer(_TRACER_NAME, __version__)
