@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import socket
 from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -46,19 +47,20 @@ class _LoneSurrogates(httpx.BaseTransport):
         return httpx.Response(response.status_code, headers=headers, content=body)
 
 
+def _client(emulator: Emulator, settings: _settings.Settings, **options: Any) -> Any:
+    return flowinvoke.Client(
+        **settings.client_kwargs(),
+        transport=_LoneSurrogates(emulator.transport()),
+        poll=FAST_POLL,
+        retry=FAST_RETRY,
+        **options,
+    )
+
+
 @pytest.fixture
 def served(monkeypatch: pytest.MonkeyPatch, emulator: Emulator) -> Emulator:
     """As conftest's `served`, with lone surrogates in the answers where `LONE` was."""
-
-    def make_client(settings: _settings.Settings, **_: Any) -> flowinvoke.Client:
-        return flowinvoke.Client(
-            **settings.client_kwargs(),
-            transport=_LoneSurrogates(emulator.transport()),
-            poll=FAST_POLL,
-            retry=FAST_RETRY,
-        )
-
-    monkeypatch.setattr(_settings, "make_client", make_client)
+    monkeypatch.setattr(_settings, "make_client", lambda settings, **_: _client(emulator, settings))
     return emulator
 
 
@@ -89,16 +91,7 @@ def hostile(served: Emulator) -> Emulator:
 
 @pytest.fixture
 def batch_hostile(monkeypatch: pytest.MonkeyPatch, hostile: Emulator) -> Emulator:
-    def make_client(settings: _settings.Settings, **options: Any) -> flowinvoke.Client:
-        return flowinvoke.Client(
-            **settings.client_kwargs(),
-            transport=_LoneSurrogates(hostile.transport()),
-            poll=FAST_POLL,
-            retry=FAST_RETRY,
-            **options,
-        )
-
-    monkeypatch.setattr(_batch, "make_client", make_client)
+    monkeypatch.setattr(_batch, "make_client", partial(_client, hostile))
     return hostile
 
 

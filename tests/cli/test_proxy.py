@@ -86,6 +86,9 @@ def test_commands_never_send_a_loopback_request_through_a_proxy(
     for args in (["wait", run_id], ["get", run_id]):
         result = runner.invoke(cli, [*args, *common])
         assert result.exit_code == 0, result.output
+    waited = runner.invoke(cli, ["wait", run_id, *common])
+    assert "SUCCEEDED" in waited.stderr
+    assert "1 poll)" in waited.stderr  # the library's hooks count the command's requests
     inputs = tmp_path / "in.jsonl"
     inputs.write_text('{"text": "a"}\n', "utf-8")
     out = tmp_path / "out.jsonl"

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import shlex
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from functools import wraps
 from typing import Any, Literal, TypeVar, cast
 
 import click
 
-from .. import _http
+from .._observe import Hooks
 from .._sync.client import Client
 
 __all__ = ["Settings", "client_options", "make_client"]
@@ -147,18 +147,8 @@ def make_client(
     Raises:
         ConfigurationError: a setting is missing or wrong (no key, unknown provider, ...).
     """
-    return _client(settings, on_request)
-
-
-@contextmanager
-def _client(settings: Settings, on_request: Callable[[], object] | None) -> Iterator[Client]:
-    # The library builds the HTTP client (its timeouts, limits and proxy policy): the hook
-    # is only added to it, so no command talks HTTP differently from `flowinvoke.Client`.
-    with Client(**settings.client_kwargs()) as client:
-        if on_request is not None:
-
-            def hook(request: _http.Request) -> None:
-                on_request()
-
-            client._http.event_hooks = {"request": [hook], "response": []}
-        yield client
+    # The library builds the HTTP client (its timeouts, limits and proxy policy), so no
+    # command talks HTTP differently from `flowinvoke.Client`; requests are counted with
+    # the library's own hooks.
+    hooks = None if on_request is None else Hooks(on_request=lambda _: on_request())
+    return Client(**settings.client_kwargs(), hooks=hooks)
