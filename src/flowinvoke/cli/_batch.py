@@ -248,7 +248,7 @@ class _Inputs:
         self._skip = skip
         self.on_bad = on_bad
         self._lines: dict[int, int] = {}  # the client's index -> line number, while in flight
-        self.drawn = 0
+        self._drawn = 0
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         for number, raw in enumerate(self._file):
@@ -259,8 +259,8 @@ class _Inputs:
                 if self.on_bad is not None:
                     self.on_bad(number, value)
                 continue
-            self._lines[self.drawn] = number
-            self.drawn += 1
+            self._lines[self._drawn] = number
+            self._drawn += 1
             yield value
 
     def line_number(self, index: int) -> int:
