@@ -28,6 +28,7 @@ BENCHMARKS = {
     "memory": "bench_memory",
     "import": "bench_import",
     "hotpath": "bench_hotpath",
+    "webhooks": "bench_webhooks",
 }
 PACKAGES = (
     "flowinvoke",

@@ -61,7 +61,11 @@ def draw(spans: list[ReadableSpan]) -> str:
         attributes = span.attributes or {}
         status = attributes.get("http.response.status_code")
         failed = span.status.status_code.name == "ERROR"
-        colour = "#d9534f" if failed else ("#5b8def" if span.name.startswith("flowinvoke") else "#8fb573")
+        colour = (
+            "#d9534f"
+            if failed
+            else ("#5b8def" if span.name.startswith("flowinvoke") else "#8fb573")
+        )
         label = span.name + (f" {status}" if status else "")
         millis = ((span.end_time or 0) - (span.start_time or 0)) / 1e6
         indent = 10 + 14 * depth[span.context.span_id]

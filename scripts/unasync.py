@@ -67,6 +67,7 @@ RULES: list[Rule] = [
     Rule("async_call_maybe", "sync_call"),
     Rule("async_map_unordered", "sync_map_unordered"),
     Rule("AsyncRequestSlots", "SyncRequestSlots"),
+    Rule("AsyncWakeup", "SyncWakeup"),
     # Import paths: `flowinvoke._async.client`, `.._async`, `tests._async`.
     Rule("_async", "_sync"),
     # Tests: sync tests are plain functions, run once, with no event loop.

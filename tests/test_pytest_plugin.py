@@ -180,3 +180,24 @@ def test_the_entry_point_names_the_plugin_module() -> None:
     import flowinvoke.testing.pytest_plugin as plugin
 
     assert callable(plugin.flowinvoke_emulator)
+
+
+def test_the_webhook_receiver_fixture(pytester: pytest.Pytester) -> None:
+    pytest.importorskip("uvicorn")
+    pytester.makepyfile(
+        """
+        from flowinvoke.testing import Emulator, Workflow
+
+
+        def test_push(flowinvoke_webhook_receiver):
+            emulator = Emulator([Workflow(id="wf", api_key="key", duration=0.1)])
+            receiver = flowinvoke_webhook_receiver
+            assert receiver.public_url.startswith("http://127.0.0.1:")
+            with emulator.client("wf", webhook_receiver=receiver) as client:
+                run = client.run({"q": 1}, timeout=30)
+            assert run.succeeded
+            assert emulator.counters.queries[run.id] == 1
+        """
+    )
+    result = run(pytester)
+    result.assert_outcomes(passed=1)

@@ -49,7 +49,7 @@ from flowinvoke._proxy import async_proxy_transport
 
 from .._async import other
 from .._async._requester import AsyncRequester
-from flowinvoke._compat import AsyncRequestSlots
+from flowinvoke._compat import AsyncRequestSlots, AsyncWakeup
 
 
 class Runs:
@@ -57,6 +57,7 @@ class Runs:
         self._client = client
         self._transport = transport
         self._requester = AsyncRequester(client, AsyncRequestSlots(2))
+        self._wakeup = AsyncWakeup()
         self._default = async_default_transport(None, fast=None)
         self._proxied = async_proxy_transport("https://x", 1)
 
@@ -171,6 +172,7 @@ def test_generates_sync_code(root: Path) -> None:
         "from .._sync import other\n",
         "from .._sync._requester import Requester\n",
         "        self._requester = Requester(client, SyncRequestSlots(2))\n",
+        "        self._wakeup = SyncWakeup()\n",
         "def __init__(self, client: _http.Client, transport: _http.BaseTransport) -> None:",
         "    def __enter__(self) -> Runs:\n        return self\n",
         "    def __exit__(self, *exc_info: object) -> None:\n        self.close()\n",

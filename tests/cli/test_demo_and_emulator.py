@@ -35,6 +35,7 @@ def test_demo_fast(invoke: Invoke) -> None:
         "3. A failed run (demo-fails)",
         "4. A transient HTTP 503, survived (demo-slow)",
         "5. A run on aitutor-api (wf_demo)",
+        "6. A run finished by webhook (demo-slow)",
         "Summary",
     ):
         assert heading in out
@@ -44,6 +45,7 @@ def test_demo_fast(invoke: Invoke) -> None:
     assert "after HTTP 503" in out
     assert "injected 1 fault(s)" in out
     assert "Once upon a time" in out
+    assert "the wait woke and confirmed with 1 query" in out
     assert "\x1b[" not in out  # no colour codes outside a terminal
     assert elapsed < 5
 

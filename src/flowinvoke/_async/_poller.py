@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 
-from .._compat import async_deadline_scope, async_sleep
+from .._compat import AsyncWakeup, async_deadline_scope, async_sleep
 from .._deadline import Deadline
 from .._errors import APIError, UnsupportedOperationError, WaitTimeoutError
 from .._input import check_run_id
@@ -24,13 +24,15 @@ async def poll_states(
     start: WorkflowRun | str,
     policy: PollPolicy,
     deadline: Deadline,
+    wakeup: AsyncWakeup | None = None,
 ) -> AsyncGenerator[WorkflowRun, None]:
     """Yield each new state of a run, ending after the terminal one.
 
     A `WorkflowRun` given as `start` is yielded first; a bare id is queried at once.
     Transient query failures never end the wait (the next poll tries again); a failure that
     retrying cannot mend (401, 403, 404, ...) is raised with the run id on it. When the
-    deadline passes, `WaitTimeoutError` carries the id and the last state seen.
+    deadline passes, `WaitTimeoutError` carries the id and the last state seen. A `wakeup`
+    (a webhook callback's) cuts the sleep before a query short.
     """
     current: WorkflowRun | None = None
     unknown = _UnknownWords(provider)
@@ -55,7 +57,8 @@ async def poll_states(
     log_fields = {"provider": provider.name, "operation": "wait", "run_id": run_id}
     while True:
         if sleep_first:
-            await async_sleep(deadline.cap(policy.next_delay(next(schedule), hint)))
+            delay = deadline.cap(policy.next_delay(next(schedule), hint))
+            await (async_sleep(delay) if wakeup is None else wakeup.sleep(delay))
             if deadline.expired:
                 raise _timed_out(run_id, current, log_fields)
         sleep_first = True

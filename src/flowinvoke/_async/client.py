@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable, Iterable, Mapping, Sequence
-from contextlib import aclosing
+from contextlib import aclosing, nullcontext
 from functools import partial
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import _http
 from .._batch import BatchItem, BatchProgress, BatchTally
-from .._compat import AsyncRequestSlots, async_call_maybe, async_map_unordered
+from .._compat import AsyncRequestSlots, AsyncWakeup, async_call_maybe, async_map_unordered
 from .._config import ClientConfig, check_max_connections, env_flag, resolve_config
 from .._cooldown import CoolDown
 from .._deadline import Deadline, positive_seconds
@@ -30,6 +30,9 @@ from .._retry import RetryPolicy
 from ..providers import AuthScheme, Provider, RequestSpec
 from ._poller import poll_states
 from ._requester import AsyncRequester
+
+if TYPE_CHECKING:
+    from ..webhooks import WebhookReceiver
 
 __all__ = ["DEFAULT_BATCH_CONCURRENCY", "DEFAULT_MAX_CONNECTIONS", "AsyncClient"]
 
@@ -96,6 +99,9 @@ class AsyncClient:
             provider; True: insist; False: off; a `TracerProvider`: trace with that one.
         trace_inputs: Record each run's input on its span (off by default: inputs may
             hold personal data).
+        webhook_receiver: Finish `run()` by callback (GPTBots/AltaBots): each run gets a
+            webhook target on this receiver, its wait ends when the callback comes (checked
+            with one query) and polls only on the receiver's slow fallback schedule.
 
     Raises:
         ConfigurationError: a setting is missing or wrong; nothing has been sent.
@@ -124,7 +130,9 @@ class AsyncClient:
         hooks: Hooks | Sequence[Hooks] | None = None,
         tracing: bool | TracerProvider | None = None,
         trace_inputs: bool = False,
+        webhook_receiver: WebhookReceiver | None = None,
     ) -> None:
+        self._webhook_receiver = webhook_receiver
         config = resolve_config(
             provider=provider,
             api_key=api_key,
@@ -253,6 +261,7 @@ class AsyncClient:
             self._observers,
             owns_http=False,
         )
+        derived._webhook_receiver = self._webhook_receiver
         return derived
 
     async def invoke(
@@ -398,14 +407,20 @@ class AsyncClient:
         """
         policy = poll or self._config.poll
         deadline = _deadline(timeout, policy)
-        spec = self._invoke_spec(
-            input, user_id, workflow_id, self._config.provider.supports_async_invoke, webhooks
-        )
-        with self._call("flowinvoke.run", workflow_id, input=input) as call:
+        async_mode = self._config.provider.supports_async_invoke
+        receiver = self._webhook_receiver if async_mode else None
+        wakeup = AsyncWakeup() if receiver is not None else None
+        with (
+            self._call("flowinvoke.run", workflow_id, input=input) as call,
+            receiver.expect_callback(wakeup) if receiver and wakeup else nullcontext() as hook,
+        ):
+            if receiver is not None and hook is not None:
+                webhooks, policy = [*(webhooks or ()), hook], receiver.fallback
+            spec = self._invoke_spec(input, user_id, workflow_id, async_mode, webhooks)
             started = (await self._requester.send(spec, deadline)).run
             call.run_id(started.id)
             try:
-                finished = await self._wait(started, policy, deadline, on_update)
+                finished = await self._wait(started, policy, deadline, on_update, wakeup)
             except FlowInvokeError as error:
                 error.run_id = error.run_id or started.id
                 raise
@@ -576,9 +591,12 @@ class AsyncClient:
         policy: PollPolicy,
         deadline: Deadline,
         on_update: OnUpdate | None,
+        wakeup: AsyncWakeup | None = None,
     ) -> WorkflowRun:
         last: WorkflowRun | None = None
-        states = poll_states(self._requester, self._config.provider, run_or_id, policy, deadline)
+        states = poll_states(
+            self._requester, self._config.provider, run_or_id, policy, deadline, wakeup
+        )
         async with aclosing(states):
             async for state in states:
                 last = state

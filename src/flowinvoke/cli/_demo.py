@@ -1,6 +1,7 @@
-"""`flowinvoke demo`: five runs against the in-process emulator, narrated step by step.
+"""`flowinvoke demo`: six runs against the in-process emulator, narrated step by step.
 
-No key, no network, no sockets: the emulator answers through an httpx mock transport. Every
+No key, no network: the emulator answers through an httpx mock transport. The last step
+(a run finished by webhook) serves a receiver on a loopback port, when uvicorn is installed. Every
 step prints plain lines, so the demo reads the same in a terminal, a pipe or a CI log, with
 or without colour; on a terminal the slow runs also get the live status line.
 """
@@ -54,7 +55,7 @@ class _Outcome:
     "--fast", is_flag=True, help="Make the slow workflow take a fraction of a second (tests)."
 )
 def demo(fast: bool) -> None:
-    """Watch flowinvoke work, with no account: five runs on the bundled emulator.
+    """Watch flowinvoke work, with no account: six runs on the bundled emulator.
 
     \b
     1. a synchronous run and its output
@@ -62,6 +63,7 @@ def demo(fast: bool) -> None:
     3. a failed run, caught as WorkflowFailedError
     4. a transient HTTP 503, retried and survived
     5. a run on the aitutor-api provider
+    6. a run finished by webhook (a receiver on a loopback port; needs uvicorn)
     """
     from flowinvoke.testing import demo_emulator
 
@@ -87,12 +89,13 @@ class _Demo:
     def play(self) -> None:
         """Run every step, then print the summary."""
         self.console.print(
-            "flowinvoke demo: five workflow runs against the bundled emulator "
+            "flowinvoke demo: six workflow runs against the bundled emulator "
             "(in-process: no key, no network).",
             soft_wrap=True,
         )
         for number, step in enumerate(
-            (self.quick, self.slow, self.fails, self.retried, self.aitutor), start=1
+            (self.quick, self.slow, self.fails, self.retried, self.aitutor, self.pushed),
+            start=1,
         ):
             step(number)
         self.summary()
@@ -184,6 +187,37 @@ class _Demo:
             run = client.run(data)
         self.show(run)
         self.record(number, "wf_demo", run, started, "same run model")
+
+    def pushed(self, number: int) -> None:
+        """A run whose wait ends on the platform's callback, confirmed by one query."""
+        self.heading(number, "A run finished by webhook", "demo-slow")
+        try:
+            from flowinvoke.testing import ReceiverServer
+
+            server = ReceiverServer().start()
+        except ImportError:
+            self.say(
+                'skipped: serving a receiver needs uvicorn (pip install "flowinvoke[emulator]")'
+            )
+            return
+        data = {"topic": "cocoa"}
+        with server:
+            receiver = server.receiver
+            self.say(f"a WebhookReceiver listens at {receiver.public_url}")
+            self.code(f"Client(..., webhook_receiver=receiver).run({data!r})")
+            client = self.emulator.client(
+                "demo-slow", poll=self.poll, retry=self.retry, webhook_receiver=receiver
+            )
+            with client:
+                started = time.monotonic()
+                run = client.run(data)
+        queries = self.queries(run)
+        self.say(
+            f"the emulator called the receiver back when the run ended; "
+            f"the wait woke and confirmed with {queries} quer{'y' if queries == 1 else 'ies'}"
+        )
+        self.show(run, output=False)
+        self.record(number, "demo-slow", run, started, f"webhook, {queries} query")
 
     def summary(self) -> None:
         """The table of every step's outcome."""

@@ -23,11 +23,13 @@ ASGI) and `LoopbackServer` / `serve` (that app under uvicorn on a loopback port,
 from __future__ import annotations
 
 from ._asgi import EmulatorASGIApp
+from ._callbacks import CallbackFaults
 from ._clock import AsyncSleep, Clock, FakeClock, Sleep
 from ._demo import DEMO_KEYS, demo_emulator
 from ._emulator import EMULATOR_BASE_URL, FAKE_EPOCH, Emulator
 from ._faults import Fault, FaultKind, FaultOperation, RandomFaults
 from ._loopback import LoopbackServer, serve
+from ._receiver_server import ReceiverServer
 from ._state import Counters, RunRecord, WireStatus
 from ._transport import EmulatorTransport
 from ._wire import WireDisconnect, WireRequest, WireResponse
@@ -46,6 +48,7 @@ __all__ = [
     "FAKE_EPOCH",
     "AitutorStyle",
     "AsyncSleep",
+    "CallbackFaults",
     "Clock",
     "Counters",
     "Emulator",
@@ -60,6 +63,7 @@ __all__ = [
     "OutputScript",
     "ProviderName",
     "RandomFaults",
+    "ReceiverServer",
     "RunRecord",
     "Sleep",
     "SyncAnswer",

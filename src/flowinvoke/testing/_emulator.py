@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
@@ -18,6 +19,7 @@ import anyio
 
 from flowinvoke import AsyncClient, Client, _http
 
+from ._callbacks import CallbackFaults, CallbackSender
 from ._clock import AsyncSleep, Clock, FakeClock, Sleep
 from ._faults import Fault, FaultPlan, RandomFaults
 from ._state import Counters, EmulatorState, RunRecord
@@ -101,6 +103,12 @@ class Emulator:
         aitutor_style: aitutor error shape used before a workflow is known.
         faults: Scripted faults to queue at once (see `inject`).
         random_faults: A random fault source (see `set_random_faults`).
+        callback_faults: How run-end callbacks are misdelivered (see `set_callback_faults`).
+
+    An async GPTBots/AltaBots run with webhook targets on loopback hosts has them called
+    when it ends (real seconds from its start, from a background thread), with the run's
+    query answer as the body; targets elsewhere are never called. `callbacks` counts them.
+    Only duration-scripted runs send callbacks: a `polls=` run ends only when queried.
     """
 
     def __init__(
@@ -116,6 +124,7 @@ class Emulator:
         aitutor_style: AitutorStyle = "seed",
         faults: Iterable[Fault] = (),
         random_faults: RandomFaults | None = None,
+        callback_faults: CallbackFaults | None = None,
     ) -> None:
         fake = clock if isinstance(clock, FakeClock) else None
         self.clock: Clock = clock if clock is not None else time.monotonic
@@ -127,6 +136,8 @@ class Emulator:
         self._state = EmulatorState(clock=self.clock, epoch=epoch, seed=seed)
         self._faults = FaultPlan()
         self._gptbots = GPTBotsWire(self._state, self._lock, errors_in_http_200=errors_in_http_200)
+        self._callbacks = CallbackSender(callback_faults)
+        self._gptbots.on_webhook_run = self._callbacks.schedule
         self._aitutor = AitutorWire(
             self._state,
             self._lock,
@@ -169,6 +180,10 @@ class Emulator:
         """Install a seeded random fault source (replacing any), or remove it with `None`."""
         self._faults.set_random(config)
 
+    def set_callback_faults(self, faults: CallbackFaults | None) -> None:
+        """Misdeliver the callbacks of runs started from now on (None: deliver them well)."""
+        self._callbacks.faults = faults or CallbackFaults()
+
     def pending_faults(self) -> tuple[Fault, ...]:
         """Scripted faults not consumed yet, in order."""
         return self._faults.pending()
@@ -183,6 +198,12 @@ class Emulator:
     def counters(self) -> Counters:
         """Live counters of requests, runs started, queries and faults."""
         return self._state.counters
+
+    @property
+    def callbacks(self) -> Counter[str]:
+        """Run-end callbacks per outcome: "sent", "dropped", "skipped" (not loopback),
+        "failed" (no connection) or "answered <status>" (a non-2xx answer)."""
+        return self._callbacks.counts
 
     def runs(self) -> tuple[RunRecord, ...]:
         """Snapshots of every run, oldest first."""

@@ -28,7 +28,7 @@ emulator, for errors before a workflow is known) has ``errors_in_http_200``.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ._state import EmulatorState, Run
@@ -68,6 +68,9 @@ class GPTBotsWire:
         self._state = state
         self._lock = lock
         self._errors_in_200 = errors_in_http_200
+        #: Told (seconds until the end, targets, end answer) of each async run with webhooks.
+        self.on_webhook_run: Callable[[float, tuple[Mapping[str, Any], ...], bytes], None] | None
+        self.on_webhook_run = None
 
     # -- auth and errors ---------------------------------------------------------------------
 
@@ -156,6 +159,7 @@ class GPTBotsWire:
                 webhooks=fields["webhook"],
             )
             if is_async:
+                self._announce_end(run)
                 return json_response(
                     200,
                     {
@@ -174,6 +178,14 @@ class GPTBotsWire:
         with self._lock:
             at = max(self._state.now(), run.ended_at or 0.0)
             return json_response(200, self.render_run(run, at))
+
+    def _announce_end(self, run: Run) -> None:
+        """Hand a timed async run's end answer to whoever sends its callbacks; lock held."""
+        ended = run.ended_at
+        if self.on_webhook_run is None or not run.webhooks or run.by_polls or ended is None:
+            return
+        body = json_response(200, self.render_run(run, ended)).body
+        self.on_webhook_run(ended - self._state.now(), run.webhooks, body)
 
     def query(self, request: WireRequest) -> Handling:
         """Answer the current state of a run of the caller's workflow (no waiting)."""

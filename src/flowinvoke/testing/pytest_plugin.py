@@ -9,6 +9,9 @@ test suite of a project that has flowinvoke installed:
 - `flowinvoke_client`: a `flowinvoke.Client` bound to "wf-test", closed after the test.
 - `flowinvoke_async_client`: a `flowinvoke.AsyncClient` bound to "wf-test", for tests run by
   anyio's or pytest-asyncio's plugin, on asyncio or trio.
+- `flowinvoke_webhook_receiver`: a `flowinvoke.webhooks.WebhookReceiver` served by uvicorn
+  on a loopback port (needs the `emulator` extra); the emulator calls it back when an async
+  run started with `webhook_receiver=` ends.
 
 Both clients poll and retry on millisecond schedules (`FAST_POLL`, `FAST_RETRY`), so a test
 of a run that takes several polls takes milliseconds. This module imports no server code.
@@ -28,6 +31,7 @@ from ._workflows import Workflow
 
 if TYPE_CHECKING:
     from flowinvoke import AsyncClient, Client
+    from flowinvoke.webhooks import WebhookReceiver
 
 __all__ = [
     "FAST_POLL",
@@ -37,6 +41,7 @@ __all__ = [
     "flowinvoke_async_client",
     "flowinvoke_client",
     "flowinvoke_emulator",
+    "flowinvoke_webhook_receiver",
 ]
 
 TEST_WORKFLOW_ID = "wf-test"
@@ -79,6 +84,15 @@ def flowinvoke_async_client(flowinvoke_emulator: Emulator) -> Iterator[AsyncClie
     client = flowinvoke_emulator.async_client(TEST_WORKFLOW_ID, poll=FAST_POLL, retry=FAST_RETRY)
     yield client
     _close_without_loop(client.aclose())
+
+
+@pytest.fixture
+def flowinvoke_webhook_receiver() -> Iterator[WebhookReceiver]:
+    """A `WebhookReceiver` served by uvicorn on 127.0.0.1 (a free port) for the test."""
+    from ._receiver_server import ReceiverServer  # imports uvicorn: only when used
+
+    with ReceiverServer() as server:
+        yield server.receiver
 
 
 def _close_without_loop(closing: Coroutine[Any, Any, None]) -> None:
