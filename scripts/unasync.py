@@ -54,6 +54,7 @@ RULES: list[Rule] = [
     Rule("AsyncClient", "Client"),
     Rule("AsyncBaseTransport", "BaseTransport"),
     Rule("async_default_transport", "sync_default_transport"),
+    Rule("async_proxy_transport", "sync_proxy_transport"),
     Rule("aclose", "close"),
     Rule("aclosing", "closing"),
     Rule("asynccontextmanager", "contextmanager"),

@@ -45,6 +45,7 @@ from flowinvoke._compat import (
     async_sleep,
 )
 from flowinvoke._http import async_default_transport
+from flowinvoke._proxy import async_proxy_transport
 
 from .._async import other
 from .._async._requester import AsyncRequester
@@ -58,6 +59,7 @@ class Runs:
         self._requester = AsyncRequester(client, AsyncRequestSlots(2))
         self._wakeup = AsyncWakeup()
         self._default = async_default_transport(None, fast=None)
+        self._proxied = async_proxy_transport("https://x", 1)
 
     async def __aenter__(self) -> Runs:
         return self
@@ -186,6 +188,8 @@ def test_generates_sync_code(root: Path) -> None:
         "    def wait(self, runs: Generator[int, None], async_mode: bool) -> list[int]:\n",
         "from flowinvoke._http import sync_default_transport\n",
         "        self._default = sync_default_transport(None, fast=None)\n",
+        "from flowinvoke._proxy import sync_proxy_transport\n",
+        '        self._proxied = sync_proxy_transport("https://x", 1)\n',
         "        return [run for run in sync_map_unordered(print, runs, 2)]\n",
         "        with sync_deadline_scope(other.DEADLINE) as scope:\n            sync_sleep(0.1)\n",
         "        for run in runs:\n            sync_call(print, run)\n",

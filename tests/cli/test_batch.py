@@ -311,7 +311,7 @@ def test_configuration_error_at_the_first_run_stops_with_2(
     aitutor = ["--provider", "aitutor", "--api-key", DEMO_KEYS["wf_demo"]]
     result = invoke(["batch", *aitutor, str(inputs), "--out", str(out), "-c", "2"])
     assert result.exit_code == 2
-    assert "needs a workflow_id" in result.stderr
+    assert "needs --workflow-id" in result.stderr
     assert read_results(out) == []
     assert batch_served.counters.requests == 0
 

@@ -65,6 +65,7 @@ def test_serve_wiring(invoke: Invoke, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[dict[str, Any]] = []
 
     def fake_serve(emulator: flowinvoke.testing.Emulator, **kwargs: Any) -> None:
+        kwargs.pop("on_listening")(f"http://127.0.0.1:{kwargs['port']}")
         calls.append({"workflows": [emulator.workflow(w).id for w in DEMO_KEYS], **kwargs})
 
     monkeypatch.setattr(flowinvoke.testing, "serve", fake_serve)
@@ -87,7 +88,22 @@ def test_serve_wiring(invoke: Invoke, monkeypatch: pytest.MonkeyPatch) -> None:
 def test_serve_refuses_a_public_address(invoke: Invoke) -> None:
     result = invoke(["emulator", "serve", "--host", "0.0.0.0"], secrets=False)
     assert result.exit_code == 2
-    assert "loopback" in result.stderr.splitlines()[-1]
+    line = result.stderr.splitlines()[-1]
+    assert "loopback" in line
+    assert "--allow-non-loopback" in line
+    assert "allow_non_loopback=True" not in line
+    assert result.stdout == ""
+
+
+def test_serve_on_a_taken_port_fails_before_its_banner(invoke: Invoke) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = invoke(["emulator", "serve", "--port", str(port)], secrets=False)
+    assert result.exit_code == 2
+    assert result.stdout == ""  # no banner announcing a server that never ran
+    assert f"cannot serve on http://127.0.0.1:{port}" in one_line(result)
 
 
 def _free_port() -> int:

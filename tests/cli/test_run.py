@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from flowinvoke import RunStatus, WorkflowRun
+from flowinvoke._secret import Redactor
 from flowinvoke.cli import _settings
 from flowinvoke.providers import get_provider
 from flowinvoke.testing import DEMO_KEYS, Emulator, Fault
@@ -191,6 +193,8 @@ class _Interrupting:
     """A client whose run is interrupted (Ctrl-C) once it has an id."""
 
     provider = get_provider("gptbots")
+    base_url = "https://api.gptbots.ai"
+    _config = SimpleNamespace(redactor=lambda: Redactor(SECRET))
 
     def __enter__(self) -> _Interrupting:
         return self

@@ -27,14 +27,19 @@ from .conftest import SECRET, Invoke, one_line
         (["--auth-scheme", "basic"], "--auth-scheme"),
         (["--bogus"], "No such option"),
         (["--provider", "nope"], "unknown provider 'nope'"),
-        (["--base-url", "ftp://example.com"], "base_url"),
+        (["--base-url", "ftp://example.com"], "--base-url 'ftp://example.com'"),
         (["--base-url", "http://example.com"], "unencrypted"),
+        (["--base-url", "http://example.com"], "pass --allow-insecure-http if"),
+        (["--provider", "aitutor"], "needs --workflow-id"),
     ],
 )
 def test_bad_flags(served: Emulator, invoke: Invoke, args: list[str], expected: str) -> None:
     result = invoke(["run", "--api-key", SECRET, *args])
     assert result.exit_code == 2
-    assert expected in one_line(result)
+    line = one_line(result)
+    assert expected in line
+    for python_name in ("allow_insecure_http", "workflow_id", "base_url", "api_key="):
+        assert python_name not in line, "a message names a Python argument, not the flag"
     assert result.stdout == ""
     assert served.counters.requests == 0
 
@@ -99,3 +104,12 @@ def test_main_without_the_cli_extra(
 def test_import_flowinvoke_does_not_import_the_cli() -> None:
     code = "import sys, flowinvoke; assert 'flowinvoke.cli' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_allow_insecure_http_is_a_flag_kept_in_the_resume_command() -> None:
+    from flowinvoke.cli._settings import Settings
+
+    settings = Settings(base_url="http://gateway.internal", allow_insecure_http=True)
+    assert settings.client_kwargs()["allow_insecure_http"] is True
+    command = settings.resume_command("run-1", "gptbots")
+    assert command.endswith("--base-url http://gateway.internal --allow-insecure-http")

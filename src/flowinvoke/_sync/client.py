@@ -26,6 +26,7 @@ from .._learning import RunDurations, RunTimer, WorkflowKey, key_fingerprint, wo
 from .._models import Webhook, WorkflowRun
 from .._observe import CallSpan, Hooks, Observers, TracerProvider
 from .._polling import PollPolicy
+from .._proxy import sync_proxy_transport
 from .._rate import RateLimiter
 from .._retry import RetryPolicy
 from ..providers import AuthScheme, Provider, RequestSpec
@@ -46,6 +47,8 @@ DEFAULT_MAX_CONNECTIONS = 10
 OnUpdate = Callable[[WorkflowRun], object]
 #: Called with the tally after each input of a batch finishes (awaited if async).
 OnProgress = Callable[[BatchProgress], object]
+#: Called (or awaited) with (input index, started run) as each batch run's start returns.
+OnStart = Callable[[int, WorkflowRun], object]
 
 #: Runs a batch keeps in flight. A run in flight mostly sleeps between polls, so this can be
 #: far larger than the connection pool: requests wait for a connection, runs do not.
@@ -474,6 +477,7 @@ class Client:
         timeout: float | None = None,
         poll: PollPolicy | None = None,
         on_progress: OnProgress | None = None,
+        on_start: OnStart | None = None,
     ) -> list[BatchItem]:
         """Run every input to the end, at most `concurrency` at once; return items in order.
 
@@ -491,13 +495,16 @@ class Client:
             timeout: Each run's wait deadline in seconds.
             poll: The poll schedule (default: the client's).
             on_progress: Called (or awaited) with a `BatchProgress` after each input.
+            on_start: Called (or awaited) with `(index, run)` as soon as each run's start
+                returns, before its wait: `run.id` is the id to persist so that a crashed
+                batch can wait for its runs (`wait(run_id)`) instead of starting them again.
 
         Raises:
             ValueError: `concurrency` is not a positive integer; nothing was sent.
         """
         tally = BatchTally()
         items: list[BatchItem] = []
-        batch = self._batch(inputs, concurrency, user_id, timeout, poll, tally)
+        batch = self._batch(inputs, concurrency, user_id, timeout, poll, tally, on_start)
         with self._call("flowinvoke.run_many"):
             with closing(batch):
                 for item in batch:
@@ -515,14 +522,16 @@ class Client:
         user_id: str | None = None,
         timeout: float | None = None,
         poll: PollPolicy | None = None,
+        on_start: OnStart | None = None,
     ) -> Generator[BatchItem, None]:
         """Like `run_many`, but yield each `BatchItem` as soon as its run finishes.
 
         Items come in completion order (use `item.index` to match them to inputs), so
         results can be written out while the batch goes on. Breaking out of the loop, or
-        cancelling the task, stops every run still in flight.
+        cancelling the task, stops every run still in flight. `on_start` is as for
+        `run_many`.
         """
-        batch = self._batch(inputs, concurrency, user_id, timeout, poll, BatchTally())
+        batch = self._batch(inputs, concurrency, user_id, timeout, poll, BatchTally(), on_start)
         call = self._call("flowinvoke.run_many")
         failure: BaseException | None = None
         try:
@@ -571,12 +580,20 @@ class Client:
         timeout: float | None,
         poll: PollPolicy | None,
         tally: BatchTally,
+        on_start: OnStart | None = None,
     ) -> Generator[BatchItem, None]:
         if type(concurrency) is not int or concurrency < 1:
             raise ValueError(f"concurrency must be a positive int, not {concurrency!r}")
         if timeout is not None:
             positive_seconds(timeout, "timeout")
-        one = partial(self._batch_item, user_id=user_id, timeout=timeout, poll=poll, tally=tally)
+        one = partial(
+            self._batch_item,
+            user_id=user_id,
+            timeout=timeout,
+            poll=poll,
+            tally=tally,
+            on_start=on_start,
+        )
         results = sync_map_unordered(one, enumerate(inputs), concurrency)
         with closing(results):
             for item in results:
@@ -590,12 +607,18 @@ class Client:
         timeout: float | None,
         poll: PollPolicy | None,
         tally: BatchTally,
+        on_start: OnStart | None = None,
     ) -> BatchItem:
         index, input = job
         tally.started()
         try:
             run = self.run(
-                input, user_id=user_id, timeout=timeout, poll=poll, raise_on_failure=False
+                input,
+                user_id=user_id,
+                timeout=timeout,
+                poll=poll,
+                raise_on_failure=False,
+                on_update=_first_state_to(on_start, index),
             )
         except WaitTimeoutError as error:
             return BatchItem(index, input, error.last_run, error)
@@ -711,6 +734,8 @@ def _own_http_client(
     max_connections: int,
 ) -> _http.Client:
     """The httpx client a flowinvoke client builds (and owns) when it is given none."""
+    if transport is None:  # through a proxy, when the policy picks one (flowinvoke._proxy)
+        transport = sync_proxy_transport(config.base_url, max_connections)
     if transport is None:
         limits = _http.Limits(
             max_connections=max_connections, max_keepalive_connections=max_connections
@@ -727,6 +752,21 @@ def _own_http_client(
         headers=config.request_headers(),  # as defaults: cheaper than merging per request
         follow_redirects=False,
     )
+
+
+def _first_state_to(on_start: OnStart | None, index: int) -> OnUpdate | None:
+    """An `on_update` that hands the first state (the started run) to `on_start`."""
+    if on_start is None:
+        return None
+    told = False
+
+    def on_update(run: WorkflowRun) -> None:
+        nonlocal told
+        if not told:
+            told = True
+            sync_call(partial(on_start, index), run)
+
+    return on_update
 
 
 def _id_of(run_or_id: WorkflowRun | str) -> str | None:

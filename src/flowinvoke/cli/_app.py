@@ -73,7 +73,8 @@ def cli(ctx: click.Context, verbose: bool) -> None:
     Run many, resumably:         flowinvoke batch inputs.jsonl --out results.jsonl
     Settings come from flags or FLOWINVOKE_API_KEY, FLOWINVOKE_PROVIDER,
     FLOWINVOKE_BASE_URL, FLOWINVOKE_REGION and FLOWINVOKE_WORKFLOW_ID.
-    Exit codes: 0 succeeded, 1 run failed, 2 usage, 3 API error, 4 wait timed out.
+    Exit codes: 0 succeeded, 1 run failed, 2 usage, 3 API error, 4 wait timed out,
+    130 Ctrl-C, 143 SIGTERM.
     """
     if verbose:
         handler = logging.StreamHandler()

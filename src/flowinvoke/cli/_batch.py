@@ -7,13 +7,17 @@ written at once as one whole JSON line and flushed, in completion order:
     {"index": 3, "run_id": "...", "status": "SUCCEEDED", "output": {...}, "error": null}
 
 `index` is the input's 0-based line number in the input file (blank lines are skipped but
-counted). With `--resume` the indices already in the output file are skipped and the rest
-appended; a torn last line (a crash mid-write) is cut off first.
+counted). Each run id is also recorded as soon as its start returns, in the started-runs
+journal next to the results (`_journal`). With `--resume` the indices already in the output
+file are skipped, the runs recorded in the journal without a result are waited for (never
+started again), and the rest appended; a torn last line (a crash mid-write) is cut off
+first. A line that is not a JSON object, and a result that cannot be written as UTF-8 JSON,
+become error lines: every input gets a line, so a batch always makes progress.
 
 Exit codes: 0 every input succeeded; 1 some failed (the output is complete); 2 usage or
 configuration; 3 the API refused the key or the credits ran out (the batch stops at once,
 and `--resume` retries what was not done), or every input failed with an API error; 130
-Ctrl-C (the output stays valid; `--resume` continues).
+Ctrl-C, 143 SIGTERM (the output stays valid; `--resume` continues).
 """
 
 from __future__ import annotations
@@ -23,27 +27,35 @@ import logging
 import os
 import re
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Generator, Iterator, Mapping
 from contextlib import AbstractContextManager, closing, contextmanager, nullcontext, suppress
-from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 import click
 
 from .._batch import BatchItem
+from .._compat import sync_map_unordered
 from .._errors import (
     APIError,
     AuthenticationError,
     ConfigurationError,
+    FlowInvokeError,
     InsufficientCreditsError,
     PermissionDeniedError,
     UnsupportedOperationError,
+    WaitTimeoutError,
+    WorkflowFailedError,
 )
+from .._models import WorkflowRun
 from .._sync.client import DEFAULT_BATCH_CONCURRENCY, DEFAULT_MAX_CONNECTIONS, Client
-from ._exit import ExitCode, Job, exit_with, handle_errors
+from ._exit import ExitCode, Job, exit_with, flag_words, handle_errors, interrupted_code
+from ._journal import StartedJournal, journal_path, read_journal
 from ._render import err_console, error_line, format_seconds, note_line
+from ._safe import clean_json
 from ._settings import Settings, client_options
 
 if TYPE_CHECKING:
@@ -71,21 +83,18 @@ def make_client(
     )
 
 
-@dataclass(frozen=True)
-class _BadLine:
-    """An input line that is not a JSON object: the client refuses it without a request."""
-
-    message: str
-
-
-def _parse(raw: bytes) -> Any:
+def _parse(raw: bytes) -> dict[str, Any] | str:
+    """The input object of a line, or why it is not one (a message for its error line)."""
     try:
         value = json.loads(raw)
+        json.dumps(value)  # the client must be able to send it again
+    except RecursionError:
+        return "not a usable JSON object: nested too deeply"
     except ValueError as exc:  # UnicodeDecodeError included
-        return _BadLine(f"not valid JSON: {exc}")
+        return f"not valid JSON: {exc}"
     if not isinstance(value, dict):
         kind = "an array" if isinstance(value, list) else type(value).__name__
-        return _BadLine(f"expected a JSON object, got {kind}")
+        return f"expected a JSON object, got {kind}"
     return value
 
 
@@ -93,10 +102,8 @@ def result_line(item: BatchItem, index: int) -> dict[str, Any]:
     """The output line of one finished input (before `json.dumps`)."""
     run = item.run
     error: dict[str, str] | None = None
-    if isinstance(item.input, _BadLine):
-        error = {"type": "InvalidInput", "message": item.input.message}
-    elif item.error is not None:
-        error = {"type": type(item.error).__name__, "message": str(item.error)}
+    if item.error is not None:
+        error = {"type": type(item.error).__name__, "message": flag_words(str(item.error))}
     elif not item.ok:  # pragma: no cover - a batch item without success carries an error
         error = {"type": "Unknown", "message": "the run did not succeed"}
     return {
@@ -106,6 +113,32 @@ def result_line(item: BatchItem, index: int) -> dict[str, Any]:
         "output": None if run is None else run.output,
         "error": error,
     }
+
+
+def _error_line(index: int, kind: str, message: str, **known: Any) -> dict[str, Any]:
+    return {
+        "index": index,
+        "run_id": known.get("run_id"),
+        "status": known.get("status"),
+        "output": None,
+        "error": {"type": kind, "message": message},
+    }
+
+
+def _encode(line: dict[str, Any]) -> bytes:
+    """One result line as UTF-8 JSON (key masked, control characters escaped).
+
+    A result that cannot be written so (an output holding a lone surrogate, or nested too
+    deeply to encode) becomes an error line of type `UnwritableResult` with its run id and
+    status, so that its input is done and a resume never starts it again.
+    """
+    try:
+        return (clean_json(json.dumps(line, ensure_ascii=False, default=str)) + "\n").encode()
+    except (ValueError, RecursionError) as exc:  # UnicodeEncodeError is a ValueError
+        reason = f"the result cannot be written as UTF-8 JSON: {type(exc).__name__}: {exc}"
+        known = {name: line.get(name) for name in ("run_id", "status")}
+        fallback = _error_line(line["index"], "UnwritableResult", reason, **known)
+        return (clean_json(json.dumps(fallback, default=str)) + "\n").encode()
 
 
 class _IndexSet:
@@ -186,7 +219,7 @@ class _ResultWriter:
         self.written = 0
 
     def write(self, line: dict[str, Any]) -> None:
-        data = (json.dumps(line, ensure_ascii=False, default=str) + "\n").encode()
+        data = _encode(line)
         self._file.write(data)
         self._file.flush()
         self._good += len(data)
@@ -199,21 +232,40 @@ class _ResultWriter:
 
 
 class _Inputs:
-    """Streams the input lines not done yet, recording each one's line number."""
+    """Streams the input lines to run, recording each one's line number.
 
-    def __init__(self, file: IO[bytes], done: _IndexSet) -> None:
+    Lines in `skip` (done, or started and waited for) are passed over; a line that is not a
+    usable JSON object goes to `on_bad` (which writes its error line) and is not run.
+    """
+
+    def __init__(
+        self,
+        file: IO[bytes],
+        skip: Callable[[int], bool],
+        on_bad: Callable[[int, str], None] | None = None,
+    ) -> None:
         self._file = file
-        self._done = done
+        self._skip = skip
+        self.on_bad = on_bad
         self._lines: dict[int, int] = {}  # the client's index -> line number, while in flight
-        self.drawn = 0
+        self._drawn = 0
 
-    def __iter__(self) -> Iterator[Any]:
+    def __iter__(self) -> Iterator[dict[str, Any]]:
         for number, raw in enumerate(self._file):
-            if not raw.strip() or number in self._done:
+            if not raw.strip() or self._skip(number):
                 continue
-            self._lines[self.drawn] = number
-            self.drawn += 1
-            yield _parse(raw)
+            value = _parse(raw)
+            if isinstance(value, str):
+                if self.on_bad is not None:
+                    self.on_bad(number, value)
+                continue
+            self._lines[self._drawn] = number
+            self._drawn += 1
+            yield value
+
+    def line_number(self, index: int) -> int:
+        """The line number of the input the client numbered `index`."""
+        return self._lines[index]
 
     def line_of(self, item: BatchItem) -> int:
         """The line number of a finished item's input (forgotten once asked)."""
@@ -226,15 +278,32 @@ def _count_todo(path: Path, done: _IndexSet) -> int:
         return sum(1 for number, raw in enumerate(file) if raw.strip() and number not in done)
 
 
-@dataclass
 class _Tally:
-    done: int = 0
-    succeeded: int = 0
-    api_errors: int = 0
+    """Inputs done, succeeded and failed with an API error; runs in flight (any thread)."""
+
+    def __init__(self) -> None:
+        self.done = self.succeeded = self.api_errors = 0
+        self._running: set[int] = set()
+        self._lock = threading.Lock()
 
     @property
     def failed(self) -> int:
         return self.done - self.succeeded
+
+    @property
+    def running(self) -> int:
+        return len(self._running)
+
+    def started(self, line: int) -> None:
+        with self._lock:
+            self._running.add(line)
+
+    def finished(self, line: int, *, ok: bool, api_error: bool) -> None:
+        with self._lock:
+            self._running.discard(line)
+            self.done += 1
+            self.succeeded += ok
+            self.api_errors += api_error
 
 
 class _Display:
@@ -253,10 +322,10 @@ class _Display:
             self._task = self._progress.add_task("batch", total=self._total, failed=0, running=0)
         return self
 
-    def update(self, tally: _Tally, running: int) -> None:
+    def update(self, tally: _Tally) -> None:
         if self._progress is not None and self._task is not None:
             self._progress.update(
-                self._task, completed=tally.done, failed=tally.failed, running=running
+                self._task, completed=tally.done, failed=tally.failed, running=tally.running
             )
 
     def __exit__(self, *exc: object) -> None:
@@ -399,7 +468,9 @@ def batch(
 
     Each finished input becomes one JSON line in RESULTS.jsonl, written at once:
     {"index", "run_id", "status", "output", "error"}, where index is the input's 0-based
-    line number. After Ctrl-C or a crash, run the same command with --resume.
+    line number. Each run id is recorded in RESULTS.jsonl.started as soon as its start
+    returns. After Ctrl-C, SIGTERM or a crash, run the same command with --resume: it
+    waits for the runs already started instead of starting them again.
 
     \b
     Examples:
@@ -407,15 +478,17 @@ def batch(
       flowinvoke batch questions.jsonl --out answers.jsonl --resume
 
     Exit codes: 0 all succeeded, 1 some failed, 2 usage, 3 key refused or every input
-    failed with an API error, 130 interrupted.
+    failed with an API error, 130 interrupted, 143 terminated (SIGTERM).
     """
     try:
         _check_paths(inputs, out, resume)
         done = _scan_results(out) if resume and out.exists() else _IndexSet()
+        recorded = read_journal(journal_path(out)) if resume else {}
     except OSError as exc:
         raise click.BadParameter(
             f"cannot read {out}: {exc.strerror or exc}", param_hint="'--out'"
         ) from None
+    waits = {line: run_id for line, run_id in recorded.items() if line not in done}
     job = Job(settings)
     with _open_input(inputs) as source, handle_errors(job), _quiet_library_warnings():
         console = err_console()
@@ -424,8 +497,10 @@ def batch(
             total = _count_todo(Path(inputs), done)
         connections = min(concurrency, DEFAULT_MAX_CONNECTIONS)
         with make_client(settings, rate_limit=rate, max_connections=connections) as client:
+            job.bind(client)
             try:
                 results = out.open("ab")
+                journal = StartedJournal(journal_path(out), fresh=not resume)
             except OSError as exc:
                 raise click.BadParameter(
                     f"cannot write {out}: {exc.strerror or exc}", param_hint="'--out'"
@@ -433,8 +508,10 @@ def batch(
             with results:
                 code = _run(
                     client,
-                    _Inputs(source, done),
+                    _Inputs(source, skip=lambda line: line in done or line in waits),
                     _ResultWriter(results),
+                    journal,
+                    waits,
                     display=_Display(console, total),
                     out=out,
                     skipped=done.count,
@@ -445,10 +522,55 @@ def batch(
     exit_with(code)
 
 
+def _wait_item(client: Client, timeout: float | None, job: tuple[int, str]) -> BatchItem:
+    """Wait for a run a killed batch started: its item, as if the batch had gone on."""
+    line, run_id = job
+    try:
+        run = client.wait(run_id, timeout=timeout)
+    except WaitTimeoutError as error:
+        return BatchItem(line, None, error.last_run, error)
+    except (FlowInvokeError, TypeError, ValueError) as error:
+        if isinstance(error, FlowInvokeError):
+            error.run_id = error.run_id or run_id
+        return BatchItem(line, None, None, error)
+    return BatchItem(line, None, run, None if run.succeeded else WorkflowFailedError(run))
+
+
+def _items(
+    client: Client,
+    waits: Mapping[int, str],
+    inputs: _Inputs,
+    *,
+    on_start: Callable[[int, WorkflowRun], None],
+    concurrency: int,
+    user_id: str | None,
+    timeout: float | None,
+) -> Generator[tuple[int, BatchItem], None, None]:
+    """(line number, item) for each run: first the recorded runs waited for, then new ones.
+
+    Closing it stops the runs in flight at their next sleep.
+    """
+    if waits:
+        waited = sync_map_unordered(
+            partial(_wait_item, client, timeout), waits.items(), min(concurrency, len(waits))
+        )
+        with closing(waited):
+            for item in waited:
+                yield item.index, item
+    started = client.as_completed(
+        inputs, concurrency=concurrency, user_id=user_id, timeout=timeout, on_start=on_start
+    )
+    with closing(started):
+        for item in started:
+            yield inputs.line_of(item), item
+
+
 def _run(
     client: Client,
     inputs: _Inputs,
     writer: _ResultWriter,
+    journal: StartedJournal,
+    waits: Mapping[int, str],
     *,
     display: _Display,
     out: Path,
@@ -460,41 +582,65 @@ def _run(
     tally = _Tally()
     started = time.monotonic()
     stopped_by: Exception | None = None
+    finished = False
+
+    def on_start(index: int, run: WorkflowRun) -> None:
+        line = inputs.line_number(index)
+        if run.id is not None:
+            journal.record(line, run.id)  # before the wait: a killed batch knows this run
+        tally.started(line)
+        display.update(tally)
+
+    def on_bad(line: int, message: str) -> None:
+        writer.write(_error_line(line, "InvalidInput", message))
+        tally.finished(line, ok=False, api_error=False)
+        display.update(tally)
+
+    inputs.on_bad = on_bad
+    for line in waits:
+        tally.started(line)
+    items = _items(
+        client,
+        waits,
+        inputs,
+        on_start=on_start,
+        concurrency=concurrency,
+        user_id=user_id,
+        timeout=timeout,
+    )
     try:
-        with display:
-            # A plain generator: closing it stops the runs in flight at their next sleep.
-            items = client.as_completed(
-                inputs, concurrency=concurrency, user_id=user_id, timeout=timeout
-            )
-            with closing(items):
-                for item in items:
-                    index = inputs.line_of(item)
-                    if isinstance(item.error, _STOP_API + _STOP_USAGE):
-                        stopped_by = item.error
-                        break
-                    writer.write(result_line(item, index))
-                    tally.done += 1
-                    tally.succeeded += item.ok
-                    tally.api_errors += isinstance(item.error, APIError)
-                    display.update(tally, running=inputs.drawn - tally.done)
+        with display, closing(items):
+            display.update(tally)
+            for line, item in items:
+                if isinstance(item.error, _STOP_API + _STOP_USAGE):
+                    stopped_by = item.error
+                    break
+                writer.write(result_line(item, line))
+                tally.finished(line, ok=item.ok, api_error=isinstance(item.error, APIError))
+                display.update(tally)
+        finished = stopped_by is None
     except OSError as exc:  # the disk is full, the input file went away, ...
         writer.repair()
         where = f" ({exc.filename})" if exc.filename else ""
         error_line(f"stopped: {exc.strerror or exc}{where}; {writer.written} results written")
         return ExitCode.USAGE
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
         writer.repair()
+        code = interrupted_code(interrupt)
+        word = "interrupted" if code is ExitCode.INTERRUPTED else "terminated"
         error_line(
-            f"interrupted: {writer.written} results written to {out} "
-            f"({writer.written + skipped} in all); the runs in flight were stopped and "
-            "start again with --resume"
+            f"{word}: {writer.written} results written to {out} "
+            f"({writer.written + skipped} in all); the runs in flight go on on the server and "
+            "--resume waits for them"
         )
         note_line("continue with the same command plus --resume")
-        return ExitCode.INTERRUPTED
+        return code
+    finally:
+        journal.close(delete=finished)
     elapsed = time.monotonic() - started
     if stopped_by is not None:
         error_line(
-            f"stopped: {type(stopped_by).__name__}: {stopped_by} "
+            f"stopped: {type(stopped_by).__name__}: {flag_words(str(stopped_by))} "
             f"({tally.done} results written to {out}); fix it and rerun with --resume"
         )
         return ExitCode.USAGE if isinstance(stopped_by, _STOP_USAGE) else ExitCode.API_ERROR

@@ -93,7 +93,7 @@ def run(
     job = Job(settings, progress=progress)
     with handle_errors(job):
         with _settings.make_client(settings, on_request=progress.count_request) as client:
-            job.provider = client.provider.name
+            job.bind(client)
             if no_wait:
                 started = client.invoke(
                     data, user_id=user_id, async_mode=client.provider.supports_async_invoke
@@ -128,7 +128,7 @@ def get(settings: Settings, run_id: str, as_json: bool) -> None:
     job = Job(settings, run_id=run_id)
     with handle_errors(job):
         with _settings.make_client(settings) as client:
-            job.provider = client.provider.name
+            job.bind(client)
             current = client.get_run(run_id)
         _finish(current, job, as_json=as_json, finished=False)
 
@@ -149,7 +149,7 @@ def wait(settings: Settings, run_id: str, timeout: float | None, as_json: bool) 
     job = Job(settings, progress=progress, run_id=run_id)
     with handle_errors(job):
         with _settings.make_client(settings, on_request=progress.count_request) as client:
-            job.provider = client.provider.name
+            job.bind(client)
             with progress:
                 finished = client.wait(run_id, timeout=timeout, on_update=progress.on_update)
         _finish(finished, job, as_json=as_json)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from .._models import RunStatus, WorkflowRun
 from ._render import STATUS_STYLES, err_console, format_seconds
+from ._safe import clean
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
@@ -91,7 +92,7 @@ class RunProgress:
         from rich.text import Text
 
         text = Text()
-        text.append(f"run {self.run_id}" if self.run_id else "starting run", style="bold")
+        text.append(f"run {clean(self.run_id)}" if self.run_id else "starting run", style="bold")
         if self.last is not None:
             status = self.last.status
             text.append("  ")
@@ -106,14 +107,14 @@ class RunProgress:
         from rich.text import Text
 
         text = Text(self._indent)
-        text.append(f"run {run.id}: " if run.id else "run: ")
+        text.append(f"run {clean(run.id)}: " if run.id else "run: ")
         text.append(run.status.value, style=STATUS_STYLES[run.status])
         details = [format_seconds(self.elapsed)]
         if self.polls:
             details.append(f"{self.polls} poll{'s' if self.polls != 1 else ''}")
         text.append(f"  ({', '.join(details)})", style="dim")
         if run.status is RunStatus.FAILED and run.error:
-            text.append(f"  {run.error}", style="red")
+            text.append(f"  {clean(run.error)}", style="red")
         return text
 
     def __rich__(self) -> RenderableType:

@@ -3,6 +3,8 @@
 Results go to standard output, everything else (progress, errors, hints) to standard error,
 so `flowinvoke run ... --json | jq` sees nothing but the JSON. Rich drops colour by itself
 when the stream is not a terminal or `NO_COLOR` is set; nothing here depends on colour.
+Every text that may come from a server goes through `_safe` (control sequences escaped, the
+key masked) before it reaches either stream.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from .._models import RunStatus, WorkflowRun
+from ._safe import clean, clean_json
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
@@ -59,7 +62,7 @@ def error_line(message: str) -> None:
     from rich.text import Text
 
     line = Text.assemble(
-        ("flowinvoke: ", "dim"), ("error: ", "bold red"), " ".join(message.split())
+        ("flowinvoke: ", "dim"), ("error: ", "bold red"), " ".join(clean(message).split())
     )
     err_console().print(line, soft_wrap=True)
 
@@ -68,7 +71,7 @@ def note_line(message: str, style: str = "") -> None:
     """Print one plain line of information on standard error."""
     from rich.text import Text
 
-    err_console().print(Text(message, style=style), soft_wrap=True)
+    err_console().print(Text(clean(message), style=style), soft_wrap=True)
 
 
 def status_text(run: WorkflowRun) -> Text:
@@ -77,7 +80,7 @@ def status_text(run: WorkflowRun) -> Text:
 
     text = Text(run.status.value, style=STATUS_STYLES[run.status])
     if run.status is RunStatus.UNKNOWN and run.raw_status:
-        text.append(f" (the server said {run.raw_status!r})", style="dim")
+        text.append(f" (the server said {clean(repr(run.raw_status))})", style="dim")
     return text
 
 
@@ -103,7 +106,7 @@ def run_json(run: WorkflowRun) -> dict[str, Any]:
 def render_run(run: WorkflowRun, *, as_json: bool) -> None:
     """Print a run on standard output: readable, or (`as_json`) as one JSON object."""
     if as_json:
-        click.echo(json.dumps(run_json(run), ensure_ascii=False))
+        click.echo(clean_json(json.dumps(run_json(run), ensure_ascii=False)))
         return
     console = out_console()
     console.print(run_table(run))
@@ -116,6 +119,7 @@ def render_run(run: WorkflowRun, *, as_json: bool) -> None:
 def run_table(run: WorkflowRun) -> RenderableType:
     """A two-column grid of a run's facts; rows without a value are left out."""
     from rich.table import Table
+    from rich.text import Text
 
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
@@ -132,7 +136,7 @@ def run_table(run: WorkflowRun) -> RenderableType:
     ]
     for label, value in rows:
         if value is not None:
-            grid.add_row(label, value)
+            grid.add_row(label, Text(clean(value)) if isinstance(value, str) else value)
     return grid
 
 
@@ -159,9 +163,9 @@ def output_renderable(output: Any, *, indent: str = "") -> Text:
         except ValueError:
             decoded = None
         if not isinstance(decoded, dict | list):
-            return Text("\n".join(indent + line for line in output.splitlines()))
+            return Text("\n".join(indent + line for line in clean(output).splitlines()))
         output = decoded
-    dumped = json.dumps(output, indent=2, ensure_ascii=False, default=str)
+    dumped = clean_json(json.dumps(output, indent=2, ensure_ascii=False, default=str))
     text = Text("\n".join(indent + line for line in dumped.splitlines()))
     JSONHighlighter().highlight(text)
     return text

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ._exit import ExitCode, exit_with
+from ._exit import ExitCode, exit_with, flag_words
 from ._render import error_line, out_console
 
 __all__ = ["emulator"]
@@ -44,11 +44,17 @@ def serve(host: str, port: int, allow_non_loopback: bool) -> None:
 
     url = f"http://{_url_host(host)}:{port}"
     demo = demo_emulator()
-    _print_banner(url, {workflow: demo.workflow(workflow).provider for workflow in DEMO_KEYS})
-    try:
-        serve(demo, host=host, port=port, allow_non_loopback=allow_non_loopback)
+    providers: dict[str, str] = {w: demo.workflow(w).provider for w in DEMO_KEYS}
+    try:  # the banner is printed once the port is bound, never before a failure to bind
+        serve(
+            demo,
+            host=host,
+            port=port,
+            allow_non_loopback=allow_non_loopback,
+            on_listening=lambda bound: _print_banner(bound, providers),
+        )
     except ValueError as error:
-        error_line(str(error))
+        error_line(flag_words(str(error)))
         exit_with(ExitCode.USAGE)
     except OSError as error:  # the port is taken, the address cannot be bound
         error_line(f"cannot serve on {url}: {error.strerror or error}")

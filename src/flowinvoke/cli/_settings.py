@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import shlex
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from functools import wraps
 from typing import Any, Literal, TypeVar, cast
 
 import click
 
-from .. import _http
+from .._observe import Hooks
 from .._sync.client import Client
 
 __all__ = ["Settings", "client_options", "make_client"]
@@ -36,6 +36,7 @@ class Settings:
     region: str | None = None
     workflow_id: str | None = None
     auth_scheme: AuthSchemeFlag | None = None
+    allow_insecure_http: bool = False
 
     def client_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for `flowinvoke.Client` (absent flags stay None)."""
@@ -46,6 +47,7 @@ class Settings:
             "region": self.region,
             "workflow_id": self.workflow_id,
             "auth_scheme": self.auth_scheme or "bearer",
+            "allow_insecure_http": self.allow_insecure_http,
         }
 
     def resume_command(self, run_id: str, provider: str | None = None) -> str:
@@ -62,6 +64,8 @@ class Settings:
         ):
             if value is not None:
                 words += [flag, value]
+        if self.allow_insecure_http:
+            words.append("--allow-insecure-http")
         return shlex.join(words)
 
 
@@ -77,6 +81,7 @@ def client_options(command: F) -> F:
             region=kwargs.pop("region"),
             workflow_id=kwargs.pop("workflow_id"),
             auth_scheme=kwargs.pop("auth_scheme"),
+            allow_insecure_http=kwargs.pop("allow_insecure_http"),
         )
         return command(**kwargs)
 
@@ -120,6 +125,12 @@ def client_options(command: F) -> F:
             help="'bearer' (Authorization: Bearer KEY, the default) or 'raw' (the key alone, "
             "as older GPTBots pages show).",
         ),
+        click.option(
+            "--allow-insecure-http",
+            is_flag=True,
+            help="Allow a plain-http --base-url on a host other than loopback (the key then "
+            "crosses the network unencrypted; never through a proxy).",
+        ),
     )
     decorated: Callable[..., Any] = wrapper
     for option in reversed(options):
@@ -139,23 +150,8 @@ def make_client(
     Raises:
         ConfigurationError: a setting is missing or wrong (no key, unknown provider, ...).
     """
-    return _client(settings, on_request)
-
-
-@contextmanager
-def _client(settings: Settings, on_request: Callable[[], object] | None) -> Iterator[Client]:
-    if on_request is None:
-        with Client(**settings.client_kwargs()) as client:
-            yield client
-        return
-
-    def hook(request: _http.Request) -> None:
-        on_request()
-
-    # The client passes its own timeouts with every request, so only the hook is set here;
-    # an http_client (unlike a transport) keeps httpx's proxy settings from the environment.
-    with (
-        _http.Client(event_hooks={"request": [hook]}, follow_redirects=False) as http,
-        Client(**settings.client_kwargs(), http_client=http) as client,
-    ):
-        yield client
+    # The library builds the HTTP client (its timeouts, limits and proxy policy), so no
+    # command talks HTTP differently from `flowinvoke.Client`; requests are counted with
+    # the library's own hooks.
+    hooks = None if on_request is None else Hooks(on_request=lambda _: on_request())
+    return Client(**settings.client_kwargs(), hooks=hooks)

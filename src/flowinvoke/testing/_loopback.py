@@ -25,7 +25,7 @@ import ipaddress
 import logging
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -54,8 +54,12 @@ def serve(
     port: int = 8000,
     log_level: str = "warning",
     allow_non_loopback: bool = False,
+    on_listening: Callable[[str], object] | None = None,
 ) -> None:
     """Serve `emulator` on `host:port` until Ctrl-C or SIGTERM; prints nothing itself.
+
+    `on_listening` is called with the server's URL once the port is bound, before serving
+    (a banner printed there never announces a port that could not be bound).
 
     Point any flowinvoke client (or curl) at `http://{host}:{port}` with a workflow's key.
     uvicorn's own log lines appear at `log_level` and above. Ctrl-C returns normally after
@@ -74,6 +78,10 @@ def serve(
 
     sock = _listening_socket(host, port, BACKLOG)
     try:
+        if on_listening is not None:
+            bound_host, bound_port = sock.getsockname()[:2]
+            bracketed = f"[{bound_host}]" if ":" in bound_host else bound_host
+            on_listening(f"http://{bracketed}:{bound_port}")
         config = make_config(
             emulator.asgi_app(), host=host, port=port, log_level=log_level, own_logging=True
         )

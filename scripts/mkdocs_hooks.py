@@ -1,0 +1,53 @@
+"""mkdocs hooks (mkdocs.yml `hooks:`): fail the strict docs build on a list glued to a paragraph.
+
+Python-Markdown needs a blank line before a list: a `- item` line directly under a paragraph
+line renders as part of that paragraph, one run-on sentence, and `mkdocs build --strict`
+says nothing. This hook warns for each such line (so the strict build fails), and
+tests/test_docs_lists.py runs the same check on docs/*.md without mkdocs.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+__all__ = ["glued_list_lines", "on_page_markdown"]
+
+_ITEM = re.compile(r"( *)(?:[-*+] |\d+\. )")
+_NOT_PARAGRAPH = re.compile(r"\s*(?:[-*+] |\d+\. |\||#|!!!|\?\?\?|```|~~~|>|<)")
+_FENCE = re.compile(r"\s*(?:```|~~~)")
+
+log = logging.getLogger("mkdocs.hooks.glued_lists")
+
+
+def glued_list_lines(markdown: str) -> list[int]:
+    """1-based numbers of list lines that directly follow a paragraph line of the same indent."""
+    glued: list[int] = []
+    fenced = False
+    previous = ""
+    for number, line in enumerate(markdown.splitlines(), start=1):
+        if _FENCE.match(line):
+            fenced = not fenced
+        item = _ITEM.match(line)
+        if (
+            not fenced
+            and item is not None
+            and previous.strip()
+            and len(previous) - len(previous.lstrip(" ")) == len(item[1])
+            and not _NOT_PARAGRAPH.match(previous)
+        ):
+            glued.append(number)
+        previous = line
+    return glued
+
+
+def on_page_markdown(markdown: str, *, page: Any, **_: Any) -> str:
+    """Warn (an error under --strict) for each list glued to the paragraph above it."""
+    for number in glued_list_lines(markdown):
+        log.warning(
+            "%s:%d: a list needs a blank line before it (it renders as part of the paragraph)",
+            page.file.src_uri,
+            number,
+        )
+    return markdown
