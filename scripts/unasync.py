@@ -63,6 +63,7 @@ RULES: list[Rule] = [
     Rule("anext", "next"),
     # flowinvoke's own async names.
     Rule("AsyncRequester", "Requester"),
+    Rule("AsyncBatch", "Batch"),
     Rule("async_client", "client"),  # flowinvoke.testing.Emulator's ready clients
     # The named pairs of flowinvoke._compat.
     Rule("async_sleep", "sync_sleep"),

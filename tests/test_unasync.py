@@ -48,6 +48,7 @@ from flowinvoke._http import async_default_transport
 from flowinvoke._proxy import async_proxy_transport
 
 from .._async import other
+from .._async._batch import AsyncBatch
 from .._async._requester import AsyncRequester
 from flowinvoke._compat import AsyncRequestSlots, AsyncWakeup
 
@@ -57,6 +58,7 @@ class Runs:
         self._client = client
         self._transport = transport
         self._requester = AsyncRequester(client, AsyncRequestSlots(2))
+        self._batch = AsyncBatch
         self._wakeup = AsyncWakeup()
         self._default = async_default_transport(None, fast=None)
         self._proxied = async_proxy_transport("https://x", 1)
@@ -179,6 +181,8 @@ def test_generates_sync_code(root: Path) -> None:
         "    response.read()\n    yield next(response.iter_bytes(), None)\n",
         "from .._sync import other\n",
         "from .._sync._requester import Requester\n",
+        "from .._sync._batch import Batch\n",
+        "        self._batch = Batch\n",
         "        self._requester = Requester(client, SyncRequestSlots(2))\n",
         "        self._wakeup = SyncWakeup()\n",
         "def __init__(self, client: _http.Client, transport: _http.BaseTransport) -> None:",

@@ -6,7 +6,7 @@ failure as one exception tree under `FlowInvokeError`.
 """
 
 from ._async.client import AsyncClient
-from ._batch import BatchItem, BatchProgress
+from ._batch_items import BatchItem, BatchProgress
 from ._errors import (
     APIConnectionError,
     APIError,

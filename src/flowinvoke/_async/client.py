@@ -9,16 +9,14 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from .. import _http
-from .._batch import BatchItem, BatchProgress, BatchTally
-from .._compat import AsyncRequestSlots, AsyncWakeup, async_call_maybe, async_map_unordered
+from .._batch_items import BatchItem
+from .._compat import AsyncRequestSlots, AsyncWakeup, async_call_maybe
 from .._config import ClientConfig, check_max_connections, env_flag, resolve_config
 from .._cooldown import CoolDown
 from .._deadline import Deadline, positive_seconds
 from .._errors import (
     ConfigurationError,
     FlowInvokeError,
-    WaitTimeoutError,
-    WorkflowFailedError,
 )
 from .._input import check_input, check_run_id, check_webhooks
 from .._learning import RunDurations, RunTimer, WorkflowKey, key_fingerprint, workflow_identity
@@ -29,6 +27,7 @@ from .._proxy import async_proxy_transport
 from .._rate import RateLimiter
 from .._retry import RetryPolicy
 from ..providers import AuthScheme, Provider, RequestSpec
+from ._batch import DEFAULT_BATCH_CONCURRENCY, AsyncBatch, OnProgress, OnStart
 from ._poller import poll_states
 from ._requester import AsyncRequester
 from ._stream import first_state, run_states
@@ -44,14 +43,6 @@ DEFAULT_MAX_CONNECTIONS = 10
 
 #: Called with each new state of a run; the async client also awaits what it returns.
 OnUpdate = Callable[[WorkflowRun], object]
-#: Called with the tally after each input of a batch finishes (awaited if async).
-OnProgress = Callable[[BatchProgress], object]
-#: Called (or awaited) with (input index, started run) as each batch run's start returns.
-OnStart = Callable[[int, WorkflowRun], object]
-
-#: Runs a batch keeps in flight. A run in flight mostly sleeps between polls, so this can be
-#: far larger than the connection pool: requests wait for a connection, runs do not.
-DEFAULT_BATCH_CONCURRENCY = 100
 
 
 class AsyncClient:
@@ -501,17 +492,16 @@ class AsyncClient:
         Raises:
             ValueError: `concurrency` is not a positive integer; nothing was sent.
         """
-        tally = BatchTally()
-        items: list[BatchItem] = []
-        batch = self._batch(inputs, concurrency, user_id, timeout, poll, tally, on_start)
+        batch = AsyncBatch(
+            self.run,
+            concurrency=concurrency,
+            user_id=user_id,
+            timeout=timeout,
+            poll=poll,
+            on_start=on_start,
+        )
         with self._call("flowinvoke.run_many"):
-            async with aclosing(batch):
-                async for item in batch:
-                    items.append(item)
-                    if on_progress is not None:
-                        await async_call_maybe(on_progress, tally.finished(item))
-        items.sort(key=lambda item: item.index)
-        return items
+            return await batch.collect(inputs, on_progress)
 
     async def as_completed(
         self,
@@ -530,7 +520,14 @@ class AsyncClient:
         cancelling the task, stops every run still in flight. `on_start` is as for
         `run_many`.
         """
-        batch = self._batch(inputs, concurrency, user_id, timeout, poll, BatchTally(), on_start)
+        batch = AsyncBatch(
+            self.run,
+            concurrency=concurrency,
+            user_id=user_id,
+            timeout=timeout,
+            poll=poll,
+            on_start=on_start,
+        ).items(inputs)
         call = self._call("flowinvoke.run_many")
         failure: BaseException | None = None
         try:
@@ -570,60 +567,6 @@ class AsyncClient:
             f"{type(self).__name__}(provider={self._config.provider.name!r}, "
             f"base_url={self._config.base_url!r})"
         )
-
-    async def _batch(
-        self,
-        inputs: Iterable[Mapping[str, Any]],
-        concurrency: int,
-        user_id: str | None,
-        timeout: float | None,
-        poll: PollPolicy | None,
-        tally: BatchTally,
-        on_start: OnStart | None = None,
-    ) -> AsyncGenerator[BatchItem, None]:
-        if type(concurrency) is not int or concurrency < 1:
-            raise ValueError(f"concurrency must be a positive int, not {concurrency!r}")
-        if timeout is not None:
-            positive_seconds(timeout, "timeout")
-        one = partial(
-            self._batch_item,
-            user_id=user_id,
-            timeout=timeout,
-            poll=poll,
-            tally=tally,
-            on_start=on_start,
-        )
-        results = async_map_unordered(one, enumerate(inputs), concurrency)
-        async with aclosing(results):
-            async for item in results:
-                yield item
-
-    async def _batch_item(
-        self,
-        job: tuple[int, Mapping[str, Any]],
-        *,
-        user_id: str | None,
-        timeout: float | None,
-        poll: PollPolicy | None,
-        tally: BatchTally,
-        on_start: OnStart | None = None,
-    ) -> BatchItem:
-        index, input = job
-        tally.started()
-        try:
-            run = await self.run(
-                input,
-                user_id=user_id,
-                timeout=timeout,
-                poll=poll,
-                raise_on_failure=False,
-                on_update=_first_state_to(on_start, index),
-            )
-        except WaitTimeoutError as error:
-            return BatchItem(index, input, error.last_run, error)
-        except Exception as error:  # whatever one input meets is its own error: the batch goes on
-            return BatchItem(index, input, None, error)
-        return BatchItem(index, input, run, None if run.succeeded else WorkflowFailedError(run))
 
     def _poll_states(
         self,
@@ -751,21 +694,6 @@ def _own_http_client(
         headers=config.request_headers(),  # as defaults: cheaper than merging per request
         follow_redirects=False,
     )
-
-
-def _first_state_to(on_start: OnStart | None, index: int) -> OnUpdate | None:
-    """An `on_update` that hands the first state (the started run) to `on_start`."""
-    if on_start is None:
-        return None
-    told = False
-
-    async def on_update(run: WorkflowRun) -> None:
-        nonlocal told
-        if not told:
-            told = True
-            await async_call_maybe(partial(on_start, index), run)
-
-    return on_update
 
 
 def _id_of(run_or_id: WorkflowRun | str) -> str | None:

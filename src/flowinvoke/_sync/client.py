@@ -10,16 +10,14 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from .. import _http
-from .._batch import BatchItem, BatchProgress, BatchTally
-from .._compat import SyncRequestSlots, SyncWakeup, sync_call, sync_map_unordered
+from .._batch_items import BatchItem
+from .._compat import SyncRequestSlots, SyncWakeup, sync_call
 from .._config import ClientConfig, check_max_connections, env_flag, resolve_config
 from .._cooldown import CoolDown
 from .._deadline import Deadline, positive_seconds
 from .._errors import (
     ConfigurationError,
     FlowInvokeError,
-    WaitTimeoutError,
-    WorkflowFailedError,
 )
 from .._input import check_input, check_run_id, check_webhooks
 from .._learning import RunDurations, RunTimer, WorkflowKey, key_fingerprint, workflow_identity
@@ -30,6 +28,7 @@ from .._proxy import sync_proxy_transport
 from .._rate import RateLimiter
 from .._retry import RetryPolicy
 from ..providers import AuthScheme, Provider, RequestSpec
+from ._batch import DEFAULT_BATCH_CONCURRENCY, Batch, OnProgress, OnStart
 from ._poller import poll_states
 from ._requester import Requester
 from ._stream import first_state, run_states
@@ -45,14 +44,6 @@ DEFAULT_MAX_CONNECTIONS = 10
 
 #: Called with each new state of a run; the async client also awaits what it returns.
 OnUpdate = Callable[[WorkflowRun], object]
-#: Called with the tally after each input of a batch finishes (awaited if async).
-OnProgress = Callable[[BatchProgress], object]
-#: Called (or awaited) with (input index, started run) as each batch run's start returns.
-OnStart = Callable[[int, WorkflowRun], object]
-
-#: Runs a batch keeps in flight. A run in flight mostly sleeps between polls, so this can be
-#: far larger than the connection pool: requests wait for a connection, runs do not.
-DEFAULT_BATCH_CONCURRENCY = 100
 
 
 class Client:
@@ -502,17 +493,16 @@ class Client:
         Raises:
             ValueError: `concurrency` is not a positive integer; nothing was sent.
         """
-        tally = BatchTally()
-        items: list[BatchItem] = []
-        batch = self._batch(inputs, concurrency, user_id, timeout, poll, tally, on_start)
+        batch = Batch(
+            self.run,
+            concurrency=concurrency,
+            user_id=user_id,
+            timeout=timeout,
+            poll=poll,
+            on_start=on_start,
+        )
         with self._call("flowinvoke.run_many"):
-            with closing(batch):
-                for item in batch:
-                    items.append(item)
-                    if on_progress is not None:
-                        sync_call(on_progress, tally.finished(item))
-        items.sort(key=lambda item: item.index)
-        return items
+            return batch.collect(inputs, on_progress)
 
     def as_completed(
         self,
@@ -531,7 +521,14 @@ class Client:
         cancelling the task, stops every run still in flight. `on_start` is as for
         `run_many`.
         """
-        batch = self._batch(inputs, concurrency, user_id, timeout, poll, BatchTally(), on_start)
+        batch = Batch(
+            self.run,
+            concurrency=concurrency,
+            user_id=user_id,
+            timeout=timeout,
+            poll=poll,
+            on_start=on_start,
+        ).items(inputs)
         call = self._call("flowinvoke.run_many")
         failure: BaseException | None = None
         try:
@@ -571,60 +568,6 @@ class Client:
             f"{type(self).__name__}(provider={self._config.provider.name!r}, "
             f"base_url={self._config.base_url!r})"
         )
-
-    def _batch(
-        self,
-        inputs: Iterable[Mapping[str, Any]],
-        concurrency: int,
-        user_id: str | None,
-        timeout: float | None,
-        poll: PollPolicy | None,
-        tally: BatchTally,
-        on_start: OnStart | None = None,
-    ) -> Generator[BatchItem, None]:
-        if type(concurrency) is not int or concurrency < 1:
-            raise ValueError(f"concurrency must be a positive int, not {concurrency!r}")
-        if timeout is not None:
-            positive_seconds(timeout, "timeout")
-        one = partial(
-            self._batch_item,
-            user_id=user_id,
-            timeout=timeout,
-            poll=poll,
-            tally=tally,
-            on_start=on_start,
-        )
-        results = sync_map_unordered(one, enumerate(inputs), concurrency)
-        with closing(results):
-            for item in results:
-                yield item
-
-    def _batch_item(
-        self,
-        job: tuple[int, Mapping[str, Any]],
-        *,
-        user_id: str | None,
-        timeout: float | None,
-        poll: PollPolicy | None,
-        tally: BatchTally,
-        on_start: OnStart | None = None,
-    ) -> BatchItem:
-        index, input = job
-        tally.started()
-        try:
-            run = self.run(
-                input,
-                user_id=user_id,
-                timeout=timeout,
-                poll=poll,
-                raise_on_failure=False,
-                on_update=_first_state_to(on_start, index),
-            )
-        except WaitTimeoutError as error:
-            return BatchItem(index, input, error.last_run, error)
-        except Exception as error:  # whatever one input meets is its own error: the batch goes on
-            return BatchItem(index, input, None, error)
-        return BatchItem(index, input, run, None if run.succeeded else WorkflowFailedError(run))
 
     def _poll_states(
         self,
@@ -752,21 +695,6 @@ def _own_http_client(
         headers=config.request_headers(),  # as defaults: cheaper than merging per request
         follow_redirects=False,
     )
-
-
-def _first_state_to(on_start: OnStart | None, index: int) -> OnUpdate | None:
-    """An `on_update` that hands the first state (the started run) to `on_start`."""
-    if on_start is None:
-        return None
-    told = False
-
-    def on_update(run: WorkflowRun) -> None:
-        nonlocal told
-        if not told:
-            told = True
-            sync_call(partial(on_start, index), run)
-
-    return on_update
 
 
 def _id_of(run_or_id: WorkflowRun | str) -> str | None:

@@ -37,7 +37,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import click
 
-from .._batch import BatchItem
+from .._batch_items import BatchItem
 from .._compat import sync_map_unordered
 from .._errors import (
     APIError,
