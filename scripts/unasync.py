@@ -68,7 +68,7 @@ RULES: list[Rule] = [
     # The named pairs of flowinvoke._compat.
     Rule("async_sleep", "sync_sleep"),
     Rule("async_deadline_scope", "sync_deadline_scope"),
-    Rule("async_call_maybe", "sync_call"),
+    Rule("async_call_maybe", "sync_call_maybe"),
     Rule("async_map_unordered", "sync_map_unordered"),
     Rule("AsyncRequestSlots", "SyncRequestSlots"),
     Rule("AsyncWakeup", "SyncWakeup"),

@@ -196,7 +196,7 @@ def test_generates_sync_code(root: Path) -> None:
         '        self._proxied = sync_proxy_transport("https://x", 1)\n',
         "        return [run for run in sync_map_unordered(print, runs, 2)]\n",
         "        with sync_deadline_scope(other.DEADLINE) as scope:\n            sync_sleep(0.1)\n",
-        "        for run in runs:\n            sync_call(print, run)\n",
+        "        for run in runs:\n            sync_call_maybe(print, run)\n",
         "        assert next(runs, None) is None\n",
         "def states(runs: Runs) -> Generator[int, None]:\n",
         "    with closing(runs.stream()) as stream:\n        for state in stream:\n",

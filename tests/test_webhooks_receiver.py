@@ -385,17 +385,17 @@ def test_the_emulator_counts_a_target_that_does_not_answer() -> None:
 
 
 def test_a_blocking_sleep_in_a_batch_ends_when_the_batch_is_closed() -> None:
-    from flowinvoke._compat import _BATCH_STOP, _BatchStopped
+    from flowinvoke._batch_stop import BatchStopped, reset, stop_with
 
     stop = threading.Event()
-    token = _BATCH_STOP.set(stop)
+    token = stop_with(stop)
     try:
         wakeup = SyncWakeup()
         wakeup.set()
         assert wakeup.sleep(30) is True  # a wake-up still ends the sleep in a batch
         assert wakeup.sleep(0.01) is False
         stop.set()
-        with pytest.raises(_BatchStopped):
+        with pytest.raises(BatchStopped):
             wakeup.sleep(30)
     finally:
-        _BATCH_STOP.reset(token)
+        reset(token)

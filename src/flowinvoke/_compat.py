@@ -20,12 +20,13 @@ from collections.abc import (
     Iterator,
 )
 from contextlib import asynccontextmanager, contextmanager, suppress
-from contextvars import ContextVar, copy_context
+from contextvars import copy_context
 from itertools import islice
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import anyio
 
+from ._batch_stop import BatchStopped, current_stop, stop_with
 from ._deadline import Deadline
 from ._http import PoolTimeout
 
@@ -43,7 +44,7 @@ __all__ = [
     "async_deadline_scope",
     "async_map_unordered",
     "async_sleep",
-    "sync_call",
+    "sync_call_maybe",
     "sync_deadline_scope",
     "sync_map_unordered",
     "sync_sleep",
@@ -62,22 +63,13 @@ async def async_sleep(seconds: float) -> None:
     await anyio.sleep(seconds)
 
 
-# Set in the worker threads of a blocking batch: closing the batch sets the event, and every
-# run of it stops at its next sleep instead of polling on to its end.
-_BATCH_STOP: ContextVar[threading.Event | None] = ContextVar("flowinvoke_batch_stop", default=None)
-
-
-class _BatchStopped(BaseException):
-    """Ends a run of a blocking batch that was closed (never seen outside the batch)."""
-
-
 def sync_sleep(seconds: float) -> None:
     """Sleep the calling thread (cut short, ending the run, when its batch is closed)."""
-    stop = _BATCH_STOP.get()
+    stop = current_stop()
     if stop is None:
         time.sleep(seconds)
     elif stop.wait(seconds):
-        raise _BatchStopped
+        raise BatchStopped
 
 
 @asynccontextmanager
@@ -105,7 +97,7 @@ async def async_call_maybe(callback: Callable[[Any], Any], value: Any) -> None:
         await result
 
 
-def sync_call(callback: Callable[[Any], Any], value: Any) -> None:
+def sync_call_maybe(callback: Callable[[Any], Any], value: Any) -> None:
     """Call a user callback from blocking code, which cannot await a coroutine."""
     result = callback(value)
     if inspect.isawaitable(result):
@@ -166,7 +158,7 @@ def sync_map_unordered(
     stop = threading.Event()
 
     def call(item: T) -> R:
-        _BATCH_STOP.set(stop)  # each worker thread has its own context
+        stop_with(stop)  # each worker thread has its own context
         return function(item)
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="flowinvoke") as pool:
@@ -331,7 +323,7 @@ class SyncWakeup:
         In a blocking batch's worker thread the sleep also ends when the batch is closed
         (checked every quarter second, as one thread cannot wait on two events at once).
         """
-        stop = _BATCH_STOP.get()
+        stop = current_stop()
         if stop is None:
             woken = self._event.wait(seconds)
         else:
@@ -339,7 +331,7 @@ class SyncWakeup:
             woken = False
             while not woken and (left := end - time.monotonic()) > 0:
                 if stop.is_set():
-                    raise _BatchStopped
+                    raise BatchStopped
                 woken = self._event.wait(min(left, 0.25))
         self._event.clear()
         return woken

@@ -14,7 +14,7 @@ from functools import partial
 from typing import Any, Protocol
 
 from .._batch_items import BatchItem, BatchProgress, BatchTally
-from .._compat import sync_call, sync_map_unordered
+from .._compat import sync_call_maybe, sync_map_unordered
 from .._deadline import positive_seconds
 from .._errors import WaitTimeoutError, WorkflowFailedError
 from .._models import WorkflowRun
@@ -92,7 +92,7 @@ class Batch:
             for item in batch:
                 items.append(item)
                 if on_progress is not None:
-                    sync_call(on_progress, self.tally.finished(item))
+                    sync_call_maybe(on_progress, self.tally.finished(item))
         items.sort(key=lambda item: item.index)
         return items
 
@@ -125,6 +125,6 @@ def _first_state_to(on_start: OnStart | None, index: int) -> Callable[[WorkflowR
         nonlocal told
         if not told:
             told = True
-            sync_call(partial(on_start, index), run)
+            sync_call_maybe(partial(on_start, index), run)
 
     return on_update

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import _http
 from .._batch_items import BatchItem
-from .._compat import SyncRequestSlots, SyncWakeup, sync_call
+from .._compat import SyncRequestSlots, SyncWakeup, sync_call_maybe
 from .._config import ClientConfig, check_max_connections, env_flag, resolve_config
 from .._cooldown import CoolDown
 from .._deadline import Deadline, positive_seconds
@@ -645,7 +645,7 @@ class Client:
                     last = state
                     self._observers.state(state)
                     if on_update is not None:
-                        sync_call(on_update, state)
+                        sync_call_maybe(on_update, state)
         except FlowInvokeError as error:
             error.run_id = error.run_id or (last.id if last else None)
             raise
