@@ -29,7 +29,7 @@ from ._errors import (
 from ._learning import DurationEstimate, LearnedDuration, RunDurations, WorkflowKey
 from ._models import RunStatus, Webhook, WorkflowRun
 from ._observe import Hooks, RequestEvent, ResponseEvent, RetryEvent
-from ._polling import PollPolicy
+from ._poll_policy import PollPolicy
 from ._retry import RetryPolicy
 from ._sync.client import Client
 from ._version import __version__

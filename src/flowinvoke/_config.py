@@ -6,7 +6,6 @@ Everything is checked here, when the client is built, so that a wrong setting fa
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -16,7 +15,8 @@ from typing import Any, TypeVar
 from . import _http
 from ._deadline import positive_seconds
 from ._errors import ConfigurationError
-from ._polling import PollPolicy
+from ._hosts import is_loopback
+from ._poll_policy import PollPolicy
 from ._retry import RetryPolicy
 from ._secret import APIKey, Redactor
 from ._text import has_control_character
@@ -216,7 +216,7 @@ def _check_base_url(
         raise ConfigurationError(f"{name} {shown!r} must be an absolute http(s) URL")
     if parsed.query or parsed.fragment:
         raise ConfigurationError(f"{name} {shown!r} must not have a query or fragment")
-    if parsed.scheme == "http" and not allow_insecure_http and not _is_loopback(parsed.host):
+    if parsed.scheme == "http" and not allow_insecure_http and not is_loopback(parsed.host):
         raise ConfigurationError(
             f"{name} {shown!r} would send {carries} unencrypted over the network; use "
             "https, or pass allow_insecure_http=True if the network is trusted"
@@ -227,15 +227,6 @@ def _check_base_url(
 def _without_userinfo(text: str) -> str:
     """`text` with any `user:password@` after a `//` removed, for messages."""
     return _USERINFO.sub("//", text)
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):  # RFC 6761: always loopback
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def _timeout(value: float | _http.Timeout | None, provider: Provider) -> _http.Timeout:

@@ -22,7 +22,7 @@ from ._errors import ConfigurationError
 
 if TYPE_CHECKING:
     from ._models import WorkflowRun
-    from ._polling import PollPolicy
+    from ._poll_policy import PollPolicy
 
 __all__ = [
     "DurationEstimate",

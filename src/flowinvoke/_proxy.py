@@ -13,12 +13,12 @@ only what flowinvoke builds for itself.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from . import _http
+from ._hosts import is_loopback
 
 __all__ = ["async_proxy_transport", "proxy_url_for", "sync_proxy_transport"]
 
@@ -33,17 +33,6 @@ def proxy_url_for(base_url: str, environ: Mapping[str, str] | None = None) -> st
     if _bypassed(host, _env(env, "no_proxy")):
         return None
     return _env(env, "https_proxy") or _env(env, "all_proxy") or None
-
-
-def is_loopback(host: str) -> bool:
-    """localhost (and *.localhost, RFC 6761) or a loopback IP literal."""
-    host = host.strip("[]").lower()
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _env(env: Mapping[str, str], name: str) -> str:

@@ -25,7 +25,7 @@ from ._errors import (
     ResponseValidationError,
     ServerError,
 )
-from .providers._base import Operation
+from ._operation import Operation
 
 __all__ = [
     "RetryPolicy",

@@ -17,7 +17,7 @@ from .._compat import async_call_maybe, async_map_unordered
 from .._deadline import positive_seconds
 from .._errors import WaitTimeoutError, WorkflowFailedError
 from .._models import WorkflowRun
-from .._polling import PollPolicy
+from .._poll_policy import PollPolicy
 
 __all__ = ["DEFAULT_BATCH_CONCURRENCY", "AsyncBatch", "OnProgress", "OnStart"]
 

@@ -22,7 +22,7 @@ from .._input import check_input, check_run_id, check_webhooks
 from .._learning import RunDurations, RunTimer, WorkflowKey, key_fingerprint, workflow_identity
 from .._models import Webhook, WorkflowRun
 from .._observe import CallSpan, Hooks, Observers, TracerProvider
-from .._polling import PollPolicy
+from .._poll_policy import PollPolicy
 from .._proxy import async_proxy_transport
 from .._rate import RateLimiter
 from .._retry import RetryPolicy

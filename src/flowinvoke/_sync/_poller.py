@@ -12,9 +12,10 @@ from .._input import check_run_id
 from .._learning import RunTimer
 from .._logging import logger
 from .._models import RunStatus, WorkflowRun
-from .._polling import PollPolicy
+from .._operation import Operation
+from .._poll_policy import PollPolicy
 from .._retry import is_retryable, retry_hint
-from ..providers import Operation, Provider
+from ..providers import Provider
 from ._requester import Requester
 
 __all__ = ["poll_states"]

@@ -20,7 +20,7 @@ from .._errors import APIConnectionError, WaitTimeoutError
 from .._learning import RunTimer
 from .._logging import logger
 from .._models import WorkflowRun
-from .._polling import PollPolicy
+from .._poll_policy import PollPolicy
 from .._responses import read_reply, stream_error, transport_error
 from ..providers import Provider, RequestSpec, StreamError
 from ..providers._sse import SSEDecoder

@@ -19,7 +19,7 @@ import click
 
 from .._errors import APIStatusError, WorkflowFailedError
 from .._models import WorkflowRun
-from .._polling import PollPolicy
+from .._poll_policy import PollPolicy
 from .._retry import RetryPolicy
 from .._sync.client import Client
 from ._exit import Job, handle_errors

@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Literal
 
 from .._errors import ConfigurationError, ResponseValidationError, UnsupportedOperationError
 from .._models import Webhook, WorkflowRun
+from .._operation import Operation
 from ._sse import ServerSentEvent
 
 __all__ = [
@@ -29,13 +30,6 @@ __all__ = [
 ]
 
 AuthScheme = Literal["bearer", "raw"]
-
-
-class Operation(str, enum.Enum):
-    """What a request does; retry safety is decided per operation."""
-
-    INVOKE = "invoke"
-    QUERY = "query"
 
 
 class ErrorKind(enum.Enum):

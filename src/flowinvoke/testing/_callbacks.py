@@ -22,7 +22,7 @@ from anyio.streams.memory import MemoryObjectSendStream
 
 from flowinvoke import _http
 from flowinvoke._compat import loop_caller
-from flowinvoke._config import _is_loopback
+from flowinvoke._hosts import is_loopback
 
 __all__ = ["CallbackFaults", "CallbackSender"]
 
@@ -64,7 +64,7 @@ class CallbackSender:
         faults = self.faults
         for hook in hooks:
             url = str(hook.get("url", ""))
-            if not _is_loopback(urlsplit(url).hostname or ""):
+            if not is_loopback(urlsplit(url).hostname or ""):
                 self._count("skipped")
                 continue
             if faults.drop:

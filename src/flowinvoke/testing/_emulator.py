@@ -27,9 +27,9 @@ from ._wire import (
     JSON_HEADERS,
     ErrorKind,
     Handling,
-    Reply,
     TransportFailure,
     WireDisconnect,
+    WireReply,
     WireRequest,
     WireResponse,
     WireStream,
@@ -256,7 +256,7 @@ class Emulator:
             return reply
         return self._fault_reply(fault, wire, workflow, reply)
 
-    def respond_sync(self, request: WireRequest) -> Reply:
+    def respond_sync(self, request: WireRequest) -> WireReply:
         """Handle a request to the end, waiting with the blocking `sleep`."""
         handling = self.handle(request)
         try:
@@ -266,9 +266,9 @@ class Emulator:
                     self.sleep(delay)
                 delay = handling.send(None)
         except StopIteration as stop:
-            return cast("Reply", stop.value)
+            return cast("WireReply", stop.value)
 
-    async def respond_async(self, request: WireRequest) -> Reply:
+    async def respond_async(self, request: WireRequest) -> WireReply:
         """Handle a request to the end, waiting with `async_sleep` (never blocks the loop)."""
         handling = self.handle(request)
         try:
@@ -278,7 +278,7 @@ class Emulator:
                     await self.async_sleep(delay)
                 delay = handling.send(None)
         except StopIteration as stop:
-            return cast("Reply", stop.value)
+            return cast("WireReply", stop.value)
 
     def transport(self) -> EmulatorTransport:
         """An httpx `MockTransport` serving this emulator to sync and async httpx clients.
@@ -397,8 +397,8 @@ class Emulator:
         fault: Fault,
         wire: _ErrorRenderer,
         workflow: Workflow | None,
-        processed: Reply | None,
-    ) -> Reply:
+        processed: WireReply | None,
+    ) -> WireReply:
         """The answer a fault puts in place of (or instead of computing) the real one."""
         kind = fault.kind
         done = processed if isinstance(processed, WireResponse) else None

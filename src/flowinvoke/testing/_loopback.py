@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
-import ipaddress
 import logging
 import socket
 import threading
@@ -30,6 +29,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from flowinvoke import AsyncClient, Client
+from flowinvoke._hosts import is_loopback
 from flowinvoke._http import TransportError
 
 if TYPE_CHECKING:
@@ -248,17 +248,8 @@ def _require_uvicorn() -> None:
         raise ImportError(_INSTALL_HINT, name="uvicorn")
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):  # RFC 6761
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def _check_host(host: str, *, allow_non_loopback: bool) -> None:
-    if not allow_non_loopback and not _is_loopback(host):
+    if not allow_non_loopback and not is_loopback(host):
         msg = (
             f"refusing to serve the emulator on {host!r}, which is not a loopback address: "
             "it is a test tool with public keys. Pass allow_non_loopback=True if you mean it."

@@ -23,7 +23,7 @@ from flowinvoke._http import (
     TransportError,
 )
 
-from ._wire import DROP_MESSAGE, Reply, WireDisconnect, WireRequest, WireStream
+from ._wire import DROP_MESSAGE, WireDisconnect, WireReply, WireRequest, WireStream
 
 if TYPE_CHECKING:
     from ._emulator import Emulator
@@ -46,7 +46,7 @@ def wire_request(request: Request) -> WireRequest:
     return WireRequest(request.method, request.url.path, headers, request.content, query)
 
 
-def to_response(reply: Reply, request: Request, emulator: Emulator | None = None) -> Response:
+def to_response(reply: WireReply, request: Request, emulator: Emulator | None = None) -> Response:
     """Turn a reply into an httpx response, or raise its transport error.
 
     A `WireStream` becomes a response whose body arrives as the stream goes on, waiting
@@ -61,7 +61,7 @@ def to_response(reply: Reply, request: Request, emulator: Emulator | None = None
     return Response(reply.status, headers=list(reply.headers), content=reply.body)
 
 
-def to_async_response(reply: Reply, request: Request, emulator: Emulator) -> Response:
+def to_async_response(reply: WireReply, request: Request, emulator: Emulator) -> Response:
     """`to_response` for an async client: a stream's waits use `async_sleep`."""
     if isinstance(reply, WireStream):
         body = _async_chunks(reply, request, emulator)

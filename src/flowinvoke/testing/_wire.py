@@ -16,9 +16,9 @@ __all__ = [
     "ErrorKind",
     "Frames",
     "Handling",
-    "Reply",
     "TransportFailure",
     "WireDisconnect",
+    "WireReply",
     "WireRequest",
     "WireResponse",
     "WireStream",
@@ -99,7 +99,7 @@ class WireStream:
     frames: Frames = dataclasses.field(repr=False)
 
 
-Reply: TypeAlias = WireResponse | WireDisconnect | WireStream
+WireReply: TypeAlias = WireResponse | WireDisconnect | WireStream
 """What the core decides to do with a request."""
 
 SSE_HEADERS: tuple[tuple[str, str], ...] = (
@@ -135,7 +135,7 @@ def dropped_after_first_chunk(stream: WireStream, failure: TransportFailure) -> 
     return WireStream(stream.status, stream.headers, frames())
 
 
-Handling: TypeAlias = Generator[float, None, Reply]
+Handling: TypeAlias = Generator[float, None, WireReply]
 """A request being handled: yields delays in seconds to sleep, returns the reply."""
 
 JSON_HEADERS: tuple[tuple[str, str], ...] = (("content-type", "application/json"),)
@@ -154,7 +154,7 @@ def json_response(
     return WireResponse(status, JSON_HEADERS + extra_headers, data)
 
 
-def immediately(reply: Reply) -> Handling:
+def immediately(reply: WireReply) -> Handling:
     """A handling that answers without waiting."""
     yield from ()
     return reply

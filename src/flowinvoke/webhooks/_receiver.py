@@ -22,7 +22,7 @@ from .._config import _check_base_url
 from .._errors import ConfigurationError
 from .._logging import logger
 from .._models import Webhook
-from .._polling import PollPolicy
+from .._poll_policy import PollPolicy
 from ._channel import Channel
 from ._credentials import SECRET_HEADER, Credentials, is_token, new_key
 from ._registry import Registry, Wakeable
