@@ -6,7 +6,7 @@ from collections.abc import AsyncGenerator, Callable, Iterable, Mapping, Sequenc
 from contextlib import aclosing, nullcontext
 from functools import partial
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .. import _http
 from .._batch_items import BatchItem
@@ -40,6 +40,9 @@ __all__ = ["DEFAULT_BATCH_CONCURRENCY", "DEFAULT_MAX_CONNECTIONS", "AsyncClient"
 #: Connections per client. Small on purpose: on 2 cores httpx spends 1.4 ms of CPU per
 #: request with 1 connection and 5.6 ms with 100, so a large pool is slower, not faster.
 DEFAULT_MAX_CONNECTIONS = 10
+
+T = TypeVar("T")
+_END: Any = object()  # the end of an iteration (an item can be any value, None included)
 
 #: Called with each new state of a run; the async client also awaits what it returns.
 OnUpdate = Callable[[WorkflowRun], object]
@@ -389,25 +392,15 @@ class AsyncClient:
         deadline = _deadline(timeout, policy)
         states = self._poll_states(run_or_id, policy, deadline, workflow_id)
         call = self._call("flowinvoke.wait", run_id=_id_of(run_or_id))
-        failure: BaseException | None = None
-        try:
-            async with aclosing(states):
-                while True:
-                    # The span is current only while polling, never across this `yield`.
-                    with call.active():
-                        state = await anext(states, None)
-                        if state is not None:
-                            self._observers.state(state)
-                    if state is None:
-                        break
-                    if state.done:
-                        call.finished(state)
-                    yield state
-        except BaseException as error:
-            failure = error
-            raise
-        finally:
-            call.end(failure)
+
+        def seen(state: WorkflowRun) -> None:
+            self._observers.state(state)
+            if state.done:
+                call.finished(state)
+
+        async with aclosing(_traced(call, states, seen)) as traced:
+            async for state in traced:
+                yield state
 
     async def run(
         self,
@@ -529,22 +522,9 @@ class AsyncClient:
             on_start=on_start,
         ).items(inputs)
         call = self._call("flowinvoke.run_many")
-        failure: BaseException | None = None
-        try:
-            async with aclosing(batch):
-                while True:
-                    # Current while the batch works (its runs' spans become children), never
-                    # across this `yield`.
-                    with call.active():
-                        item = await anext(batch, None)
-                    if item is None:
-                        break
-                    yield item
-        except BaseException as error:
-            failure = error
-            raise
-        finally:
-            call.end(failure)
+        async with aclosing(_traced(call, batch)) as traced:
+            async for item in traced:
+                yield item
 
     async def aclose(self) -> None:
         """Close the connection pool, unless it was passed in or is shared from another."""
@@ -694,6 +674,33 @@ def _own_http_client(
         headers=config.request_headers(),  # as defaults: cheaper than merging per request
         follow_redirects=False,
     )
+
+
+async def _traced(
+    call: CallSpan,
+    items: AsyncGenerator[T, None],
+    seen: Callable[[T], object] | None = None,
+) -> AsyncGenerator[T, None]:
+    """`items`, with `call` current while each is produced (so the spans of its requests
+    and runs become children) but never across a `yield`, which would leak it into the
+    consumer; `seen` is told of each item first. The call's span ends with the iteration,
+    recording what ended it."""
+    failure: BaseException | None = None
+    try:
+        async with aclosing(items):
+            while True:
+                with call.active():
+                    item = await anext(items, _END)
+                    if item is not _END and seen is not None:
+                        seen(item)
+                if item is _END:
+                    break
+                yield item
+    except BaseException as error:
+        failure = error
+        raise
+    finally:
+        call.end(failure)
 
 
 def _id_of(run_or_id: WorkflowRun | str) -> str | None:
