@@ -5,16 +5,18 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, cast
 
-from flowinvoke import AsyncClient, PollPolicy, RetryPolicy
+from flowinvoke import AsyncClient
 from flowinvoke.testing import LoopbackServer
+
+from .policies import MILLISECOND_POLL, MILLISECOND_RETRY
 
 if TYPE_CHECKING:
     from flowinvoke.testing import Emulator
     from flowinvoke.testing._asgi import EmulatorASGIApp, Receive, Scope, Send
 
-# Milliseconds, not seconds: loopback answers in well under one.
-FAST_RETRY = RetryPolicy(max_retries=2, initial_delay=0.001, max_delay=0.002, jitter=False)
-FAST_POLL = PollPolicy(initial_delay=0.001, multiplier=1.0, max_interval=0.001, jitter=0)
+# The old names, kept while tests/test_transports.py imports them from here.
+FAST_RETRY = MILLISECOND_RETRY
+FAST_POLL = MILLISECOND_POLL
 
 
 def pool_is_clean(client: AsyncClient) -> bool:

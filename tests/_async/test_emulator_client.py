@@ -23,9 +23,7 @@ from flowinvoke import (
     BadRequestError,
     InsufficientCreditsError,
     NotFoundError,
-    PollPolicy,
     RateLimitError,
-    RetryPolicy,
     RunStatus,
     WorkflowFailedError,
     WorkflowRun,
@@ -40,9 +38,8 @@ from flowinvoke.testing import (
 )
 
 from ..loopback_support import EmulatorSwitch, switched_server
+from ..policies import MILLISECOND_POLL, MILLISECOND_RETRY
 
-FAST_RETRY = RetryPolicy(max_retries=2, initial_delay=0.001, max_delay=0.002, jitter=False)
-FAST_POLL = PollPolicy(initial_delay=0.001, multiplier=1.0, max_interval=0.001, jitter=0)
 TINY = 0.001  # a Retry-After hint, in seconds, small enough not to slow the suite
 
 
@@ -95,7 +92,7 @@ def route(request: pytest.FixtureRequest) -> Iterator[str]:
 
 def connect(emulator: Emulator, workflow_id: str, **options: Any) -> AsyncClient:
     """A client on one of the emulator's workflows, with fast schedules, on this test's route."""
-    settings: dict[str, Any] = {"retry": FAST_RETRY, "poll": FAST_POLL}
+    settings: dict[str, Any] = {"retry": MILLISECOND_RETRY, "poll": MILLISECOND_POLL}
     settings.update(options)
     if _ROUTE["name"] == "in-process":
         return emulator.async_client(workflow_id, **settings)
