@@ -16,14 +16,13 @@ import anyio.abc
 import pytest
 from anyio.streams.buffered import BufferedByteReceiveStream
 
-from flowinvoke import AsyncClient, PollPolicy, RunStatus, WorkflowRun
+from flowinvoke import AsyncClient, RunStatus, WorkflowRun
 
 from .loopback_support import pool_is_clean
+from .policies import MILLISECOND_POLL
 from .seed_bodies import GPTBOTS_ASYNC_ANSWER, gptbots_state
 
 pytestmark = pytest.mark.anyio
-
-FAST_POLL = PollPolicy(initial_delay=0.001, multiplier=1, max_interval=0.001, jitter=0)
 
 
 @dataclass
@@ -83,7 +82,9 @@ async def test_cancelling_a_wait_stops_polling_and_leaves_the_pool_clean(operati
     async with (
         serving() as server,
         AsyncClient(
-            api_key="sk-test-key-1234", base_url=f"http://127.0.0.1:{server.port}", poll=FAST_POLL
+            api_key="sk-test-key-1234",
+            base_url=f"http://127.0.0.1:{server.port}",
+            poll=MILLISECOND_POLL,
         ) as client,
     ):
 
@@ -115,7 +116,9 @@ async def test_the_library_never_swallows_cancellation() -> None:
     async with (
         serving() as server,
         AsyncClient(
-            api_key="sk-test-key-1234", base_url=f"http://127.0.0.1:{server.port}", poll=FAST_POLL
+            api_key="sk-test-key-1234",
+            base_url=f"http://127.0.0.1:{server.port}",
+            poll=MILLISECOND_POLL,
         ) as client,
     ):
         with anyio.move_on_after(30) as guard, anyio.CancelScope() as scope:

@@ -35,11 +35,11 @@ from flowinvoke.testing import (
     serve,
 )
 
-from .loopback_support import FAST_POLL, FAST_RETRY
+from .policies import MILLISECOND_POLL, MILLISECOND_RETRY
 
 pytest.importorskip("uvicorn")
 
-FAST: dict[str, Any] = {"retry": FAST_RETRY, "poll": FAST_POLL}
+FAST: dict[str, Any] = {"retry": MILLISECOND_RETRY, "poll": MILLISECOND_POLL}
 
 
 @pytest.fixture(scope="module")

@@ -212,8 +212,9 @@ def test_faults_through_the_fixture(pytester: pytest.Pytester) -> None:
 
 
 def test_the_entry_point_names_the_plugin_module() -> None:
-    if not _entry_point_installed():
-        pytest.skip("flowinvoke is installed without its pytest11 entry point (old install)")
+    # An install without the entry point is the bug this test is for: users' suites would
+    # silently lose the fixtures. Reinstall the checkout (`pip install -e .`) if it fails.
+    assert _entry_point_installed(), "flowinvoke is installed without its pytest11 entry point"
     import flowinvoke.testing.pytest_plugin as plugin
 
     assert callable(plugin.flowinvoke_emulator)

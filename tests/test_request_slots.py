@@ -72,5 +72,22 @@ async def test_a_cancelled_waiter_gives_up_its_place_and_loses_no_slot() -> None
 
 async def test_without_a_size_nothing_waits() -> None:
     slots = AsyncRequestSlots(None)
-    async with slots.hold(NO_DEADLINE), slots.hold(NO_DEADLINE):
-        pass
+    holding = 0
+    release = anyio.Event()
+
+    async def request() -> None:
+        nonlocal holding
+        async with slots.hold(NO_DEADLINE):
+            holding += 1
+            await release.wait()
+            holding -= 1
+
+    async with anyio.create_task_group() as group:
+        for _ in range(50):
+            group.start_soon(request)
+        await anyio.wait_all_tasks_blocked()
+        assert holding == 50  # every request is in at once
+        assert not slots._waiting
+        release.set()
+    assert holding == 0
+    assert slots._free is None  # nothing was counted, so nothing can run out

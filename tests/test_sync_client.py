@@ -13,12 +13,12 @@ import httpx
 import pytest
 import respx
 
-from flowinvoke import AsyncClient, Client, PollPolicy, WorkflowRun
+from flowinvoke import AsyncClient, Client, WorkflowRun
 
+from .policies import MILLISECOND_POLL
 from .seed_bodies import GPTBOTS_ASYNC_ANSWER, gptbots_state
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "unasync.py"
-FAST_POLL = PollPolicy(initial_delay=0.001, multiplier=1, max_interval=0.001, jitter=0)
 
 
 def _unasync_text(text: str) -> str:
@@ -81,7 +81,9 @@ def test_one_client_shared_by_many_threads() -> None:
     calls: list[str] = []
     results: list[WorkflowRun] = []
     errors: list[BaseException] = []
-    with Client(api_key="sk-1234", transport=_scripted_transport(calls), poll=FAST_POLL) as client:
+    with Client(
+        api_key="sk-1234", transport=_scripted_transport(calls), poll=MILLISECOND_POLL
+    ) as client:
 
         def work() -> None:
             try:
@@ -105,7 +107,9 @@ def test_one_client_shared_by_many_threads() -> None:
 @pytest.mark.anyio
 async def test_the_sync_client_works_inside_a_running_event_loop() -> None:
     calls: list[str] = []
-    with Client(api_key="sk-1234", transport=_scripted_transport(calls), poll=FAST_POLL) as client:
+    with Client(
+        api_key="sk-1234", transport=_scripted_transport(calls), poll=MILLISECOND_POLL
+    ) as client:
         run = client.run({"a": 1})  # a blocking call from async code, as Jupyter makes it
     assert run.succeeded
 

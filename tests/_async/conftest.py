@@ -7,9 +7,14 @@ import pytest
 from flowinvoke._async import _poller, _requester
 
 
-class FakeClock:
-    """Stands in for sleeping: each sleep is recorded and moves a fake monotonic clock,
-    which deadlines read, so time limits are tested exactly and instantly."""
+class PatchedClientClock:
+    """The client's time, patched: each sleep is recorded and moves a fake monotonic clock,
+    which deadlines read, so time limits are tested exactly and instantly.
+
+    Not `flowinvoke.testing.FakeClock`, which is the emulator's clock (a callable handed to
+    `Emulator(clock=...)`): this one replaces the `time` and `random` functions and the
+    sleeps inside the client's own modules (see the `clock` fixture).
+    """
 
     def __init__(self) -> None:
         self.now = 1000.0
@@ -31,8 +36,8 @@ class FakeClock:
 
 
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
-    fake = FakeClock()
+def clock(monkeypatch: pytest.MonkeyPatch) -> PatchedClientClock:
+    fake = PatchedClientClock()
     monkeypatch.setattr("flowinvoke._deadline.time", fake)
     monkeypatch.setattr("flowinvoke._rate.time", fake)
     monkeypatch.setattr("flowinvoke._cooldown.time", fake)

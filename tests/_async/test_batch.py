@@ -22,11 +22,10 @@ from flowinvoke import (
 )
 from flowinvoke._compat import async_sleep
 
+from ..policies import MILLISECOND_POLL
 from ..seed_bodies import gptbots_state
-from .conftest import FakeClock
+from .conftest import PatchedClientClock
 from .support import QUERY_URL, make_client
-
-FAST_POLL = PollPolicy(initial_delay=0.001, multiplier=1, max_interval=0.001, jitter=0)
 
 
 class ScriptedWorkflow:
@@ -71,7 +70,7 @@ async def test_run_many_keeps_input_order_and_reports_partial_failures() -> None
     inputs: list[Any] = [{"n": n} for n in range(12)]
     inputs[3] = ["not", "a", "mapping"]
     transport = httpx.MockTransport(workflow.handle)
-    async with make_client(transport=transport, poll=FAST_POLL) as client:
+    async with make_client(transport=transport, poll=MILLISECOND_POLL) as client:
         items = await client.run_many(inputs, concurrency=4, on_progress=progress.append)
     assert [item.index for item in items] == list(range(12))
     assert [item.input for item in items] == inputs
@@ -112,7 +111,7 @@ async def test_breaking_out_of_as_completed_stops_the_rest() -> None:
     workflow = ScriptedWorkflow()
     inputs = [{"n": 1}] + [{"n": 10_000} for _ in range(3)] + [{"n": 2} for _ in range(50)]
     transport = httpx.MockTransport(workflow.handle)
-    client = make_client(transport=transport, poll=FAST_POLL)
+    client = make_client(transport=transport, poll=MILLISECOND_POLL)
     async with client, aclosing(client.as_completed(inputs, concurrency=4)) as items:
         async for item in items:
             first: BatchItem = item
@@ -156,7 +155,7 @@ async def test_an_empty_batch() -> None:
 
 
 @pytest.mark.anyio
-async def test_the_rate_limit_spaces_every_request_of_the_client(clock: FakeClock) -> None:
+async def test_the_rate_limit_spaces_every_request_of_the_client(clock: PatchedClientClock) -> None:
     with respx.mock:
         respx.post(QUERY_URL).respond(200, json=gptbots_state("SUCCEED"))
         async with make_client(rate_limit=10) as client:
@@ -168,7 +167,7 @@ async def test_the_rate_limit_spaces_every_request_of_the_client(clock: FakeCloc
 
 
 @pytest.mark.anyio
-async def test_the_rate_limit_allows_bursts_after_idle_time(clock: FakeClock) -> None:
+async def test_the_rate_limit_allows_bursts_after_idle_time(clock: PatchedClientClock) -> None:
     with respx.mock:
         respx.post(QUERY_URL).respond(200, json=gptbots_state("SUCCEED"))
         async with make_client(rate_limit=2, rate_burst=3) as client:

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from flowinvoke import PollPolicy, RunStatus, WorkflowRun
+from flowinvoke import RunStatus, WorkflowRun
 from flowinvoke.testing import Emulator, Workflow
 
-FAST_POLL = PollPolicy(initial_delay=0.001, multiplier=1, max_interval=0.001, jitter=0)
+from ..policies import MILLISECOND_POLL
 
 
 def _emulator() -> Emulator:
@@ -32,7 +32,7 @@ async def test_on_start_gets_each_started_run_before_its_wait() -> None:
 
     inputs: list[Any] = [{"n": n} for n in range(6)]
     inputs[3] = {"bad": float("nan")}  # refused before any request: no start, no on_start
-    async with emulator.async_client("wf-start", poll=FAST_POLL) as client:
+    async with emulator.async_client("wf-start", poll=MILLISECOND_POLL) as client:
         batch = client.as_completed(inputs, concurrency=3, on_start=on_start)
         async with aclosing(batch):
             async for item in batch:
@@ -52,6 +52,6 @@ async def test_run_many_passes_on_start_too() -> None:
     def on_start(index: int, run: WorkflowRun) -> None:
         seen.append((index, run.id))
 
-    async with emulator.async_client("wf-start", poll=FAST_POLL) as client:
+    async with emulator.async_client("wf-start", poll=MILLISECOND_POLL) as client:
         items = await client.run_many([{"n": 1}, {"n": 2}], on_start=on_start)
     assert sorted(seen) == sorted((item.index, item.run_id) for item in items)

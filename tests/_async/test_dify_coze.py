@@ -29,7 +29,7 @@ from flowinvoke import (
 from flowinvoke.testing import Emulator, Fault, Workflow
 
 from ..dify_coze_bodies import COZE_HISTORY_SUCCESS, DIFY_BLOCKING_SUCCESS
-from .conftest import FakeClock as SleepRecorder
+from .conftest import PatchedClientClock
 from .support import KEY, make_client
 
 POLL = PollPolicy(initial_delay=1.0, multiplier=1.0, max_interval=1.0, jitter=0, timeout=60)
@@ -38,7 +38,7 @@ COZE_WF = "7400000000000000001"
 STUDIO_WF = "7400000000000000002"
 
 
-def emulator(clock: SleepRecorder, *workflows: Workflow) -> Emulator:
+def emulator(clock: PatchedClientClock, *workflows: Workflow) -> Emulator:
     """An emulator on the test's fake clock: its waits and the client's sleeps both move it."""
     emu = Emulator(
         workflows
@@ -72,7 +72,7 @@ class Updates:
 
 
 @pytest.mark.anyio
-async def test_dify_run_finishes_from_the_stream_without_polling(clock: SleepRecorder) -> None:
+async def test_dify_run_finishes_from_the_stream_without_polling(clock: PatchedClientClock) -> None:
     emu = emulator(clock)
     updates = Updates()
     async with client(emu, "dify-app") as dify:
@@ -86,7 +86,7 @@ async def test_dify_run_finishes_from_the_stream_without_polling(clock: SleepRec
 
 
 @pytest.mark.anyio
-async def test_dify_run_outliving_its_stream_is_polled(clock: SleepRecorder) -> None:
+async def test_dify_run_outliving_its_stream_is_polled(clock: PatchedClientClock) -> None:
     emu = emulator(clock)
     async with client(emu, "dify-polls") as dify:
         run = await dify.run({"q": 1}, user_id="alice")
@@ -96,7 +96,7 @@ async def test_dify_run_outliving_its_stream_is_polled(clock: SleepRecorder) -> 
 
 
 @pytest.mark.anyio
-async def test_dify_stream_drop_falls_back_to_polling(clock: SleepRecorder) -> None:
+async def test_dify_stream_drop_falls_back_to_polling(clock: PatchedClientClock) -> None:
     emu = emulator(clock)
     emu.inject(Fault("disconnect", operation="invoke", processed=True))
     async with client(emu, "dify-app") as dify:
@@ -107,7 +107,7 @@ async def test_dify_stream_drop_falls_back_to_polling(clock: SleepRecorder) -> N
 
 
 @pytest.mark.anyio
-async def test_dify_stream_refused_before_the_id_is_not_retried(clock: SleepRecorder) -> None:
+async def test_dify_stream_refused_before_the_id_is_not_retried(clock: PatchedClientClock) -> None:
     emu = emulator(clock)
     emu.inject(Fault("reset", operation="invoke", processed=True))
     emu.inject(Fault("reset", operation="invoke", processed=True))
@@ -118,7 +118,7 @@ async def test_dify_stream_refused_before_the_id_is_not_retried(clock: SleepReco
 
 
 @pytest.mark.anyio
-async def test_dify_invoke_blocking_and_async_mode(clock: SleepRecorder) -> None:
+async def test_dify_invoke_blocking_and_async_mode(clock: PatchedClientClock) -> None:
     emu = emulator(clock)
     async with client(emu, "dify-app") as dify:
         done = await dify.invoke({"q": "now"})
@@ -131,7 +131,7 @@ async def test_dify_invoke_blocking_and_async_mode(clock: SleepRecorder) -> None
 
 
 @pytest.mark.anyio
-async def test_dify_errors_through_the_emulator(clock: SleepRecorder) -> None:
+async def test_dify_errors_through_the_emulator(clock: PatchedClientClock) -> None:
     emu = emulator(
         clock,
         Workflow(id="a", api_key="ka", provider="dify", required_inputs=("q",)),
@@ -156,7 +156,7 @@ async def test_dify_errors_through_the_emulator(clock: SleepRecorder) -> None:
 
 
 @pytest.mark.anyio
-async def test_dify_too_many_requests_is_retried(clock: SleepRecorder) -> None:
+async def test_dify_too_many_requests_is_retried(clock: PatchedClientClock) -> None:
     emu = emulator(clock)
     emu.inject(Fault("rate_limit", operation="invoke", retry_after=0.01))
     async with client(emu, "dify-app") as dify:
@@ -183,7 +183,7 @@ def streaming(chunks: Callable[[], AsyncGenerator[bytes, None]], query: Any = No
 
 
 @pytest.mark.anyio
-async def test_deadline_holds_when_the_stream_drips(clock: SleepRecorder) -> None:
+async def test_deadline_holds_when_the_stream_drips(clock: PatchedClientClock) -> None:
     async def drip() -> AsyncGenerator[bytes, None]:
         yield started_event()
         for _ in range(50):  # bounded, so that a broken cut fails instead of hanging
@@ -219,7 +219,7 @@ async def test_stream_error_event_is_typed_and_carries_the_run_id() -> None:
 
 
 @pytest.mark.anyio
-async def test_stream_ending_without_outcome_polls_the_run(clock: SleepRecorder) -> None:
+async def test_stream_ending_without_outcome_polls_the_run(clock: PatchedClientClock) -> None:
     async def short() -> AsyncGenerator[bytes, None]:
         yield started_event("fb47b2e6-…")
 
@@ -258,7 +258,7 @@ async def test_stream_start_error_status_is_read_and_typed() -> None:
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("workflow", [COZE_WF, STUDIO_WF])
-async def test_coze_run_starts_async_and_polls(workflow: str, clock: SleepRecorder) -> None:
+async def test_coze_run_starts_async_and_polls(workflow: str, clock: PatchedClientClock) -> None:
     emu = emulator(clock)
     updates = Updates()
     async with client(emu, workflow) as coze:
@@ -273,7 +273,7 @@ async def test_coze_run_starts_async_and_polls(workflow: str, clock: SleepRecord
 
 
 @pytest.mark.anyio
-async def test_coze_wait_on_a_bare_id_needs_a_workflow_id(clock: SleepRecorder) -> None:
+async def test_coze_wait_on_a_bare_id_needs_a_workflow_id(clock: PatchedClientClock) -> None:
     emu = emulator(clock)
     async with client(emu, COZE_WF) as coze:
         run = await coze.invoke({"q": 1}, async_mode=True)
@@ -290,7 +290,7 @@ async def test_coze_wait_on_a_bare_id_needs_a_workflow_id(clock: SleepRecorder) 
 
 
 @pytest.mark.anyio
-async def test_coze_free_plan_async_refusal_suggests_invoke(clock: SleepRecorder) -> None:
+async def test_coze_free_plan_async_refusal_suggests_invoke(clock: PatchedClientClock) -> None:
     emu = emulator(
         clock, Workflow(id=COZE_WF, api_key="pat", provider="coze", coze_async_refused=True)
     )
@@ -302,7 +302,7 @@ async def test_coze_free_plan_async_refusal_suggests_invoke(clock: SleepRecorder
 
 
 @pytest.mark.anyio
-async def test_coze_errors_inside_http_200_never_succeed(clock: SleepRecorder) -> None:
+async def test_coze_errors_inside_http_200_never_succeed(clock: PatchedClientClock) -> None:
     emu = emulator(
         clock,
         Workflow(id=COZE_WF, api_key="pat", provider="coze", final_status="FAILED"),
@@ -327,7 +327,7 @@ async def test_coze_errors_inside_http_200_never_succeed(clock: SleepRecorder) -
 
 
 @pytest.mark.anyio
-async def test_coze_rate_limit_inside_200_is_retried(clock: SleepRecorder) -> None:
+async def test_coze_rate_limit_inside_200_is_retried(clock: PatchedClientClock) -> None:
     emu = emulator(clock)
     emu.inject(Fault("error_in_200", operation="query", code=4020, message="rpm"))
     async with client(emu, COZE_WF) as coze:
@@ -351,7 +351,9 @@ async def test_coze_history_example_through_a_scripted_transport() -> None:
 
 
 @pytest.mark.anyio
-async def test_hooks_see_the_stream_start_its_retry_and_the_states(clock: SleepRecorder) -> None:
+async def test_hooks_see_the_stream_start_its_retry_and_the_states(
+    clock: PatchedClientClock,
+) -> None:
     emu = emulator(clock)
     emu.inject(Fault("rate_limit", operation="invoke", retry_after=0.01))
     seen: list[str] = []
@@ -377,7 +379,7 @@ async def test_hooks_see_the_stream_start_its_retry_and_the_states(clock: SleepR
 
 @pytest.mark.anyio
 async def test_a_webhook_receiver_is_left_out_where_the_platform_calls_none(
-    clock: SleepRecorder,
+    clock: PatchedClientClock,
 ) -> None:
     from flowinvoke.webhooks import WebhookReceiver
 

@@ -23,9 +23,7 @@ from flowinvoke import (
     BadRequestError,
     InsufficientCreditsError,
     NotFoundError,
-    PollPolicy,
     RateLimitError,
-    RetryPolicy,
     RunStatus,
     WorkflowFailedError,
     WorkflowRun,
@@ -39,41 +37,68 @@ from flowinvoke.testing import (
     demo_emulator,
 )
 
-FAST_RETRY = RetryPolicy(max_retries=2, initial_delay=0.001, max_delay=0.002, jitter=False)
-FAST_POLL = PollPolicy(initial_delay=0.001, multiplier=1.0, max_interval=0.001, jitter=0)
+from ..loopback_support import EmulatorSwitch, switched_server
+from ..policies import MILLISECOND_POLL, MILLISECOND_RETRY
+
 TINY = 0.001  # a Retry-After hint, in seconds, small enough not to slow the suite
 
 
+ROUTES = ["in-process", "loopback", "loopback-fast"]
 _ROUTE: dict[str, Any] = {}
 
 
-@pytest.fixture(autouse=True, params=["in-process", "loopback", "loopback-fast"])
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Generate only the routes that apply: the fast transport serves the async client on
+    asyncio, so the sync client and trio never get a "loopback-fast" case to skip."""
+    if "anyio_backend" in metafunc.fixturenames:
+        cases = [
+            (backend, route)
+            for backend in ("asyncio", "trio")
+            for route in ROUTES
+            if route != "loopback-fast" or backend == "asyncio"
+        ]
+        ids = [f"{backend}-{route}" for backend, route in cases]
+        metafunc.parametrize(("anyio_backend", "route"), cases, indirect=True, ids=ids)
+    else:
+        metafunc.parametrize("route", ROUTES[:2], indirect=True)
+
+
+@pytest.fixture
+def anyio_backend(request: pytest.FixtureRequest) -> str:
+    """The backend chosen with the route above (the suite-wide fixture would cross them)."""
+    return str(request.param)
+
+
+@pytest.fixture(scope="module")
+def loopback() -> Iterator[tuple[LoopbackServer, EmulatorSwitch]]:
+    """One server for the whole module; each test plugs in its own emulator."""
+    pytest.importorskip("uvicorn")
+    server, switch = switched_server()
+    yield server, switch
+    server.close()
+
+
+@pytest.fixture(autouse=True)
 def route(request: pytest.FixtureRequest) -> Iterator[str]:
-    """How `connect` reaches the emulator in this test; loopback servers close afterwards."""
-    if request.param == "loopback-fast":
-        on_asyncio = request.node.get_closest_marker("anyio") is not None and (
-            request.getfixturevalue("anyio_backend") == "asyncio"
-        )
-        if not on_asyncio:
-            pytest.skip("the fast transport serves the async client on asyncio")
+    """How `connect` reaches the emulator in this test."""
+    server = switch = None
     if request.param != "in-process":
-        pytest.importorskip("uvicorn")
-    _ROUTE.update(name=request.param, servers=[])
+        server, switch = request.getfixturevalue("loopback")
+    _ROUTE.update(name=request.param, server=server, switch=switch)
     yield request.param
-    for server in _ROUTE["servers"]:
-        server.close()
+    if switch is not None:
+        switch.unplug()
 
 
 def connect(emulator: Emulator, workflow_id: str, **options: Any) -> AsyncClient:
     """A client on one of the emulator's workflows, with fast schedules, on this test's route."""
-    settings: dict[str, Any] = {"retry": FAST_RETRY, "poll": FAST_POLL}
+    settings: dict[str, Any] = {"retry": MILLISECOND_RETRY, "poll": MILLISECOND_POLL}
     settings.update(options)
     if _ROUTE["name"] == "in-process":
         return emulator.async_client(workflow_id, **settings)
-    server = LoopbackServer(emulator).start()
-    _ROUTE["servers"].append(server)
+    _ROUTE["switch"].plug(emulator)
     fast = _ROUTE["name"] == "loopback-fast"
-    return server.async_client(workflow_id, fast_transport=fast, **settings)
+    return _ROUTE["server"].async_client(workflow_id, fast_transport=fast, **settings)
 
 
 def polled(workflow_id: str = "wf-poll", **script: Any) -> Emulator:

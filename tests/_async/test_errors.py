@@ -26,7 +26,7 @@ from flowinvoke import (
 )
 
 from ..seed_bodies import GPTBOTS_QUERY_ANSWER, GPTBOTS_SYNC_ANSWER
-from .conftest import FakeClock
+from .conftest import PatchedClientClock
 from .support import AITUTOR_URL, INVOKE_URL, QUERY_URL, make_client
 
 NO_RETRY = RetryPolicy(max_retries=0)
@@ -186,7 +186,7 @@ async def test_unreadable_answers_raise_with_the_body(answer: httpx.Response) ->
     ],
 )
 async def test_a_start_is_retried_only_where_no_run_can_have_started(
-    first: Any, clock: FakeClock, caplog: pytest.LogCaptureFixture
+    first: Any, clock: PatchedClientClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="flowinvoke")
     with respx.mock:
@@ -220,7 +220,7 @@ async def test_a_start_is_retried_only_where_no_run_can_have_started(
     ],
 )
 async def test_an_ambiguous_start_failure_is_not_retried_and_says_so(
-    failure: Any, error: type[FlowInvokeError], clock: FakeClock
+    failure: Any, error: type[FlowInvokeError], clock: PatchedClientClock
 ) -> None:
     with respx.mock:
         route = respx.post(INVOKE_URL).mock(side_effect=[failure])
@@ -237,7 +237,7 @@ async def test_an_ambiguous_start_failure_is_not_retried_and_says_so(
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("status", [400, 401, 402, 403, 404])
-async def test_client_errors_are_never_retried(status: int, clock: FakeClock) -> None:
+async def test_client_errors_are_never_retried(status: int, clock: PatchedClientClock) -> None:
     with respx.mock:
         start = respx.post(INVOKE_URL).respond(status, json={"code": 1, "message": "no"})
         query = respx.post(QUERY_URL).respond(status, json={"code": 1, "message": "no"})
@@ -267,7 +267,7 @@ async def test_client_errors_are_never_retried(status: int, clock: FakeClock) ->
     ],
 )
 async def test_a_query_is_retried_on_every_transient_failure(
-    failure: Any, clock: FakeClock
+    failure: Any, clock: PatchedClientClock
 ) -> None:
     with respx.mock:
         route = respx.post(QUERY_URL).mock(
@@ -285,7 +285,9 @@ async def test_a_query_is_retried_on_every_transient_failure(
 
 
 @pytest.mark.anyio
-async def test_retries_stop_when_used_up_and_the_error_keeps_the_run_id(clock: FakeClock) -> None:
+async def test_retries_stop_when_used_up_and_the_error_keeps_the_run_id(
+    clock: PatchedClientClock,
+) -> None:
     with respx.mock:
         route = respx.post(QUERY_URL).respond(503, json={"code": 50000, "message": "busy"})
         async with make_client() as client:
@@ -297,7 +299,7 @@ async def test_retries_stop_when_used_up_and_the_error_keeps_the_run_id(clock: F
 
 
 @pytest.mark.anyio
-async def test_retry_after_is_honoured_up_to_its_cap(clock: FakeClock) -> None:
+async def test_retry_after_is_honoured_up_to_its_cap(clock: PatchedClientClock) -> None:
     policy = RetryPolicy(max_retries=3, initial_delay=0.5, jitter=False, max_retry_after=10)
     with respx.mock:
         respx.post(QUERY_URL).mock(
@@ -315,7 +317,7 @@ async def test_retry_after_is_honoured_up_to_its_cap(clock: FakeClock) -> None:
 
 
 @pytest.mark.anyio
-async def test_rate_limit_error_carries_retry_after(clock: FakeClock) -> None:
+async def test_rate_limit_error_carries_retry_after(clock: PatchedClientClock) -> None:
     with respx.mock:
         respx.post(QUERY_URL).respond(429, headers={"Retry-After": "12"})
         async with make_client(retry=NO_RETRY) as client:
@@ -325,7 +327,9 @@ async def test_rate_limit_error_carries_retry_after(clock: FakeClock) -> None:
 
 
 @pytest.mark.anyio
-async def test_the_retry_budget_limits_the_time_one_request_may_take(clock: FakeClock) -> None:
+async def test_the_retry_budget_limits_the_time_one_request_may_take(
+    clock: PatchedClientClock,
+) -> None:
     policy = RetryPolicy(max_retries=10, initial_delay=1.0, jitter=False, budget=2.5)
     with respx.mock:
         route = respx.post(QUERY_URL).respond(503)

@@ -18,7 +18,7 @@ from flowinvoke import (
 )
 
 from ..seed_bodies import GPTBOTS_ASYNC_ANSWER, GPTBOTS_QUERY_ANSWER
-from .conftest import FakeClock
+from .conftest import PatchedClientClock
 from .support import INVOKE_URL, KEY, QUERY_URL, make_client
 
 NO_RETRY = RetryPolicy(max_retries=0)
@@ -80,7 +80,7 @@ async def test_absurd_numbers_in_a_query_answer_are_read_as_unknown(
 @pytest.mark.anyio
 @pytest.mark.parametrize("text", [DEEP, FAIRLY_DEEP, "[" * 300 + "]" * 300, "1" * 5000])
 async def test_an_unreadable_query_answer_is_a_response_validation_error(
-    text: str, clock: FakeClock
+    text: str, clock: PatchedClientClock
 ) -> None:
     with respx.mock:
         respx.post(INVOKE_URL).respond(200, json=GPTBOTS_ASYNC_ANSWER)
@@ -131,7 +131,7 @@ async def test_aitutor_result_text_nested_past_the_stack_stays_text() -> None:
 
 
 @pytest.mark.anyio
-async def test_a_query_answer_naming_another_run_is_refused(clock: FakeClock) -> None:
+async def test_a_query_answer_naming_another_run_is_refused(clock: PatchedClientClock) -> None:
     other = {**GPTBOTS_QUERY_ANSWER, "workflowRunId": "run-OTHER"}
     seen: list[WorkflowRun] = []
     with respx.mock:

@@ -14,7 +14,7 @@ import respx
 from flowinvoke import PollPolicy, RunDurations, WorkflowKey
 
 from ..seed_bodies import GPTBOTS_ASYNC_ANSWER, gptbots_state
-from .conftest import FakeClock
+from .conftest import PatchedClientClock
 from .support import GPTBOTS_URL, INVOKE_URL, QUERY_URL, make_client
 
 LEARNING = PollPolicy(timeout=600)  # the default schedule, adaptive
@@ -38,7 +38,7 @@ class TimedRuns:
 
     def __init__(
         self,
-        clock: FakeClock,
+        clock: PatchedClientClock,
         durations: Sequence[float],
         *,
         fail: Sequence[int] = (),
@@ -91,7 +91,7 @@ async def _run_all(server: TimedRuns, **options: Any) -> RunDurations:
 @pytest.mark.anyio
 @pytest.mark.parametrize("server_duration", [False, True])
 async def test_after_eight_runs_of_two_seconds_the_queries_cluster_near_two_seconds(
-    clock: FakeClock, server_duration: bool
+    clock: PatchedClientClock, server_duration: bool
 ) -> None:
     server = TimedRuns(clock, _durations(2.0, 12), server_duration=server_duration)
     durations = await _run_all(server)
@@ -108,7 +108,7 @@ async def test_after_eight_runs_of_two_seconds_the_queries_cluster_near_two_seco
 
 @pytest.mark.anyio
 async def test_twenty_second_runs_are_seen_within_five_percent_after_three(
-    clock: FakeClock,
+    clock: PatchedClientClock,
 ) -> None:
     server = TimedRuns(clock, _durations(20.0, 8), server_duration=True)
     await _run_all(server)
@@ -118,7 +118,7 @@ async def test_twenty_second_runs_are_seen_within_five_percent_after_three(
 
 
 @pytest.mark.anyio
-async def test_a_cold_client_polls_exactly_as_the_plain_schedule(clock: FakeClock) -> None:
+async def test_a_cold_client_polls_exactly_as_the_plain_schedule(clock: PatchedClientClock) -> None:
     server = TimedRuns(clock, [7.0])
     random.seed(5)
     await _run_all(server)
@@ -128,7 +128,7 @@ async def test_a_cold_client_polls_exactly_as_the_plain_schedule(clock: FakeCloc
 
 
 @pytest.mark.anyio
-async def test_bimodal_runs_are_seen_early_in_each_mode(clock: FakeClock) -> None:
+async def test_bimodal_runs_are_seen_early_in_each_mode(clock: PatchedClientClock) -> None:
     server = TimedRuns(clock, [1.0, 6.0] * 10, server_duration=True)
     durations = await _run_all(server)
     (row,) = durations.snapshot()
@@ -140,7 +140,7 @@ async def test_bimodal_runs_are_seen_early_in_each_mode(clock: FakeClock) -> Non
 
 
 @pytest.mark.anyio
-async def test_failed_runs_teach_nothing(clock: FakeClock) -> None:
+async def test_failed_runs_teach_nothing(clock: PatchedClientClock) -> None:
     server = TimedRuns(clock, [0.3] * 5 + [4.0] * 3, fail=range(5), server_duration=True)
     durations = await _run_all(server)
     (row,) = durations.snapshot()
@@ -148,7 +148,9 @@ async def test_failed_runs_teach_nothing(clock: FakeClock) -> None:
 
 
 @pytest.mark.anyio
-async def test_a_seeded_client_starts_warm_and_an_export_round_trips(clock: FakeClock) -> None:
+async def test_a_seeded_client_starts_warm_and_an_export_round_trips(
+    clock: PatchedClientClock,
+) -> None:
     teacher = TimedRuns(clock, _durations(2.0, 6), server_duration=True)
     exported = (await _run_all(teacher)).export()
     assert json.loads(json.dumps(exported)) == exported
@@ -159,7 +161,9 @@ async def test_a_seeded_client_starts_warm_and_an_export_round_trips(clock: Fake
 
 
 @pytest.mark.anyio
-async def test_without_adaptive_nothing_changes_and_nothing_is_learned(clock: FakeClock) -> None:
+async def test_without_adaptive_nothing_changes_and_nothing_is_learned(
+    clock: PatchedClientClock,
+) -> None:
     server = TimedRuns(clock, [2.0] * 5, server_duration=True)
     durations = await _run_all(server, poll=PollPolicy(adaptive=False))
     assert len(durations) == 0
@@ -167,7 +171,9 @@ async def test_without_adaptive_nothing_changes_and_nothing_is_learned(clock: Fa
 
 
 @pytest.mark.anyio
-async def test_a_key_without_a_workflow_id_is_named_by_a_fingerprint(clock: FakeClock) -> None:
+async def test_a_key_without_a_workflow_id_is_named_by_a_fingerprint(
+    clock: PatchedClientClock,
+) -> None:
     answer = {k: v for k, v in GPTBOTS_ASYNC_ANSWER.items() if k != "workflowId"}
     with respx.mock:
         respx.post(INVOKE_URL).respond(200, json=answer)
@@ -181,7 +187,7 @@ async def test_a_key_without_a_workflow_id_is_named_by_a_fingerprint(clock: Fake
 
 
 @pytest.mark.anyio
-async def test_a_bare_id_wait_neither_uses_nor_feeds_the_history(clock: FakeClock) -> None:
+async def test_a_bare_id_wait_neither_uses_nor_feeds_the_history(clock: PatchedClientClock) -> None:
     server = TimedRuns(clock, [2.0], server_duration=True)
     server.invoke(httpx.Request("POST", INVOKE_URL))
     with respx.mock:
@@ -192,7 +198,9 @@ async def test_a_bare_id_wait_neither_uses_nor_feeds_the_history(clock: FakeCloc
 
 
 @pytest.mark.anyio
-async def test_a_server_hint_still_wins_over_the_learned_schedule(clock: FakeClock) -> None:
+async def test_a_server_hint_still_wins_over_the_learned_schedule(
+    clock: PatchedClientClock,
+) -> None:
     book = RunDurations()
     for _ in range(5):
         book.record(KEY, 2.0)

@@ -24,7 +24,7 @@ from flowinvoke import (
 )
 
 from ..seed_bodies import GPTBOTS_ASYNC_ANSWER, gptbots_state
-from .conftest import FakeClock
+from .conftest import PatchedClientClock
 from .support import INVOKE_URL, KEY, QUERY_URL, make_client
 
 SECRET_INPUT = {"topic": "a private matter"}
@@ -58,7 +58,7 @@ def _mock_a_run(*queries: httpx.Response) -> None:
 
 @pytest.mark.anyio
 async def test_a_run_is_one_span_with_a_child_per_request(
-    spans: tuple[TracerProvider, InMemorySpanExporter], clock: FakeClock
+    spans: tuple[TracerProvider, InMemorySpanExporter], clock: PatchedClientClock
 ) -> None:
     provider, exporter = spans
     with respx.mock:
@@ -97,7 +97,7 @@ async def test_a_run_is_one_span_with_a_child_per_request(
 
 @pytest.mark.anyio
 async def test_inputs_are_recorded_only_when_asked_for(
-    spans: tuple[TracerProvider, InMemorySpanExporter], clock: FakeClock
+    spans: tuple[TracerProvider, InMemorySpanExporter], clock: PatchedClientClock
 ) -> None:
     provider, exporter = spans
     with respx.mock:
@@ -111,7 +111,7 @@ async def test_inputs_are_recorded_only_when_asked_for(
 
 @pytest.mark.anyio
 async def test_a_failed_run_marks_its_span_as_an_error(
-    spans: tuple[TracerProvider, InMemorySpanExporter], clock: FakeClock
+    spans: tuple[TracerProvider, InMemorySpanExporter], clock: PatchedClientClock
 ) -> None:
     provider, exporter = spans
     with respx.mock:
@@ -129,7 +129,7 @@ async def test_a_failed_run_marks_its_span_as_an_error(
 
 @pytest.mark.anyio
 async def test_a_batch_is_a_span_with_a_run_span_per_input(
-    spans: tuple[TracerProvider, InMemorySpanExporter], clock: FakeClock
+    spans: tuple[TracerProvider, InMemorySpanExporter], clock: PatchedClientClock
 ) -> None:
     provider, exporter = spans
     with respx.mock:
@@ -151,7 +151,7 @@ async def test_a_batch_is_a_span_with_a_run_span_per_input(
 
 @pytest.mark.anyio
 async def test_get_run_wait_and_watch_have_their_spans(
-    spans: tuple[TracerProvider, InMemorySpanExporter], clock: FakeClock
+    spans: tuple[TracerProvider, InMemorySpanExporter], clock: PatchedClientClock
 ) -> None:
     provider, exporter = spans
     with respx.mock:
@@ -172,7 +172,7 @@ async def test_get_run_wait_and_watch_have_their_spans(
 
 @pytest.mark.anyio
 async def test_tracing_off_records_nothing(
-    spans: tuple[TracerProvider, InMemorySpanExporter], clock: FakeClock
+    spans: tuple[TracerProvider, InMemorySpanExporter], clock: PatchedClientClock
 ) -> None:
     _, exporter = spans
     with respx.mock:
@@ -183,7 +183,7 @@ async def test_tracing_off_records_nothing(
 
 
 @pytest.mark.anyio
-async def test_hooks_see_every_request_response_retry_and_state(clock: FakeClock) -> None:
+async def test_hooks_see_every_request_response_retry_and_state(clock: PatchedClientClock) -> None:
     seen: list[Any] = []
 
     def broken(_: object) -> None:
@@ -238,7 +238,7 @@ async def test_hooks_see_every_request_response_retry_and_state(clock: FakeClock
 
 @pytest.mark.anyio
 async def test_every_record_carries_the_structured_fields(
-    clock: FakeClock, caplog: pytest.LogCaptureFixture
+    clock: PatchedClientClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="flowinvoke")
     with respx.mock:

@@ -24,7 +24,7 @@ from flowinvoke import (
 )
 
 from ..seed_bodies import AITUTOR_SEED_ANSWER, GPTBOTS_ASYNC_ANSWER, gptbots_state
-from .conftest import FakeClock
+from .conftest import PatchedClientClock
 from .support import AITUTOR_URL, INVOKE_URL, QUERY_URL, make_client
 
 
@@ -37,7 +37,7 @@ def _states(*statuses: str | int) -> list[httpx.Response]:
 
 @pytest.mark.anyio
 async def test_run_starts_asynchronously_and_polls_through_transient_failures(
-    clock: FakeClock,
+    clock: PatchedClientClock,
 ) -> None:
     seen: list[WorkflowRun] = []
     with respx.mock:
@@ -57,7 +57,7 @@ async def test_run_starts_asynchronously_and_polls_through_transient_failures(
 
 
 @pytest.mark.anyio
-async def test_failed_run_raises_unless_asked_not_to(clock: FakeClock) -> None:
+async def test_failed_run_raises_unless_asked_not_to(clock: PatchedClientClock) -> None:
     failed = gptbots_state("FAILED", output={"error": "node 3: division by zero"})
     with respx.mock:
         respx.post(INVOKE_URL).respond(200, json=GPTBOTS_ASYNC_ANSWER)
@@ -76,7 +76,7 @@ async def test_failed_run_raises_unless_asked_not_to(clock: FakeClock) -> None:
 @pytest.mark.anyio
 @pytest.mark.parametrize("word", ["PAUSED", "QUEUED_FOR_REVIEW", ""])
 async def test_an_unknown_status_word_is_not_final_and_is_warned_of_once(
-    word: str, clock: FakeClock, caplog: pytest.LogCaptureFixture
+    word: str, clock: PatchedClientClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="flowinvoke")
     with respx.mock:
@@ -96,7 +96,7 @@ async def test_an_unknown_status_word_is_not_final_and_is_warned_of_once(
 
 @pytest.mark.anyio
 async def test_a_wait_on_an_unknown_word_ends_at_the_deadline_showing_the_word(
-    clock: FakeClock,
+    clock: PatchedClientClock,
 ) -> None:
     with respx.mock:
         respx.post(QUERY_URL).respond(200, json=gptbots_state("PAUSED"))
@@ -111,7 +111,7 @@ async def test_a_wait_on_an_unknown_word_ends_at_the_deadline_showing_the_word(
 
 
 @pytest.mark.anyio
-async def test_a_run_stuck_running_ends_at_the_deadline(clock: FakeClock) -> None:
+async def test_a_run_stuck_running_ends_at_the_deadline(clock: PatchedClientClock) -> None:
     with respx.mock:
         query = respx.post(QUERY_URL).respond(200, json=gptbots_state("RUNNING"))
         async with make_client() as client:
@@ -129,7 +129,7 @@ async def test_a_run_stuck_running_ends_at_the_deadline(clock: FakeClock) -> Non
 
 
 @pytest.mark.anyio
-async def test_the_deadline_comes_from_the_policy_by_default(clock: FakeClock) -> None:
+async def test_the_deadline_comes_from_the_policy_by_default(clock: PatchedClientClock) -> None:
     policy = PollPolicy(initial_delay=5, multiplier=1, max_interval=5, jitter=0, timeout=12)
     with respx.mock:
         respx.post(QUERY_URL).respond(200, json=gptbots_state("PENDING"))
@@ -145,7 +145,7 @@ async def test_the_deadline_comes_from_the_policy_by_default(clock: FakeClock) -
     [(401, AuthenticationError), (403, PermissionDeniedError), (404, NotFoundError)],
 )
 async def test_auth_and_missing_run_errors_end_the_wait_with_the_run_id(
-    status: int, error: type[Exception], clock: FakeClock
+    status: int, error: type[Exception], clock: PatchedClientClock
 ) -> None:
     with respx.mock:
         respx.post(INVOKE_URL).respond(200, json=GPTBOTS_ASYNC_ANSWER)
@@ -163,7 +163,7 @@ async def test_auth_and_missing_run_errors_end_the_wait_with_the_run_id(
 
 
 @pytest.mark.anyio
-async def test_retry_after_on_a_query_answer_sets_the_next_delay(clock: FakeClock) -> None:
+async def test_retry_after_on_a_query_answer_sets_the_next_delay(clock: PatchedClientClock) -> None:
     policy = PollPolicy(initial_delay=1, multiplier=1, max_interval=1, jitter=0, max_hint=30)
     with respx.mock:
         respx.post(QUERY_URL).mock(
@@ -181,7 +181,7 @@ async def test_retry_after_on_a_query_answer_sets_the_next_delay(clock: FakeCloc
 
 
 @pytest.mark.anyio
-async def test_a_hint_on_a_failed_query_sets_the_next_poll(clock: FakeClock) -> None:
+async def test_a_hint_on_a_failed_query_sets_the_next_poll(clock: PatchedClientClock) -> None:
     busy = httpx.Response(503, headers={"Retry-After": "9"})
     with respx.mock:
         respx.post(QUERY_URL).mock(side_effect=[busy, busy, busy, *_states("SUCCEED")])
@@ -194,7 +194,7 @@ async def test_a_hint_on_a_failed_query_sets_the_next_poll(clock: FakeClock) -> 
 @pytest.mark.anyio
 @pytest.mark.parametrize("hint", ["0", "-5", "Thu, 01 Jan 1970 00:00:00 GMT"])
 async def test_a_short_hint_on_a_running_answer_never_makes_polling_faster(
-    hint: str, clock: FakeClock
+    hint: str, clock: PatchedClientClock
 ) -> None:
     running = httpx.Response(200, json=gptbots_state("RUNNING"), headers={"Retry-After": hint})
     with respx.mock:
@@ -205,7 +205,7 @@ async def test_a_short_hint_on_a_running_answer_never_makes_polling_faster(
 
 
 @pytest.mark.anyio
-async def test_a_wait_resumes_from_a_bare_id_in_a_new_client(clock: FakeClock) -> None:
+async def test_a_wait_resumes_from_a_bare_id_in_a_new_client(clock: PatchedClientClock) -> None:
     with respx.mock:
         respx.post(INVOKE_URL).respond(200, json=GPTBOTS_ASYNC_ANSWER)
         respx.post(QUERY_URL).mock(side_effect=_states("RUNNING", "SUCCEED"))
@@ -221,7 +221,7 @@ async def test_a_wait_resumes_from_a_bare_id_in_a_new_client(clock: FakeClock) -
 
 
 @pytest.mark.anyio
-async def test_watch_yields_each_change_once(clock: FakeClock) -> None:
+async def test_watch_yields_each_change_once(clock: PatchedClientClock) -> None:
     with respx.mock:
         respx.post(INVOKE_URL).respond(200, json=GPTBOTS_ASYNC_ANSWER)
         respx.post(QUERY_URL).mock(
@@ -234,7 +234,7 @@ async def test_watch_yields_each_change_once(clock: FakeClock) -> None:
 
 
 @pytest.mark.anyio
-async def test_watch_reports_progress_data_changes(clock: FakeClock) -> None:
+async def test_watch_reports_progress_data_changes(clock: PatchedClientClock) -> None:
     answers = [
         httpx.Response(200, json=gptbots_state("RUNNING", workflowExecutionTime=100)),
         httpx.Response(200, json=gptbots_state("RUNNING", workflowExecutionTime=100)),
@@ -250,7 +250,7 @@ async def test_watch_reports_progress_data_changes(clock: FakeClock) -> None:
 
 @pytest.mark.anyio
 async def test_transient_failures_past_the_retry_budget_never_end_the_wait(
-    clock: FakeClock,
+    clock: PatchedClientClock,
 ) -> None:
     answers = [*_states(503, 503, 503), httpx.Response(200, text="<oops"), *_states(500, "SUCCEED")]
     with respx.mock:
@@ -261,7 +261,7 @@ async def test_transient_failures_past_the_retry_budget_never_end_the_wait(
 
 
 @pytest.mark.anyio
-async def test_on_update_may_be_async_and_its_errors_propagate(clock: FakeClock) -> None:
+async def test_on_update_may_be_async_and_its_errors_propagate(clock: PatchedClientClock) -> None:
     seen: list[str | None] = []
 
     async def record(run: WorkflowRun) -> None:
@@ -284,7 +284,7 @@ async def test_on_update_may_be_async_and_its_errors_propagate(clock: FakeClock)
 
 
 @pytest.mark.anyio
-async def test_aitutor_runs_finish_inside_the_call(clock: FakeClock) -> None:
+async def test_aitutor_runs_finish_inside_the_call(clock: PatchedClientClock) -> None:
     seen: list[WorkflowRun] = []
     with respx.mock:
         route = respx.post(f"{AITUTOR_URL}/api/v1/run/wf_1").respond(200, json=AITUTOR_SEED_ANSWER)
@@ -301,7 +301,7 @@ async def test_aitutor_runs_finish_inside_the_call(clock: FakeClock) -> None:
 
 
 @pytest.mark.anyio
-async def test_wait_on_a_finished_run_sends_nothing(clock: FakeClock) -> None:
+async def test_wait_on_a_finished_run_sends_nothing(clock: PatchedClientClock) -> None:
     with respx.mock:
         query = respx.post(QUERY_URL).respond(200, json=gptbots_state("SUCCEED"))
         async with make_client() as client:
@@ -322,7 +322,7 @@ async def test_a_bad_timeout_fails_before_any_request(timeout: Any) -> None:
 
 
 @pytest.mark.anyio
-async def test_errors_after_the_start_carry_the_run_id(clock: FakeClock) -> None:
+async def test_errors_after_the_start_carry_the_run_id(clock: PatchedClientClock) -> None:
     with respx.mock:
         respx.post(INVOKE_URL).respond(200, json=GPTBOTS_ASYNC_ANSWER)
         respx.post(QUERY_URL).respond(200, json=gptbots_state("RUNNING"))
@@ -333,7 +333,7 @@ async def test_errors_after_the_start_carry_the_run_id(clock: FakeClock) -> None
 
 
 @pytest.mark.anyio
-async def test_no_request_is_sent_once_the_deadline_has_passed(clock: FakeClock) -> None:
+async def test_no_request_is_sent_once_the_deadline_has_passed(clock: PatchedClientClock) -> None:
     with respx.mock:
         start = respx.post(INVOKE_URL).respond(200, json=GPTBOTS_ASYNC_ANSWER)
         query = respx.post(QUERY_URL).respond(200, json=gptbots_state("RUNNING"))

@@ -23,11 +23,10 @@ from flowinvoke import (
 )
 from flowinvoke._compat import sync_sleep
 
+from ..policies import MILLISECOND_POLL
 from ..seed_bodies import gptbots_state
-from .conftest import FakeClock
+from .conftest import PatchedClientClock
 from .support import QUERY_URL, make_client
-
-FAST_POLL = PollPolicy(initial_delay=0.001, multiplier=1, max_interval=0.001, jitter=0)
 
 
 class ScriptedWorkflow:
@@ -71,7 +70,7 @@ def test_run_many_keeps_input_order_and_reports_partial_failures() -> None:
     inputs: list[Any] = [{"n": n} for n in range(12)]
     inputs[3] = ["not", "a", "mapping"]
     transport = httpx.MockTransport(workflow.handle)
-    with make_client(transport=transport, poll=FAST_POLL) as client:
+    with make_client(transport=transport, poll=MILLISECOND_POLL) as client:
         items = client.run_many(inputs, concurrency=4, on_progress=progress.append)
     assert [item.index for item in items] == list(range(12))
     assert [item.input for item in items] == inputs
@@ -110,7 +109,7 @@ def test_breaking_out_of_as_completed_stops_the_rest() -> None:
     workflow = ScriptedWorkflow()
     inputs = [{"n": 1}] + [{"n": 10_000} for _ in range(3)] + [{"n": 2} for _ in range(50)]
     transport = httpx.MockTransport(workflow.handle)
-    client = make_client(transport=transport, poll=FAST_POLL)
+    client = make_client(transport=transport, poll=MILLISECOND_POLL)
     with client, closing(client.as_completed(inputs, concurrency=4)) as items:
         for item in items:
             first: BatchItem = item
@@ -150,7 +149,7 @@ def test_an_empty_batch() -> None:
         assert client.run_many([]) == []
 
 
-def test_the_rate_limit_spaces_every_request_of_the_client(clock: FakeClock) -> None:
+def test_the_rate_limit_spaces_every_request_of_the_client(clock: PatchedClientClock) -> None:
     with respx.mock:
         respx.post(QUERY_URL).respond(200, json=gptbots_state("SUCCEED"))
         with make_client(rate_limit=10) as client:
@@ -161,7 +160,7 @@ def test_the_rate_limit_spaces_every_request_of_the_client(clock: FakeClock) -> 
     assert clock.sleeps == [0.1, 0.1, 0.1]
 
 
-def test_the_rate_limit_allows_bursts_after_idle_time(clock: FakeClock) -> None:
+def test_the_rate_limit_allows_bursts_after_idle_time(clock: PatchedClientClock) -> None:
     with respx.mock:
         respx.post(QUERY_URL).respond(200, json=gptbots_state("SUCCEED"))
         with make_client(rate_limit=2, rate_burst=3) as client:

@@ -7,10 +7,10 @@ import threading
 from contextlib import closing
 from typing import Any
 
-from flowinvoke import PollPolicy, RunStatus, WorkflowRun
+from flowinvoke import RunStatus, WorkflowRun
 from flowinvoke.testing import Emulator, Workflow
 
-FAST_POLL = PollPolicy(initial_delay=0.001, multiplier=1, max_interval=0.001, jitter=0)
+from ..policies import MILLISECOND_POLL
 
 
 def _emulator() -> Emulator:
@@ -30,7 +30,7 @@ def test_on_start_gets_each_started_run_before_its_wait() -> None:
 
     inputs: list[Any] = [{"n": n} for n in range(6)]
     inputs[3] = {"bad": float("nan")}  # refused before any request: no start, no on_start
-    with emulator.client("wf-start", poll=FAST_POLL) as client:
+    with emulator.client("wf-start", poll=MILLISECOND_POLL) as client:
         batch = client.as_completed(inputs, concurrency=3, on_start=on_start)
         with closing(batch):
             for item in batch:
@@ -49,6 +49,6 @@ def test_run_many_passes_on_start_too() -> None:
     def on_start(index: int, run: WorkflowRun) -> None:
         seen.append((index, run.id))
 
-    with emulator.client("wf-start", poll=FAST_POLL) as client:
+    with emulator.client("wf-start", poll=MILLISECOND_POLL) as client:
         items = client.run_many([{"n": 1}, {"n": 2}], on_start=on_start)
     assert sorted(seen) == sorted((item.index, item.run_id) for item in items)

@@ -30,7 +30,7 @@ from flowinvoke import (
 from flowinvoke.testing import Emulator, Fault, Workflow
 
 from ..dify_coze_bodies import COZE_HISTORY_SUCCESS, DIFY_BLOCKING_SUCCESS
-from .conftest import FakeClock as SleepRecorder
+from .conftest import PatchedClientClock
 from .support import KEY, make_client
 
 POLL = PollPolicy(initial_delay=1.0, multiplier=1.0, max_interval=1.0, jitter=0, timeout=60)
@@ -39,7 +39,7 @@ COZE_WF = "7400000000000000001"
 STUDIO_WF = "7400000000000000002"
 
 
-def emulator(clock: SleepRecorder, *workflows: Workflow) -> Emulator:
+def emulator(clock: PatchedClientClock, *workflows: Workflow) -> Emulator:
     """An emulator on the test's fake clock: its waits and the client's sleeps both move it."""
     emu = Emulator(
         workflows
@@ -72,7 +72,7 @@ class Updates:
 # -- Dify through the emulator ------------------------------------------------------------
 
 
-def test_dify_run_finishes_from_the_stream_without_polling(clock: SleepRecorder) -> None:
+def test_dify_run_finishes_from_the_stream_without_polling(clock: PatchedClientClock) -> None:
     emu = emulator(clock)
     updates = Updates()
     with client(emu, "dify-app") as dify:
@@ -85,7 +85,7 @@ def test_dify_run_finishes_from_the_stream_without_polling(clock: SleepRecorder)
     assert emu.run(run.id or "").user_id == "flowinvoke"
 
 
-def test_dify_run_outliving_its_stream_is_polled(clock: SleepRecorder) -> None:
+def test_dify_run_outliving_its_stream_is_polled(clock: PatchedClientClock) -> None:
     emu = emulator(clock)
     with client(emu, "dify-polls") as dify:
         run = dify.run({"q": 1}, user_id="alice")
@@ -94,7 +94,7 @@ def test_dify_run_outliving_its_stream_is_polled(clock: SleepRecorder) -> None:
     assert emu.run(run.id or "").user_id == "alice"
 
 
-def test_dify_stream_drop_falls_back_to_polling(clock: SleepRecorder) -> None:
+def test_dify_stream_drop_falls_back_to_polling(clock: PatchedClientClock) -> None:
     emu = emulator(clock)
     emu.inject(Fault("disconnect", operation="invoke", processed=True))
     with client(emu, "dify-app") as dify:
@@ -104,7 +104,7 @@ def test_dify_stream_drop_falls_back_to_polling(clock: SleepRecorder) -> None:
     assert emu.counters.queries[run.id or ""] >= 1
 
 
-def test_dify_stream_refused_before_the_id_is_not_retried(clock: SleepRecorder) -> None:
+def test_dify_stream_refused_before_the_id_is_not_retried(clock: PatchedClientClock) -> None:
     emu = emulator(clock)
     emu.inject(Fault("reset", operation="invoke", processed=True))
     emu.inject(Fault("reset", operation="invoke", processed=True))
@@ -114,7 +114,7 @@ def test_dify_stream_refused_before_the_id_is_not_retried(clock: SleepRecorder) 
     assert run.succeeded and emu.counters.total_invokes == 1
 
 
-def test_dify_invoke_blocking_and_async_mode(clock: SleepRecorder) -> None:
+def test_dify_invoke_blocking_and_async_mode(clock: PatchedClientClock) -> None:
     emu = emulator(clock)
     with client(emu, "dify-app") as dify:
         done = dify.invoke({"q": "now"})
@@ -126,7 +126,7 @@ def test_dify_invoke_blocking_and_async_mode(clock: SleepRecorder) -> None:
     assert finished.succeeded and again.succeeded
 
 
-def test_dify_errors_through_the_emulator(clock: SleepRecorder) -> None:
+def test_dify_errors_through_the_emulator(clock: PatchedClientClock) -> None:
     emu = emulator(
         clock,
         Workflow(id="a", api_key="ka", provider="dify", required_inputs=("q",)),
@@ -150,7 +150,7 @@ def test_dify_errors_through_the_emulator(clock: SleepRecorder) -> None:
         assert (dify.get_run(run.id or "")).started_at == run.started_at
 
 
-def test_dify_too_many_requests_is_retried(clock: SleepRecorder) -> None:
+def test_dify_too_many_requests_is_retried(clock: PatchedClientClock) -> None:
     emu = emulator(clock)
     emu.inject(Fault("rate_limit", operation="invoke", retry_after=0.01))
     with client(emu, "dify-app") as dify:
@@ -176,7 +176,7 @@ def streaming(chunks: Callable[[], Generator[bytes, None]], query: Any = None) -
     return _http.MockTransport(handle)
 
 
-def test_deadline_holds_when_the_stream_drips(clock: SleepRecorder) -> None:
+def test_deadline_holds_when_the_stream_drips(clock: PatchedClientClock) -> None:
     def drip() -> Generator[bytes, None]:
         yield started_event()
         for _ in range(50):  # bounded, so that a broken cut fails instead of hanging
@@ -210,7 +210,7 @@ def test_stream_error_event_is_typed_and_carries_the_run_id() -> None:
     assert KEY not in str(caught.value) and KEY not in repr(caught.value.body)
 
 
-def test_stream_ending_without_outcome_polls_the_run(clock: SleepRecorder) -> None:
+def test_stream_ending_without_outcome_polls_the_run(clock: PatchedClientClock) -> None:
     def short() -> Generator[bytes, None]:
         yield started_event("fb47b2e6-…")
 
@@ -246,7 +246,7 @@ def test_stream_start_error_status_is_read_and_typed() -> None:
 
 
 @pytest.mark.parametrize("workflow", [COZE_WF, STUDIO_WF])
-def test_coze_run_starts_async_and_polls(workflow: str, clock: SleepRecorder) -> None:
+def test_coze_run_starts_async_and_polls(workflow: str, clock: PatchedClientClock) -> None:
     emu = emulator(clock)
     updates = Updates()
     with client(emu, workflow) as coze:
@@ -260,7 +260,7 @@ def test_coze_run_starts_async_and_polls(workflow: str, clock: SleepRecorder) ->
     assert done.succeeded and done.output == {"echo": {"q": "sync"}}
 
 
-def test_coze_wait_on_a_bare_id_needs_a_workflow_id(clock: SleepRecorder) -> None:
+def test_coze_wait_on_a_bare_id_needs_a_workflow_id(clock: PatchedClientClock) -> None:
     emu = emulator(clock)
     with client(emu, COZE_WF) as coze:
         run = coze.invoke({"q": 1}, async_mode=True)
@@ -276,7 +276,7 @@ def test_coze_wait_on_a_bare_id_needs_a_workflow_id(clock: SleepRecorder) -> Non
     assert emu.counters.total_invokes == 1
 
 
-def test_coze_free_plan_async_refusal_suggests_invoke(clock: SleepRecorder) -> None:
+def test_coze_free_plan_async_refusal_suggests_invoke(clock: PatchedClientClock) -> None:
     emu = emulator(
         clock, Workflow(id=COZE_WF, api_key="pat", provider="coze", coze_async_refused=True)
     )
@@ -287,7 +287,7 @@ def test_coze_free_plan_async_refusal_suggests_invoke(clock: SleepRecorder) -> N
         assert (coze.invoke({"q": 1})).succeeded
 
 
-def test_coze_errors_inside_http_200_never_succeed(clock: SleepRecorder) -> None:
+def test_coze_errors_inside_http_200_never_succeed(clock: PatchedClientClock) -> None:
     emu = emulator(
         clock,
         Workflow(id=COZE_WF, api_key="pat", provider="coze", final_status="FAILED"),
@@ -311,7 +311,7 @@ def test_coze_errors_inside_http_200_never_succeed(clock: SleepRecorder) -> None
         assert "wrong" not in str(caught.value)
 
 
-def test_coze_rate_limit_inside_200_is_retried(clock: SleepRecorder) -> None:
+def test_coze_rate_limit_inside_200_is_retried(clock: PatchedClientClock) -> None:
     emu = emulator(clock)
     emu.inject(Fault("error_in_200", operation="query", code=4020, message="rpm"))
     with client(emu, COZE_WF) as coze:
@@ -333,7 +333,9 @@ def test_coze_history_example_through_a_scripted_transport() -> None:
     assert seen == [f"GET /v1/workflows/{COZE_WF}/run_histories/743104097880585****" + " b''"]
 
 
-def test_hooks_see_the_stream_start_its_retry_and_the_states(clock: SleepRecorder) -> None:
+def test_hooks_see_the_stream_start_its_retry_and_the_states(
+    clock: PatchedClientClock,
+) -> None:
     emu = emulator(clock)
     emu.inject(Fault("rate_limit", operation="invoke", retry_after=0.01))
     seen: list[str] = []
@@ -358,7 +360,7 @@ def test_hooks_see_the_stream_start_its_retry_and_the_states(clock: SleepRecorde
 
 
 def test_a_webhook_receiver_is_left_out_where_the_platform_calls_none(
-    clock: SleepRecorder,
+    clock: PatchedClientClock,
 ) -> None:
     from flowinvoke.webhooks import WebhookReceiver
 

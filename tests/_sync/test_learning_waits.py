@@ -15,7 +15,7 @@ import respx
 from flowinvoke import PollPolicy, RunDurations, WorkflowKey
 
 from ..seed_bodies import GPTBOTS_ASYNC_ANSWER, gptbots_state
-from .conftest import FakeClock
+from .conftest import PatchedClientClock
 from .support import GPTBOTS_URL, INVOKE_URL, QUERY_URL, make_client
 
 LEARNING = PollPolicy(timeout=600)  # the default schedule, adaptive
@@ -39,7 +39,7 @@ class TimedRuns:
 
     def __init__(
         self,
-        clock: FakeClock,
+        clock: PatchedClientClock,
         durations: Sequence[float],
         *,
         fail: Sequence[int] = (),
@@ -91,7 +91,7 @@ def _run_all(server: TimedRuns, **options: Any) -> RunDurations:
 
 @pytest.mark.parametrize("server_duration", [False, True])
 def test_after_eight_runs_of_two_seconds_the_queries_cluster_near_two_seconds(
-    clock: FakeClock, server_duration: bool
+    clock: PatchedClientClock, server_duration: bool
 ) -> None:
     server = TimedRuns(clock, _durations(2.0, 12), server_duration=server_duration)
     durations = _run_all(server)
@@ -107,7 +107,7 @@ def test_after_eight_runs_of_two_seconds_the_queries_cluster_near_two_seconds(
 
 
 def test_twenty_second_runs_are_seen_within_five_percent_after_three(
-    clock: FakeClock,
+    clock: PatchedClientClock,
 ) -> None:
     server = TimedRuns(clock, _durations(20.0, 8), server_duration=True)
     _run_all(server)
@@ -116,7 +116,7 @@ def test_twenty_second_runs_are_seen_within_five_percent_after_three(
         assert server.lag(run) <= 1.05
 
 
-def test_a_cold_client_polls_exactly_as_the_plain_schedule(clock: FakeClock) -> None:
+def test_a_cold_client_polls_exactly_as_the_plain_schedule(clock: PatchedClientClock) -> None:
     server = TimedRuns(clock, [7.0])
     random.seed(5)
     _run_all(server)
@@ -125,7 +125,7 @@ def test_a_cold_client_polls_exactly_as_the_plain_schedule(clock: FakeClock) -> 
     assert clock.sleeps == [round(next(plain), 6) for _ in clock.sleeps]
 
 
-def test_bimodal_runs_are_seen_early_in_each_mode(clock: FakeClock) -> None:
+def test_bimodal_runs_are_seen_early_in_each_mode(clock: PatchedClientClock) -> None:
     server = TimedRuns(clock, [1.0, 6.0] * 10, server_duration=True)
     durations = _run_all(server)
     (row,) = durations.snapshot()
@@ -136,14 +136,16 @@ def test_bimodal_runs_are_seen_early_in_each_mode(clock: FakeClock) -> None:
         assert len(server.queries[run]) <= 12, server.queries[run]
 
 
-def test_failed_runs_teach_nothing(clock: FakeClock) -> None:
+def test_failed_runs_teach_nothing(clock: PatchedClientClock) -> None:
     server = TimedRuns(clock, [0.3] * 5 + [4.0] * 3, fail=range(5), server_duration=True)
     durations = _run_all(server)
     (row,) = durations.snapshot()
     assert row.durations == (4.0, 4.0, 4.0)
 
 
-def test_a_seeded_client_starts_warm_and_an_export_round_trips(clock: FakeClock) -> None:
+def test_a_seeded_client_starts_warm_and_an_export_round_trips(
+    clock: PatchedClientClock,
+) -> None:
     teacher = TimedRuns(clock, _durations(2.0, 6), server_duration=True)
     exported = (_run_all(teacher)).export()
     assert json.loads(json.dumps(exported)) == exported
@@ -153,14 +155,18 @@ def test_a_seeded_client_starts_warm_and_an_export_round_trips(clock: FakeClock)
     assert pupil.queries[0][0] > 1.6 and pupil.lag(0) <= 0.15
 
 
-def test_without_adaptive_nothing_changes_and_nothing_is_learned(clock: FakeClock) -> None:
+def test_without_adaptive_nothing_changes_and_nothing_is_learned(
+    clock: PatchedClientClock,
+) -> None:
     server = TimedRuns(clock, [2.0] * 5, server_duration=True)
     durations = _run_all(server, poll=PollPolicy(adaptive=False))
     assert len(durations) == 0
     assert [len(q) for q in server.queries] == [6] * 5
 
 
-def test_a_key_without_a_workflow_id_is_named_by_a_fingerprint(clock: FakeClock) -> None:
+def test_a_key_without_a_workflow_id_is_named_by_a_fingerprint(
+    clock: PatchedClientClock,
+) -> None:
     answer = {k: v for k, v in GPTBOTS_ASYNC_ANSWER.items() if k != "workflowId"}
     with respx.mock:
         respx.post(INVOKE_URL).respond(200, json=answer)
@@ -173,7 +179,7 @@ def test_a_key_without_a_workflow_id_is_named_by_a_fingerprint(clock: FakeClock)
     assert row.key.workflow.startswith("key:") and "sk-test" not in repr(row)
 
 
-def test_a_bare_id_wait_neither_uses_nor_feeds_the_history(clock: FakeClock) -> None:
+def test_a_bare_id_wait_neither_uses_nor_feeds_the_history(clock: PatchedClientClock) -> None:
     server = TimedRuns(clock, [2.0], server_duration=True)
     server.invoke(httpx.Request("POST", INVOKE_URL))
     with respx.mock:
@@ -183,7 +189,9 @@ def test_a_bare_id_wait_neither_uses_nor_feeds_the_history(clock: FakeClock) -> 
             assert len(client.run_durations) == 0
 
 
-def test_a_server_hint_still_wins_over_the_learned_schedule(clock: FakeClock) -> None:
+def test_a_server_hint_still_wins_over_the_learned_schedule(
+    clock: PatchedClientClock,
+) -> None:
     book = RunDurations()
     for _ in range(5):
         book.record(KEY, 2.0)

@@ -25,7 +25,7 @@ from flowinvoke import (
 )
 
 from ..seed_bodies import GPTBOTS_ASYNC_ANSWER, gptbots_state
-from .conftest import FakeClock
+from .conftest import PatchedClientClock
 from .support import INVOKE_URL, KEY, QUERY_URL, make_client
 
 SECRET_INPUT = {"topic": "a private matter"}
@@ -58,7 +58,7 @@ def _mock_a_run(*queries: httpx.Response) -> None:
 
 
 def test_a_run_is_one_span_with_a_child_per_request(
-    spans: tuple[TracerProvider, InMemorySpanExporter], clock: FakeClock
+    spans: tuple[TracerProvider, InMemorySpanExporter], clock: PatchedClientClock
 ) -> None:
     provider, exporter = spans
     with respx.mock:
@@ -96,7 +96,7 @@ def test_a_run_is_one_span_with_a_child_per_request(
 
 
 def test_inputs_are_recorded_only_when_asked_for(
-    spans: tuple[TracerProvider, InMemorySpanExporter], clock: FakeClock
+    spans: tuple[TracerProvider, InMemorySpanExporter], clock: PatchedClientClock
 ) -> None:
     provider, exporter = spans
     with respx.mock:
@@ -109,7 +109,7 @@ def test_inputs_are_recorded_only_when_asked_for(
 
 
 def test_a_failed_run_marks_its_span_as_an_error(
-    spans: tuple[TracerProvider, InMemorySpanExporter], clock: FakeClock
+    spans: tuple[TracerProvider, InMemorySpanExporter], clock: PatchedClientClock
 ) -> None:
     provider, exporter = spans
     with respx.mock:
@@ -126,7 +126,7 @@ def test_a_failed_run_marks_its_span_as_an_error(
 
 
 def test_a_batch_is_a_span_with_a_run_span_per_input(
-    spans: tuple[TracerProvider, InMemorySpanExporter], clock: FakeClock
+    spans: tuple[TracerProvider, InMemorySpanExporter], clock: PatchedClientClock
 ) -> None:
     provider, exporter = spans
     with respx.mock:
@@ -147,7 +147,7 @@ def test_a_batch_is_a_span_with_a_run_span_per_input(
 
 
 def test_get_run_wait_and_watch_have_their_spans(
-    spans: tuple[TracerProvider, InMemorySpanExporter], clock: FakeClock
+    spans: tuple[TracerProvider, InMemorySpanExporter], clock: PatchedClientClock
 ) -> None:
     provider, exporter = spans
     with respx.mock:
@@ -167,7 +167,7 @@ def test_get_run_wait_and_watch_have_their_spans(
 
 
 def test_tracing_off_records_nothing(
-    spans: tuple[TracerProvider, InMemorySpanExporter], clock: FakeClock
+    spans: tuple[TracerProvider, InMemorySpanExporter], clock: PatchedClientClock
 ) -> None:
     _, exporter = spans
     with respx.mock:
@@ -177,7 +177,7 @@ def test_tracing_off_records_nothing(
     assert exporter.get_finished_spans() == ()
 
 
-def test_hooks_see_every_request_response_retry_and_state(clock: FakeClock) -> None:
+def test_hooks_see_every_request_response_retry_and_state(clock: PatchedClientClock) -> None:
     seen: list[Any] = []
 
     def broken(_: object) -> None:
@@ -231,7 +231,7 @@ def test_hooks_see_every_request_response_retry_and_state(clock: FakeClock) -> N
 
 
 def test_every_record_carries_the_structured_fields(
-    clock: FakeClock, caplog: pytest.LogCaptureFixture
+    clock: PatchedClientClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="flowinvoke")
     with respx.mock:

@@ -25,7 +25,7 @@ from flowinvoke import (
 )
 
 from ..seed_bodies import AITUTOR_SEED_ANSWER, GPTBOTS_ASYNC_ANSWER, gptbots_state
-from .conftest import FakeClock
+from .conftest import PatchedClientClock
 from .support import AITUTOR_URL, INVOKE_URL, QUERY_URL, make_client
 
 
@@ -37,7 +37,7 @@ def _states(*statuses: str | int) -> list[httpx.Response]:
 
 
 def test_run_starts_asynchronously_and_polls_through_transient_failures(
-    clock: FakeClock,
+    clock: PatchedClientClock,
 ) -> None:
     seen: list[WorkflowRun] = []
     with respx.mock:
@@ -56,7 +56,7 @@ def test_run_starts_asynchronously_and_polls_through_transient_failures(
     assert clock.sleeps == [1.0, 1.0, 2.0, 0.5]
 
 
-def test_failed_run_raises_unless_asked_not_to(clock: FakeClock) -> None:
+def test_failed_run_raises_unless_asked_not_to(clock: PatchedClientClock) -> None:
     failed = gptbots_state("FAILED", output={"error": "node 3: division by zero"})
     with respx.mock:
         respx.post(INVOKE_URL).respond(200, json=GPTBOTS_ASYNC_ANSWER)
@@ -74,7 +74,7 @@ def test_failed_run_raises_unless_asked_not_to(clock: FakeClock) -> None:
 
 @pytest.mark.parametrize("word", ["PAUSED", "QUEUED_FOR_REVIEW", ""])
 def test_an_unknown_status_word_is_not_final_and_is_warned_of_once(
-    word: str, clock: FakeClock, caplog: pytest.LogCaptureFixture
+    word: str, clock: PatchedClientClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="flowinvoke")
     with respx.mock:
@@ -93,7 +93,7 @@ def test_an_unknown_status_word_is_not_final_and_is_warned_of_once(
 
 
 def test_a_wait_on_an_unknown_word_ends_at_the_deadline_showing_the_word(
-    clock: FakeClock,
+    clock: PatchedClientClock,
 ) -> None:
     with respx.mock:
         respx.post(QUERY_URL).respond(200, json=gptbots_state("PAUSED"))
@@ -107,7 +107,7 @@ def test_a_wait_on_an_unknown_word_ends_at_the_deadline_showing_the_word(
     assert "PAUSED" in str(info.value)
 
 
-def test_a_run_stuck_running_ends_at_the_deadline(clock: FakeClock) -> None:
+def test_a_run_stuck_running_ends_at_the_deadline(clock: PatchedClientClock) -> None:
     with respx.mock:
         query = respx.post(QUERY_URL).respond(200, json=gptbots_state("RUNNING"))
         with make_client() as client:
@@ -124,7 +124,7 @@ def test_a_run_stuck_running_ends_at_the_deadline(clock: FakeClock) -> None:
     assert clock.sleeps == [1.0, 2.0, 4.0, 3.0]
 
 
-def test_the_deadline_comes_from_the_policy_by_default(clock: FakeClock) -> None:
+def test_the_deadline_comes_from_the_policy_by_default(clock: PatchedClientClock) -> None:
     policy = PollPolicy(initial_delay=5, multiplier=1, max_interval=5, jitter=0, timeout=12)
     with respx.mock:
         respx.post(QUERY_URL).respond(200, json=gptbots_state("PENDING"))
@@ -139,7 +139,7 @@ def test_the_deadline_comes_from_the_policy_by_default(clock: FakeClock) -> None
     [(401, AuthenticationError), (403, PermissionDeniedError), (404, NotFoundError)],
 )
 def test_auth_and_missing_run_errors_end_the_wait_with_the_run_id(
-    status: int, error: type[Exception], clock: FakeClock
+    status: int, error: type[Exception], clock: PatchedClientClock
 ) -> None:
     with respx.mock:
         respx.post(INVOKE_URL).respond(200, json=GPTBOTS_ASYNC_ANSWER)
@@ -156,7 +156,7 @@ def test_auth_and_missing_run_errors_end_the_wait_with_the_run_id(
     assert query.call_count == 2
 
 
-def test_retry_after_on_a_query_answer_sets_the_next_delay(clock: FakeClock) -> None:
+def test_retry_after_on_a_query_answer_sets_the_next_delay(clock: PatchedClientClock) -> None:
     policy = PollPolicy(initial_delay=1, multiplier=1, max_interval=1, jitter=0, max_hint=30)
     with respx.mock:
         respx.post(QUERY_URL).mock(
@@ -173,7 +173,7 @@ def test_retry_after_on_a_query_answer_sets_the_next_delay(clock: FakeClock) -> 
     assert clock.sleeps == [7.0, 30.0, 1.0, 1.0]
 
 
-def test_a_hint_on_a_failed_query_sets_the_next_poll(clock: FakeClock) -> None:
+def test_a_hint_on_a_failed_query_sets_the_next_poll(clock: PatchedClientClock) -> None:
     busy = httpx.Response(503, headers={"Retry-After": "9"})
     with respx.mock:
         respx.post(QUERY_URL).mock(side_effect=[busy, busy, busy, *_states("SUCCEED")])
@@ -185,7 +185,7 @@ def test_a_hint_on_a_failed_query_sets_the_next_poll(clock: FakeClock) -> None:
 
 @pytest.mark.parametrize("hint", ["0", "-5", "Thu, 01 Jan 1970 00:00:00 GMT"])
 def test_a_short_hint_on_a_running_answer_never_makes_polling_faster(
-    hint: str, clock: FakeClock
+    hint: str, clock: PatchedClientClock
 ) -> None:
     running = httpx.Response(200, json=gptbots_state("RUNNING"), headers={"Retry-After": hint})
     with respx.mock:
@@ -195,7 +195,7 @@ def test_a_short_hint_on_a_running_answer_never_makes_polling_faster(
     assert clock.sleeps == [1.0, 2.0]  # the schedule's own intervals
 
 
-def test_a_wait_resumes_from_a_bare_id_in_a_new_client(clock: FakeClock) -> None:
+def test_a_wait_resumes_from_a_bare_id_in_a_new_client(clock: PatchedClientClock) -> None:
     with respx.mock:
         respx.post(INVOKE_URL).respond(200, json=GPTBOTS_ASYNC_ANSWER)
         respx.post(QUERY_URL).mock(side_effect=_states("RUNNING", "SUCCEED"))
@@ -210,7 +210,7 @@ def test_a_wait_resumes_from_a_bare_id_in_a_new_client(clock: FakeClock) -> None
     assert clock.sleeps == [1.0]  # a bare id is queried at once
 
 
-def test_watch_yields_each_change_once(clock: FakeClock) -> None:
+def test_watch_yields_each_change_once(clock: PatchedClientClock) -> None:
     with respx.mock:
         respx.post(INVOKE_URL).respond(200, json=GPTBOTS_ASYNC_ANSWER)
         respx.post(QUERY_URL).mock(
@@ -222,7 +222,7 @@ def test_watch_yields_each_change_once(clock: FakeClock) -> None:
     assert statuses == ["PENDING", "RUNNING", "SUCCEED"]
 
 
-def test_watch_reports_progress_data_changes(clock: FakeClock) -> None:
+def test_watch_reports_progress_data_changes(clock: PatchedClientClock) -> None:
     answers = [
         httpx.Response(200, json=gptbots_state("RUNNING", workflowExecutionTime=100)),
         httpx.Response(200, json=gptbots_state("RUNNING", workflowExecutionTime=100)),
@@ -237,7 +237,7 @@ def test_watch_reports_progress_data_changes(clock: FakeClock) -> None:
 
 
 def test_transient_failures_past_the_retry_budget_never_end_the_wait(
-    clock: FakeClock,
+    clock: PatchedClientClock,
 ) -> None:
     answers = [*_states(503, 503, 503), httpx.Response(200, text="<oops"), *_states(500, "SUCCEED")]
     with respx.mock:
@@ -247,7 +247,7 @@ def test_transient_failures_past_the_retry_budget_never_end_the_wait(
     assert run.succeeded
 
 
-def test_on_update_may_be_async_and_its_errors_propagate(clock: FakeClock) -> None:
+def test_on_update_may_be_async_and_its_errors_propagate(clock: PatchedClientClock) -> None:
     seen: list[str | None] = []
 
     def record(run: WorkflowRun) -> None:
@@ -269,7 +269,7 @@ def test_on_update_may_be_async_and_its_errors_propagate(clock: FakeClock) -> No
     assert seen == ["RUNNING", "SUCCEED"]
 
 
-def test_aitutor_runs_finish_inside_the_call(clock: FakeClock) -> None:
+def test_aitutor_runs_finish_inside_the_call(clock: PatchedClientClock) -> None:
     seen: list[WorkflowRun] = []
     with respx.mock:
         route = respx.post(f"{AITUTOR_URL}/api/v1/run/wf_1").respond(200, json=AITUTOR_SEED_ANSWER)
@@ -285,7 +285,7 @@ def test_aitutor_runs_finish_inside_the_call(clock: FakeClock) -> None:
     assert clock.sleeps == []
 
 
-def test_wait_on_a_finished_run_sends_nothing(clock: FakeClock) -> None:
+def test_wait_on_a_finished_run_sends_nothing(clock: PatchedClientClock) -> None:
     with respx.mock:
         query = respx.post(QUERY_URL).respond(200, json=gptbots_state("SUCCEED"))
         with make_client() as client:
@@ -304,7 +304,7 @@ def test_a_bad_timeout_fails_before_any_request(timeout: Any) -> None:
     assert not query.called
 
 
-def test_errors_after_the_start_carry_the_run_id(clock: FakeClock) -> None:
+def test_errors_after_the_start_carry_the_run_id(clock: PatchedClientClock) -> None:
     with respx.mock:
         respx.post(INVOKE_URL).respond(200, json=GPTBOTS_ASYNC_ANSWER)
         respx.post(QUERY_URL).respond(200, json=gptbots_state("RUNNING"))
@@ -314,7 +314,7 @@ def test_errors_after_the_start_carry_the_run_id(clock: FakeClock) -> None:
     assert info.value.run_id == "run-42"
 
 
-def test_no_request_is_sent_once_the_deadline_has_passed(clock: FakeClock) -> None:
+def test_no_request_is_sent_once_the_deadline_has_passed(clock: PatchedClientClock) -> None:
     with respx.mock:
         start = respx.post(INVOKE_URL).respond(200, json=GPTBOTS_ASYNC_ANSWER)
         query = respx.post(QUERY_URL).respond(200, json=gptbots_state("RUNNING"))

@@ -20,7 +20,7 @@ import respx
 from flowinvoke import Client, PollPolicy, RateLimitError, RetryPolicy
 
 from ..seed_bodies import GPTBOTS_ASYNC_ANSWER, gptbots_state
-from .conftest import FakeClock
+from .conftest import PatchedClientClock
 from .support import INVOKE_URL, KEY, QUERY_URL, make_client
 
 
@@ -65,7 +65,9 @@ def test_a_429_window_makes_the_whole_client_back_off_together(hint: str | None)
 
 
 @pytest.mark.parametrize("hint", ["0", "-3", "Thu, 01 Jan 1970 00:00:00 GMT"])
-def test_a_429_with_a_hint_of_nothing_pauses_as_if_it_had_none(hint: str, clock: FakeClock) -> None:
+def test_a_429_with_a_hint_of_nothing_pauses_as_if_it_had_none(
+    hint: str, clock: PatchedClientClock
+) -> None:
     limited = httpx.Response(429, headers={"Retry-After": hint})
     with respx.mock:
         respx.post(QUERY_URL).mock(side_effect=[limited, limited, *[limited] * 3])
@@ -84,7 +86,7 @@ def test_a_huge_retry_after_is_capped_where_callers_see_it() -> None:
     assert info.value.retry_after == RetryPolicy().max_retry_after
 
 
-def test_a_pause_never_outlives_a_waits_deadline(clock: FakeClock) -> None:
+def test_a_pause_never_outlives_a_waits_deadline(clock: PatchedClientClock) -> None:
     with respx.mock:
         respx.post(QUERY_URL).respond(429, headers={"Retry-After": "50"})
         with make_client() as client:
@@ -95,7 +97,7 @@ def test_a_pause_never_outlives_a_waits_deadline(clock: FakeClock) -> None:
 
 
 def test_one_hostile_item_is_its_own_error_and_the_batch_goes_on(
-    clock: FakeClock,
+    clock: PatchedClientClock,
 ) -> None:
     """Whatever one input meets, even an exception flowinvoke does not know, stays on its
     item: the other runs and their ids are kept."""
@@ -118,7 +120,7 @@ def test_one_hostile_item_is_its_own_error_and_the_batch_goes_on(
 
 
 def test_debug_records_follow_a_run_with_structured_fields(
-    clock: FakeClock, caplog: pytest.LogCaptureFixture
+    clock: PatchedClientClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="flowinvoke")
     answers = [
@@ -152,7 +154,7 @@ def test_watch_and_as_completed_are_typed_as_closable_generators() -> None:
         assert typing.get_origin(returned) is typing.get_origin(Generator[Any, None])
 
 
-def test_a_poll_schedule_is_untouched_by_errors(clock: FakeClock) -> None:
+def test_a_poll_schedule_is_untouched_by_errors(clock: PatchedClientClock) -> None:
     """An error never shortens the next poll: the schedule goes on as if it had answered."""
     poll = PollPolicy(initial_delay=1.0, multiplier=2.0, max_interval=8.0, jitter=0, timeout=60)
     answers = [

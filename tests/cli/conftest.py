@@ -12,12 +12,12 @@ import flowinvoke
 from flowinvoke.cli import _settings, cli
 from flowinvoke.testing import DEMO_KEYS, Emulator, Workflow, demo_emulator
 
+from ..policies import SHORT_JITTERED_POLL, SHORT_JITTERED_RETRY
+
 #: A key that must never appear in any output.
 SECRET = "sk-cli-secret-5b1f9e"
 #: A key no workflow has.
 WRONG_KEY = "sk-cli-wrong-77d0aa"
-FAST_POLL = flowinvoke.PollPolicy(initial_delay=0.01, multiplier=1.5, max_interval=0.05)
-FAST_RETRY = flowinvoke.RetryPolicy(initial_delay=0.01, max_delay=0.02)
 SECRETS = (SECRET, WRONG_KEY, *DEMO_KEYS.values())
 
 
@@ -44,8 +44,8 @@ def served(monkeypatch: pytest.MonkeyPatch, emulator: Emulator) -> Emulator:
         return flowinvoke.Client(
             **settings.client_kwargs(),
             transport=emulator.transport(),
-            poll=FAST_POLL,
-            retry=FAST_RETRY,
+            poll=SHORT_JITTERED_POLL,
+            retry=SHORT_JITTERED_RETRY,
         )
 
     monkeypatch.setattr(_settings, "make_client", make_client)

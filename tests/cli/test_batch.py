@@ -14,7 +14,8 @@ import flowinvoke
 from flowinvoke.cli import _batch, _settings
 from flowinvoke.testing import DEMO_KEYS, Emulator, Workflow
 
-from .conftest import FAST_POLL, FAST_RETRY, SECRET, WRONG_KEY, Invoke, one_line
+from ..policies import SHORT_JITTERED_POLL, SHORT_JITTERED_RETRY
+from .conftest import SECRET, WRONG_KEY, Invoke, one_line
 
 BATCH_KEY = "sk-cli-batch-0c4e2a"
 MIXED = ["--api-key", BATCH_KEY]
@@ -50,8 +51,8 @@ def batch_served(
         return flowinvoke.Client(
             **settings.client_kwargs(),
             transport=emulator.transport(),
-            poll=FAST_POLL,
-            retry=FAST_RETRY,
+            poll=SHORT_JITTERED_POLL,
+            retry=SHORT_JITTERED_RETRY,
             rate_limit=rate_limit,
             max_connections=max_connections,
         )

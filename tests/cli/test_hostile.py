@@ -17,7 +17,8 @@ import flowinvoke
 from flowinvoke.cli import _batch, _settings
 from flowinvoke.testing import Emulator, Workflow
 
-from .conftest import FAST_POLL, FAST_RETRY, Invoke, one_line
+from ..policies import SHORT_JITTERED_POLL, SHORT_JITTERED_RETRY
+from .conftest import Invoke, one_line
 
 ESCAPES = "\x1b]0;pwned\x07\x1b[2J\x1b[31mred\x1b[0m \x9b31m \x08\r"
 ANSI_KEY = "sk-cli-ansi-58d2aa"
@@ -51,8 +52,8 @@ def _client(emulator: Emulator, settings: _settings.Settings, **options: Any) ->
     return flowinvoke.Client(
         **settings.client_kwargs(),
         transport=_LoneSurrogates(emulator.transport()),
-        poll=FAST_POLL,
-        retry=FAST_RETRY,
+        poll=SHORT_JITTERED_POLL,
+        retry=SHORT_JITTERED_RETRY,
         **options,
     )
 
@@ -211,7 +212,7 @@ def test_a_connection_error_names_the_url_it_tried(
         port = probe.getsockname()[1]  # closed again: nothing listens there
 
     def make_client(settings: _settings.Settings, **_: Any) -> flowinvoke.Client:
-        return flowinvoke.Client(**settings.client_kwargs(), retry=FAST_RETRY)
+        return flowinvoke.Client(**settings.client_kwargs(), retry=SHORT_JITTERED_RETRY)
 
     monkeypatch.setattr(_settings, "make_client", make_client)
     url = f"http://127.0.0.1:{port}"

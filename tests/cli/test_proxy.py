@@ -17,7 +17,8 @@ from flowinvoke._proxy import proxy_url_for
 from flowinvoke.cli import cli
 from flowinvoke.testing import DEMO_KEYS, LoopbackServer, demo_emulator
 
-from .conftest import FAST_RETRY, SECRET
+from ..policies import SHORT_JITTERED_RETRY
+from .conftest import SECRET
 
 pytest.importorskip("uvicorn")
 
@@ -102,7 +103,7 @@ def test_https_goes_through_the_proxy_as_a_tunnel_the_key_never_crosses(
     proxy: RecordingProxy,
 ) -> None:
     client = flowinvoke.Client(
-        base_url="https://api.flowinvoke.test", api_key=SECRET, retry=FAST_RETRY
+        base_url="https://api.flowinvoke.test", api_key=SECRET, retry=SHORT_JITTERED_RETRY
     )
     with client, pytest.raises(flowinvoke.APIConnectionError):
         client.get_run("run-1")

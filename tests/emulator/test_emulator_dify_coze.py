@@ -190,12 +190,11 @@ def test_sync_run_returns_at_its_deadline_while_the_stream_is_silent() -> None:
     assert elapsed < 1.0 + 2.0
 
 
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])  # the fast transport serves asyncio
 @pytest.mark.anyio
-async def test_dify_stream_and_drop_on_the_fast_transport(anyio_backend: str) -> None:
+async def test_dify_stream_and_drop_on_the_fast_transport() -> None:
     pytest.importorskip("uvicorn")
     pytest.importorskip("httpx_aiohttp")
-    if anyio_backend != "asyncio":
-        pytest.skip("the fast transport serves the async client on asyncio")
     emu = Emulator([Workflow(id="app", api_key="app-key", provider="dify", duration=0.2)])
     with LoopbackServer(emu) as server:
         async with server.async_client(
