@@ -56,6 +56,7 @@ RULES: list[Rule] = [
     Rule("AsyncBaseTransport", "BaseTransport"),
     Rule("async_default_transport", "sync_default_transport"),
     Rule("aclose", "close"),
+    Rule("aiter_bytes", "iter_bytes"),
     Rule("aclosing", "closing"),
     # flowinvoke's own async names.
     Rule("AsyncRequester", "Requester"),

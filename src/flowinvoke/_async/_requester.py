@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from .. import _http
-from .._compat import AsyncRequestSlots, async_sleep
+from .._compat import AsyncRequestSlots, async_deadline_scope, async_sleep
 from .._deadline import Deadline
 from .._errors import APIError
 from .._logging import logger
@@ -18,6 +18,13 @@ from ..providers import Provider, RequestSpec
 __all__ = ["AsyncRequester"]
 
 _NO_DEADLINE = Deadline(None)
+#: The most bytes of decoded body a client reads from one answer unless told otherwise.
+#: Platform answers are small, but a workflow's output can be large.
+DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
+# How long after its deadline a request is cancelled from outside (the async client), for
+# transports that do not cut their own socket operations there (aiohttp, a caller's
+# httpx client): their own timeout errors, which tell what was sent, come first.
+_CANCEL_GRACE = 0.25
 # Paths with a run id in them (some platforms) must not grow the cache without end.
 _MAX_CACHED_URLS = 64
 
@@ -30,12 +37,14 @@ class AsyncRequester:
         "_headers",
         "_http",
         "_limiter",
+        "_max_bytes",
         "_provider",
         "_redact",
         "_retry",
         "_slots",
         "_timeout",
         "_urls",
+        "_whole",
     )
 
     def __init__(
@@ -50,6 +59,7 @@ class AsyncRequester:
         redact: Redactor,
         slots: AsyncRequestSlots,
         limiter: RateLimiter | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         self._http = http
         self._provider = provider
@@ -60,6 +70,8 @@ class AsyncRequester:
         self._headers = None if same else dict(headers)
         self._urls: dict[str, _http.URL] = {}
         self._timeout = timeout
+        self._whole = _http.whole_request_seconds(timeout)
+        self._max_bytes = max_response_bytes
         self._retry = retry
         self._redact = redact
         self._limiter = limiter
@@ -117,16 +129,59 @@ class AsyncRequester:
     async def _request(
         self, spec: RequestSpec, url: _http.URL, deadline: Deadline
     ) -> _http.Response:
-        if deadline.expired:  # a request with no time left would fail with a baffling error
+        """One attempt, ended by `deadline` or the client's timeout, whichever is sooner,
+        whatever the server does (a drip-fed or endless answer included).
+
+        A start is never sent after its deadline: waiting for a slot ends there, unsent.
+        """
+        limit = deadline.within(self._whole)
+        if limit.expired:  # a request with no time left would fail with a baffling error
             raise _http.PoolTimeout("the deadline passed before the request could be sent")
-        async with self._slots.hold(deadline):
-            return await self._http.request(
-                spec.method,
-                url,
-                content=spec.content,
-                headers=self._headers,
-                timeout=_capped(self._timeout, deadline),
-            )
+        async with self._slots.hold(limit):
+            if limit.expired:
+                raise _http.PoolTimeout("the deadline passed before a request slot came free")
+            with _http.attempt(limit) as attempt:
+                response: _http.Response | None = None
+                try:
+                    async with async_deadline_scope(limit.extended(_CANCEL_GRACE)):
+                        response = await self._exchange(spec, url, limit)
+                    if response is None:  # cancelled at the deadline
+                        raise _http.ReadTimeout("the answer did not come before the deadline")
+                except _http.RequestError as exc:
+                    raise _http.settled_failure(exc, attempt, url) from exc
+                return response
+
+    async def _exchange(self, spec: RequestSpec, url: _http.URL, limit: Deadline) -> _http.Response:
+        """Send the request and read its body in chunks, stopping at the size cap and, for
+        transports that cannot be cut (a caller's blocking client), at the deadline."""
+        request = self._http.build_request(
+            spec.method,
+            url,
+            content=spec.content,
+            headers=self._headers,
+            timeout=_capped(self._timeout, limit),
+        )
+        response = await self._http.send(request, stream=True)
+        try:
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > self._max_bytes:
+                raise self._too_large(request)
+            body = bytearray()
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > self._max_bytes:
+                    raise self._too_large(request)
+                if limit.expired:
+                    raise _http.ReadTimeout("the answer did not end before the deadline")
+        finally:
+            await response.aclose()
+        return _http.with_content(response, bytes(body))
+
+    def _too_large(self, request: _http.Request) -> _http.ResponseTooLarge:
+        return _http.ResponseTooLarge(
+            f"the answer is larger than max_response_bytes ({self._max_bytes} bytes)",
+            request=request,
+        )
 
 
 def _capped(timeout: _http.Timeout, deadline: Deadline) -> _http.Timeout:

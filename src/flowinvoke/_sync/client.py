@@ -27,9 +27,14 @@ from .._rate import RateLimiter
 from .._retry import RetryPolicy
 from ..providers import AuthScheme, Provider, RequestSpec
 from ._poller import poll_states
-from ._requester import Requester
+from ._requester import DEFAULT_MAX_RESPONSE_BYTES, Requester
 
-__all__ = ["DEFAULT_BATCH_CONCURRENCY", "DEFAULT_MAX_CONNECTIONS", "Client"]
+__all__ = [
+    "DEFAULT_BATCH_CONCURRENCY",
+    "DEFAULT_MAX_CONNECTIONS",
+    "DEFAULT_MAX_RESPONSE_BYTES",
+    "Client",
+]
 
 #: Connections per client. Small on purpose: on 2 cores httpx spends 1.4 ms of CPU per
 #: request with 1 connection and 5.6 ms with 100, so a large pool is slower, not faster.
@@ -76,15 +81,18 @@ class Client:
             would send the key in clear text.
         max_connections: The connection pool size of the client flowinvoke builds: the
             most requests in flight at once (runs waiting between polls hold none).
-        fast_transport: Send with httpx over aiohttp (the `fast` extra), which costs
-            several times less CPU per request. None (default): `FLOWINVOKE_FAST_TRANSPORT`
-            if set (1/0), else when installed and the async client runs on asyncio; True:
-            insist; False: httpx's own transport (which respx can mock). The blocking
-            client always uses httpx's own transport.
+        fast_transport: Send with httpx over aiohttp (the `fast` extra, asyncio only),
+            which costs several times less CPU per request, but which respx cannot mock
+            and httpx instrumentation cannot see. None (default): `FLOWINVOKE_FAST_TRANSPORT`
+            if set (1/0), else httpx's own transport. The blocking client always uses
+            httpx's own transport.
         rate_limit: The most requests per second this client sends, all calls together
             (a token bucket allowing bursts of `rate_burst`). None: no limit.
         rate_burst: How many requests may go at once after an idle spell.
         default_headers: Extra headers for every request.
+        max_response_bytes: The most bytes of (decoded) body read from one answer; a
+            larger answer fails with `APIConnectionError` as soon as it passes the cap, so
+            a hostile or broken server cannot fill memory (a gzip bomb included).
 
     Raises:
         ConfigurationError: a setting is missing or wrong; nothing has been sent.
@@ -110,6 +118,7 @@ class Client:
         rate_limit: float | None = None,
         rate_burst: int = 1,
         default_headers: Mapping[str, str] | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         config = resolve_config(
             provider=provider,
@@ -128,6 +137,11 @@ class Client:
             raise ConfigurationError("pass http_client or transport, not both")
         if max_connections < 1:
             raise ConfigurationError("max_connections must be at least 1")
+        if type(max_response_bytes) is not int or max_response_bytes < 1:
+            raise ConfigurationError(
+                f"max_response_bytes must be a positive int, not {max_response_bytes!r}"
+            )
+        self._max_response_bytes = max_response_bytes
         try:
             limiter = None if rate_limit is None else RateLimiter(rate_limit, rate_burst)
         except ValueError as exc:
@@ -164,6 +178,7 @@ class Client:
             redact=config.redactor(),
             slots=slots,
             limiter=limiter,
+            max_response_bytes=self._max_response_bytes,
         )
 
     @property
@@ -219,6 +234,7 @@ class Client:
         if region is not None:
             arguments.update(region=region, base_url=base_url)
         derived = object.__new__(type(self))
+        derived._max_response_bytes = self._max_response_bytes
         # Derive from this client's settings alone: the environment was read once already.
         config = resolve_config(**arguments, environ={})
         derived._bind(config, self._http, self._slots, self._limiter, owns_http=False)
@@ -520,7 +536,11 @@ def _own_http_client(
     fast_transport: bool | None,
     max_connections: int,
 ) -> _http.Client:
-    """The httpx client a flowinvoke client builds (and owns) when it is given none."""
+    """The httpx client a flowinvoke client builds (and owns) when it is given none.
+
+    Its transport is httpx's own unless the aiohttp one is asked for (respx and httpx
+    instrumentation see only httpx's own), and is made anew in a forked child.
+    """
     if transport is None:
         limits = _http.Limits(
             max_connections=max_connections, max_keepalive_connections=max_connections
@@ -528,7 +548,7 @@ def _own_http_client(
         if fast_transport is None:
             fast_transport = env_flag("FAST_TRANSPORT")
         try:
-            transport = _http.sync_default_transport(limits, fast=fast_transport)
+            transport = _http.sync_default_transport(limits, fast=bool(fast_transport))
         except ImportError as exc:
             raise ConfigurationError(str(exc)) from None
     return _http.Client(
