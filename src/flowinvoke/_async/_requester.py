@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncGenerator, Mapping
+from contextlib import aclosing
+from typing import cast
 
 from .. import _http
 from .._compat import AsyncRequestSlots, async_deadline_scope, async_sleep
@@ -161,18 +163,21 @@ class AsyncRequester:
             headers=self._headers,
             timeout=_capped(self._timeout, limit),
         )
-        response = await self._http.send(request, stream=True)
+        response = _http.in_small_pieces(await self._http.send(request, stream=True))
         try:
             declared = response.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > self._max_bytes:
                 raise self._too_large(request)
             body = bytearray()
-            async for chunk in response.aiter_bytes():
-                body += chunk
-                if len(body) > self._max_bytes:
-                    raise self._too_large(request)
-                if limit.expired:
-                    raise _http.ReadTimeout("the answer did not end before the deadline")
+            # httpx types it an iterator; it is a generator, closed here if abandoned.
+            chunks = cast("AsyncGenerator[bytes, None]", response.aiter_bytes())
+            async with aclosing(chunks):
+                async for chunk in chunks:
+                    if len(body) + len(chunk) > self._max_bytes:
+                        raise self._too_large(request)
+                    body += chunk
+                    if limit.expired:
+                        raise _http.ReadTimeout("the answer did not end before the deadline")
         finally:
             await response.aclose()
         return _http.with_content(response, bytes(body))

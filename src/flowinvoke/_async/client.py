@@ -66,12 +66,15 @@ class AsyncClient:
         region: GPTBots data centre ("sg", "jp", "th"; default "sg").
         workflow_id: The workflow to run where the provider needs one in the call
             (aitutor). Default: `FLOWINVOKE_WORKFLOW_ID`.
-        timeout: The per-request HTTP timeout, in seconds or as an `httpx.Timeout`.
+        timeout: The HTTP timeout, in seconds or as an `httpx.Timeout`. A number bounds
+            each request as a whole (slot wait, connect, send, the whole answer); an
+            `httpx.Timeout` bounds each phase, and the whole request by the largest.
             Default: 10 s to connect, 30 s to write, and a read timeout longer than the
-            provider's slowest synchronous answer.
+            provider's slowest synchronous answer (which also bounds the whole request).
         retry: How one request is retried after a transient failure.
         poll: How `wait`, `watch` and `run` poll, and their default deadline.
-        http_client: Your own `httpx.AsyncClient` to send with; flowinvoke never closes it.
+        http_client: Your own `httpx.AsyncClient` to send with; flowinvoke never closes it
+            (nor renews it after `os.fork()`, as it does its own pool: build it in the child).
         transport: An httpx transport for the client flowinvoke builds (an emulator's,
             say); not together with `http_client`.
         auth_scheme: "bearer" (`Authorization: Bearer <key>`) or "raw" (the key alone, as

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Generator, Mapping
+from contextlib import closing
+from typing import cast
 
 from .. import _http
 from .._compat import SyncRequestSlots, sync_deadline_scope, sync_sleep
@@ -160,18 +162,21 @@ class Requester:
             headers=self._headers,
             timeout=_capped(self._timeout, limit),
         )
-        response = self._http.send(request, stream=True)
+        response = _http.in_small_pieces(self._http.send(request, stream=True))
         try:
             declared = response.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > self._max_bytes:
                 raise self._too_large(request)
             body = bytearray()
-            for chunk in response.iter_bytes():
-                body += chunk
-                if len(body) > self._max_bytes:
-                    raise self._too_large(request)
-                if limit.expired:
-                    raise _http.ReadTimeout("the answer did not end before the deadline")
+            # httpx types it an iterator; it is a generator, closed here if abandoned.
+            chunks = cast("Generator[bytes, None]", response.iter_bytes())
+            with closing(chunks):
+                for chunk in chunks:
+                    if len(body) + len(chunk) > self._max_bytes:
+                        raise self._too_large(request)
+                    body += chunk
+                    if limit.expired:
+                        raise _http.ReadTimeout("the answer did not end before the deadline")
         finally:
             response.close()
         return _http.with_content(response, bytes(body))
