@@ -80,6 +80,10 @@ async def states(runs: Runs) -> AsyncGenerator[int, None]:
     async with aclosing(runs.stream()) as stream:
         async for state in stream:
             yield state
+
+
+async def body(response: _http.Response) -> list[bytes]:
+    return [chunk async for chunk in response.aiter_bytes()]
 '''
 
 ASYNC_TEST = """\
@@ -180,6 +184,7 @@ def test_generates_sync_code(root: Path) -> None:
         "        for run in runs:\n            sync_call(print, run)\n",
         "def states(runs: Runs) -> Generator[int, None]:\n",
         "    with closing(runs.stream()) as stream:\n        for state in stream:\n",
+        "    return [chunk for chunk in response.iter_bytes()]\n",
     ]:
         assert construct in code
 

@@ -136,10 +136,10 @@ def whole_request_seconds(timeout: Timeout) -> float | None:
 class Attempt:
     """What the transports learn about one request while sending it.
 
-    `tracked` is True when the request went through a transport flowinvoke built over
-    httpcore, which sees every socket write: then `written` says for certain whether any
-    byte of the request left this process. Otherwise nothing is known beyond the error's
-    type.
+    `tracked` is True once the request reached the network through a transport
+    flowinvoke built over httpcore, which sees every socket write: then `written` says for
+    certain whether any byte of the request left this process. Otherwise (a mock, a
+    caller's client, aiohttp, a wait in the pool) nothing is known beyond the error's type.
     """
 
     __slots__ = ("deadline", "tracked", "written")
@@ -262,6 +262,7 @@ def _cut(timeout: float | None, error: type[Exception], *, writing: bool = False
     state = _ATTEMPT.get()
     if state is None:
         return timeout
+    state.tracked = True  # this request reached the network (not a mock, not a pool wait)
     if state.deadline.finite:
         left = state.deadline.remaining()
         if left <= 0:
@@ -408,9 +409,8 @@ class _PerProcess(BaseTransport, AsyncBaseTransport):
     in the child, not closed, since closing could disturb the parent's connections.
     """
 
-    def __init__(self, make: Callable[[], Any], *, tracks_writes: bool) -> None:
+    def __init__(self, make: Callable[[], Any]) -> None:
         self._make = make
-        self._tracks_writes = tracks_writes
         self._inner = make()
         self._pid = os.getpid()
 
@@ -418,9 +418,6 @@ class _PerProcess(BaseTransport, AsyncBaseTransport):
         if self._pid != os.getpid():
             self._inner = self._make()
             self._pid = os.getpid()
-        state = _ATTEMPT.get()
-        if state is not None:
-            state.tracked = self._tracks_writes
         return self._inner
 
     def handle_request(self, request: Request) -> Response:
@@ -444,17 +441,17 @@ def async_default_transport(limits: Limits, *, fast: bool) -> AsyncBaseTransport
     """The transport an async client builds for itself: httpx's own, or with `fast=True`
     httpx over aiohttp (imported here, when the client is built, not in the loop)."""
     if not fast:
-        return _PerProcess(partial(_own_async_transport, limits), tracks_writes=True)
+        return _PerProcess(partial(_own_async_transport, limits))
     if not fast_transport_installed():
         raise ImportError('the fast transport needs: pip install "flowinvoke[fast]"')
-    return _PerProcess(partial(_AiohttpTransport, limits), tracks_writes=False)
+    return _PerProcess(partial(_AiohttpTransport, limits))
 
 
 def sync_default_transport(limits: Limits, *, fast: bool) -> BaseTransport:
     """The transport a blocking client builds for itself: httpx's own."""
     if fast:
         raise ImportError("the fast transport serves the async client on asyncio only")
-    return _PerProcess(partial(_own_sync_transport, limits), tracks_writes=True)
+    return _PerProcess(partial(_own_sync_transport, limits))
 
 
 def _on_trio() -> bool:
