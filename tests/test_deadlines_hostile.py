@@ -33,7 +33,10 @@ from .hostile_support import (
 )
 from .loopback_support import FAST_POLL
 
-pytestmark = pytest.mark.parametrize("flavour", FLAVOURS)
+pytest.importorskip("httpx_aiohttp")
+
+# "fast": asyncio with the aiohttp transport, which only cancellation can cut.
+ALL = [*FLAVOURS, "fast"]
 
 
 def dripping(where: str, *, only: str = "") -> Callable[[Connection], None]:
@@ -64,6 +67,7 @@ def _options(server: HostileServer, **extra: Any) -> dict[str, Any]:
     return {"base_url": server.base_url, "retry": NO_RETRY, "poll": FAST_POLL, **extra}
 
 
+@pytest.mark.parametrize("flavour", ALL)
 @pytest.mark.parametrize("where", ["head", "body", "hung"])
 def test_a_misbehaving_start_answer_ends_run_at_its_deadline(flavour: str, where: str) -> None:
     handler = hanging if where == "hung" else dripping(where)
@@ -76,6 +80,7 @@ def test_a_misbehaving_start_answer_ends_run_at_its_deadline(flavour: str, where
     assert KEY not in repr(caught.value) and KEY not in str(caught.value)
 
 
+@pytest.mark.parametrize("flavour", ALL)
 @pytest.mark.parametrize("operation", ["wait", "watch", "run", "run_many"])
 @pytest.mark.parametrize("where", ["head", "body"])
 def test_a_drip_fed_query_ends_the_wait_at_its_deadline(
@@ -96,6 +101,7 @@ def test_a_drip_fed_query_ends_the_wait_at_its_deadline(
         assert [type(item.error) for item in items] == [WaitTimeoutError] * 2
 
 
+@pytest.mark.parametrize("flavour", ALL)
 @pytest.mark.parametrize("operation", ["invoke", "get_run"])
 @pytest.mark.parametrize("timeout", [2.0, httpx.Timeout(2.0, connect=1.0)], ids=["float", "httpx"])
 def test_the_client_timeout_bounds_a_whole_request(
@@ -110,6 +116,7 @@ def test_the_client_timeout_bounds_a_whole_request(
     assert took() < 2 + 1
 
 
+@pytest.mark.parametrize("flavour", FLAVOURS)
 @pytest.mark.parametrize("pool", ["own", "yours"])
 def test_a_full_pool_ends_run_at_its_deadline_and_the_start_is_never_sent_late(
     flavour: str, pool: str
