@@ -56,10 +56,10 @@ RULES: list[Rule] = [
     Rule("async_default_transport", "sync_default_transport"),
     Rule("async_proxy_transport", "sync_proxy_transport"),
     Rule("aclose", "close"),
+    Rule("aiter_bytes", "iter_bytes"),
     Rule("aclosing", "closing"),
     Rule("asynccontextmanager", "contextmanager"),
     Rule("aread", "read"),  # httpx: reading a streamed answer's body
-    Rule("aiter_bytes", "iter_bytes"),
     Rule("anext", "next"),
     # flowinvoke's own async names.
     Rule("AsyncRequester", "Requester"),

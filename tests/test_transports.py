@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -145,14 +146,21 @@ async def test_cancelling_a_wait_sends_nothing_more(
         assert emulator.run(started.id).queries == queries
 
 
-async def test_the_default_picks_the_fast_transport_on_asyncio_only(
-    server: LoopbackServer, anyio_backend: str, monkeypatch: pytest.MonkeyPatch
+async def test_the_default_is_httpx_own_transport_even_with_the_fast_extra(
+    server: LoopbackServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv("FLOWINVOKE_FAST_TRANSPORT")
+    monkeypatch.delenv("FLOWINVOKE_FAST_TRANSPORT", raising=False)
     async with server.async_client("wf-q", retry=FAST_RETRY) as client:
         await client.invoke({"case": "default"})
-        expected = "_AiohttpTransport" if anyio_backend == "asyncio" else "AsyncHTTPTransport"
-        assert _engine(client) == expected
+        assert _engine(client) == "AsyncHTTPTransport"
+
+
+def test_the_fast_transport_imports_aiohttp_when_the_client_is_built() -> None:
+    """Not at the first request, inside the running loop, where the import stalled every
+    request in flight."""
+    client = AsyncClient(api_key="k", fast_transport=True)
+    assert _engine(client) == "_AiohttpTransport"
+    assert "aiohttp" in sys.modules
 
 
 async def test_insisting_on_the_fast_transport_under_trio_is_a_configuration_error(
@@ -177,10 +185,10 @@ def test_the_env_flag_must_be_a_yes_or_no(monkeypatch: pytest.MonkeyPatch) -> No
     with pytest.raises(ConfigurationError, match="FLOWINVOKE_FAST_TRANSPORT"):
         AsyncClient(api_key="k")
     monkeypatch.setenv("FLOWINVOKE_FAST_TRANSPORT", "yes")
-    insisting: Any = AsyncClient(api_key="k")._http._transport
-    assert insisting._insist is True
+    assert _engine(AsyncClient(api_key="k")) == "_AiohttpTransport"
+    assert _engine(AsyncClient(api_key="k", fast_transport=False)) == "AsyncHTTPTransport"
     monkeypatch.setenv("FLOWINVOKE_FAST_TRANSPORT", "0")
-    assert type(AsyncClient(api_key="k")._http._transport).__name__ == "AsyncHTTPTransport"
+    assert _engine(AsyncClient(api_key="k")) == "AsyncHTTPTransport"
 
 
 async def test_a_start_whose_connection_closes_before_any_answer_is_not_retried(
@@ -208,3 +216,20 @@ async def test_a_start_whose_connection_closes_before_any_answer_is_not_retried(
         group.cancel_scope.cancel()
     assert caught.value.may_have_started
     assert len(received) == 1
+
+
+async def test_respx_intercepts_a_default_client_with_the_fast_extra_installed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No environment variable, no argument: the default transport is the one respx mocks
+    (before, a user's test reached the real server with the real key)."""
+    import respx
+
+    monkeypatch.delenv("FLOWINVOKE_FAST_TRANSPORT", raising=False)
+    body = {"workflowRunId": "r-1", "status": "SUCCEED", "output": {"answer": 42}}
+    with respx.mock(assert_all_called=True) as mock:
+        route = mock.post(url__regex=r".*").respond(200, json=body)
+        async with AsyncClient(api_key="sk-never-sent") as client:
+            run = await client.invoke({"q": 1})
+    assert route.called
+    assert run.id == "r-1"

@@ -92,6 +92,10 @@ async def states(runs: Runs) -> AsyncGenerator[int, None]:
 async def body(response: _http.Response) -> AsyncGenerator[bytes | None, None]:
     await response.aread()
     yield await anext(response.aiter_bytes(), None)
+
+
+async def chunks(response: _http.Response) -> list[bytes]:
+    return [chunk async for chunk in response.aiter_bytes()]
 '''
 
 ASYNC_TEST = """\
@@ -200,6 +204,7 @@ def test_generates_sync_code(root: Path) -> None:
         "        assert next(runs, None) is None\n",
         "def states(runs: Runs) -> Generator[int, None]:\n",
         "    with closing(runs.stream()) as stream:\n        for state in stream:\n",
+        "    return [chunk for chunk in response.iter_bytes()]\n",
     ]:
         assert construct in code
 

@@ -25,6 +25,7 @@ from itertools import islice
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import anyio
+import anyio.lowlevel
 
 from ._batch_stop import BatchStopped, current_stop, stop_with
 from ._deadline import Deadline
@@ -188,28 +189,58 @@ class AsyncRequestSlots:
     httpx's own pool also queues requests, but it rescans its whole queue whenever a
     connection frees up: with thousands of runs polling through ten connections that costs
     more CPU than the requests. Waiting here instead keeps the pool's queue empty.
+
+    The slots (like the connections) belong to one event loop at a time: a client used
+    from a second loop while the first still has requests here would wait on an event the
+    other loop sets, forever. That raises `ConfigurationError` at once; a loop may take
+    the client over once the previous one has nothing in flight.
     """
 
     def __init__(self, size: int | None) -> None:
         self._free = size
         self._waiting: deque[anyio.Event] = deque()
+        self._loop: object = None
+        self._users = 0
 
     @asynccontextmanager
     async def hold(self, deadline: Deadline) -> AsyncIterator[None]:
-        """Hold a slot for one request (the wait is cut by cancellation at the deadline)."""
-        if self._free is None:
-            yield
-            return
-        # A free slot is taken without yielding to the loop: anyio's CapacityLimiter yields
-        # on every acquire, which cost 0.6 ms per request at 10 requests in flight.
-        if self._free > 0 and not self._waiting:
-            self._free -= 1
-        else:
-            await self._wait_for_slot()
+        """Hold a slot for one request; raise `PoolTimeout` if none comes free in time."""
+        self._enter_loop()
         try:
-            yield
+            if self._free is None:
+                yield
+                return
+            # A free slot is taken without yielding to the loop: anyio's CapacityLimiter
+            # yields on every acquire, which cost 0.6 ms per request at 10 in flight.
+            if self._free > 0 and not self._waiting:
+                self._free -= 1
+            else:
+                served = False
+                with anyio.move_on_after(deadline.remaining() if deadline.finite else None):
+                    await self._wait_for_slot()
+                    served = True
+                if not served:
+                    raise PoolTimeout("no request slot came free before the deadline")
+            try:
+                yield
+            finally:
+                self._release()
         finally:
-            self._release()
+            self._users -= 1
+
+    def _enter_loop(self) -> None:
+        loop = anyio.lowlevel.current_token().native_token
+        if loop is not self._loop:
+            if self._users:
+                from ._errors import ConfigurationError  # a misuse, not a transport failure
+
+                raise ConfigurationError(
+                    "this AsyncClient is in use by another event loop (another thread or "
+                    "another anyio.run/asyncio.run): a client, like its connections, "
+                    "belongs to one loop at a time; build one client per event loop"
+                )
+            self._loop = loop
+        self._users += 1
 
     async def _wait_for_slot(self) -> None:
         handed_over = anyio.Event()

@@ -39,6 +39,18 @@ class Deadline:
         """`seconds`, shortened so as not to pass the deadline."""
         return min(seconds, self.remaining())
 
+    def within(self, seconds: float | None) -> Deadline:
+        """This deadline, or the one `seconds` from now if that comes sooner (None: this)."""
+        if seconds is None or time.monotonic() + seconds >= self._at:
+            return self
+        return Deadline(seconds)
+
+    def extended(self, seconds: float) -> Deadline:
+        """A deadline `seconds` later than this one (a grace period after it)."""
+        later = Deadline(None)
+        later._at = self._at + seconds
+        return later
+
 
 def positive_seconds(value: object, name: str) -> float:
     """`value` as float seconds if it is a positive number (bools are not numbers here)."""

@@ -1,19 +1,35 @@
 """The one place flowinvoke imports httpx (and, for the `fast` extra, aiohttp).
 
 Every other module takes the HTTP names it needs from here, so that moving to another
-httpx-compatible client is a change to this file only. It also chooses the transport a
-client builds for itself: on asyncio, with the `fast` extra installed, httpx over aiohttp
-(about 0.6 ms of client CPU per request on 2 cores, against 1.4 to 5.6 ms for httpx's own
-pool); httpx's own transport everywhere else.
+httpx-compatible client is a change to this file only. It also builds the transport a
+client makes for itself: httpx's own by default (which respx mocks and OpenTelemetry's
+httpx instrumentation observes), httpx over aiohttp when asked (`fast_transport=True`:
+about 0.6 ms of client CPU per request on 2 cores, against 1.4 to 5.6 ms for httpx's own
+pool). httpx's own is wrapped so that
+
+- every socket read, write and connect of a request is cut at the request's deadline
+  (a server drip-feeding bytes cannot stretch a request past it, which matters for the
+  blocking client: it cannot be cancelled from outside),
+- the request records whether any of its bytes were written (so a start that timed out
+  before sending is known to be safe to repeat),
+- a forked child never (this one for aiohttp too) reuses its parent's pooled connections.
+
+The aiohttp transport is cut by cancellation (the async client's) and does not record
+writes.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from functools import partial
 from typing import Any
 
+import httpcore
 from httpx import (
     URL,
     AsyncBaseTransport,
@@ -24,6 +40,7 @@ from httpx import (
     Client,
     ConnectError,
     ConnectTimeout,
+    DecodingError,
     Headers,
     HTTPError,
     HTTPTransport,
@@ -36,7 +53,9 @@ from httpx import (
     ReadTimeout,
     RemoteProtocolError,
     Request,
+    RequestError,
     Response,
+    SyncByteStream,
     Timeout,
     TimeoutException,
     TransportError,
@@ -44,15 +63,19 @@ from httpx import (
     WriteTimeout,
 )
 
+from ._deadline import Deadline
+
 __all__ = [
     "URL",
     "AsyncBaseTransport",
     "AsyncClient",
     "AsyncHTTPTransport",
+    "Attempt",
     "BaseTransport",
     "Client",
     "ConnectError",
     "ConnectTimeout",
+    "DecodingError",
     "HTTPError",
     "HTTPTransport",
     "Headers",
@@ -65,16 +88,28 @@ __all__ = [
     "ReadTimeout",
     "RemoteProtocolError",
     "Request",
+    "RequestError",
     "Response",
+    "ResponseTooLarge",
     "Timeout",
     "TimeoutException",
     "TransportError",
     "WriteError",
     "WriteTimeout",
     "async_default_transport",
+    "attempt",
     "fast_transport_installed",
+    "in_small_pieces",
+    "known_sent",
+    "settled_failure",
     "sync_default_transport",
+    "whole_request_seconds",
+    "with_content",
 ]
+
+
+class ResponseTooLarge(RemoteProtocolError):
+    """The answer is larger than the client's `max_response_bytes`: reading stopped there."""
 
 
 def fast_transport_installed() -> bool:
@@ -82,25 +117,348 @@ def fast_transport_installed() -> bool:
     return importlib.util.find_spec("httpx_aiohttp") is not None
 
 
-def async_default_transport(limits: Limits, *, fast: bool | None) -> AsyncBaseTransport:
-    """The transport an async client builds for itself.
+def whole_request_seconds(timeout: Timeout) -> float | None:
+    """How long one request may take as a whole, pool wait and body included.
 
-    `fast=None` picks, at the first request, aiohttp's transport when the `fast` extra is
-    installed and the loop is asyncio's, and httpx's own otherwise (on trio, say); True
-    insists on aiohttp's, False refuses it.
+    A float `timeout` sets every phase to the same value, so the whole request gets that
+    value too; for an `httpx.Timeout` it is the largest of its phase limits. No read limit
+    (`read=None`) means no limit on the whole request either.
     """
-    if fast is False:
-        return AsyncHTTPTransport(limits=limits)
-    if fast and not fast_transport_installed():
+    if timeout.read is None:
+        return None
+    phases = (timeout.connect, timeout.read, timeout.write, timeout.pool)
+    return max(value for value in phases if value is not None)
+
+
+# --- One request on its way: its deadline, and whether any of it was written -------------
+
+
+class Attempt:
+    """What the transports learn about one request while sending it.
+
+    `tracked` is True once the request reached the network through a transport
+    flowinvoke built over httpcore, which sees every socket write: then `written` says for
+    certain whether any byte of the request left this process. Otherwise (a mock, a
+    caller's client, aiohttp, a wait in the pool) nothing is known beyond the error's type.
+    """
+
+    __slots__ = ("deadline", "tracked", "written")
+
+    def __init__(self, deadline: Deadline) -> None:
+        self.deadline = deadline
+        self.tracked = False
+        self.written = False
+
+
+_ATTEMPT: ContextVar[Attempt | None] = ContextVar("flowinvoke_attempt", default=None)
+_SENT = "flowinvoke_request_sent"
+
+
+@contextmanager
+def attempt(deadline: Deadline) -> Iterator[Attempt]:
+    """Send one request inside this block: its socket operations are cut at `deadline`."""
+    state = Attempt(deadline)
+    token = _ATTEMPT.set(state)
+    try:
+        yield state
+    finally:
+        _ATTEMPT.reset(token)
+
+
+def settled_failure(exc: RequestError, state: Attempt, url: URL) -> TransportError:
+    """`exc` as a `TransportError` that knows whether any of the request was sent.
+
+    A bad body (`DecodingError`) or a redirect loop means an answer came back, so the
+    request went out; so did the first request of one whose redirect then failed (the
+    failed request has another URL): a start is never repeated after either.
+    """
+    error = (
+        exc
+        if isinstance(exc, TransportError)
+        else RemoteProtocolError(f"{type(exc).__name__}: {exc}")
+    )
+    if error is not exc or _redirected(exc, url):
+        sent: bool | None = True
+    else:
+        sent = state.written if state.tracked else None
+    setattr(error, _SENT, sent)
+    return error
+
+
+def known_sent(exc: TransportError) -> bool | None:
+    """Whether the failed request was sent, if `settled_failure` knew; else None."""
+    sent: bool | None = getattr(exc, _SENT, None)
+    return sent
+
+
+def _redirected(exc: RequestError, url: URL) -> bool:
+    try:
+        failed = exc.request
+    except RuntimeError:  # raised outside a request: no URL to compare
+        return False
+    return failed.url != url
+
+
+# A compressed answer is handed to the decoder in pieces of this size: deflate inflates at
+# most about 1,030 times, so no decoded chunk is larger than about 4 MiB (a whole 64 KiB
+# socket read of a gzip bomb would inflate to 64 MiB in one go, before any size check).
+_COMPRESSED_PIECE = 4096
+
+
+def in_small_pieces(response: Response) -> Response:
+    """`response`, its compressed body (if any) decoded a few KiB at a time."""
+    if "content-encoding" in response.headers:
+        response.stream = _SmallPieces(response.stream)
+    return response
+
+
+class _SmallPieces(SyncByteStream, AsyncByteStream):
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self._stream:
+            for start in range(0, len(chunk), _COMPRESSED_PIECE):
+                yield chunk[start : start + _COMPRESSED_PIECE]
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        # An iterator object, not an async generator: trio warns about an async generator
+        # abandoned mid-way, which is what a body past the size cap is.
+        return _AsyncPieces(self._stream.__aiter__())
+
+    def close(self) -> None:
+        self._stream.close()
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
+
+
+class _AsyncPieces:
+    def __init__(self, chunks: AsyncIterator[bytes]) -> None:
+        self._chunks = chunks
+        self._chunk = b""
+        self._offset = 0
+
+    def __aiter__(self) -> _AsyncPieces:
+        return self
+
+    async def __anext__(self) -> bytes:
+        while self._offset >= len(self._chunk):
+            self._chunk = await self._chunks.__anext__()
+            self._offset = 0
+        start = self._offset
+        self._offset += _COMPRESSED_PIECE
+        return self._chunk[start : self._offset]
+
+
+def with_content(response: Response, body: bytes) -> Response:
+    """`response`, its decoded body already read by the caller (in bounded chunks)."""
+    response._content = body  # what httpx's own read() sets
+    return response
+
+
+def _cut(timeout: float | None, error: type[Exception], *, writing: bool = False) -> float | None:
+    """A socket timeout, shortened to what is left of the current request's deadline."""
+    state = _ATTEMPT.get()
+    if state is None:
+        return timeout
+    state.tracked = True  # this request reached the network (not a mock, not a pool wait)
+    if state.deadline.finite:
+        left = state.deadline.remaining()
+        if left <= 0:
+            raise error("the request's deadline passed")
+        timeout = left if timeout is None else min(timeout, left)
+    if writing:
+        state.written = True
+    return timeout
+
+
+class _SyncDeadlineBackend(httpcore.NetworkBackend):
+    """httpcore's blocking network backend with every operation cut at the deadline.
+
+    Why here: a blocking call cannot be cancelled from outside, and httpcore applies its
+    read timeout to each read, so a server sending one byte a second would hold a request
+    for as long as it liked. Each read, write and connect instead waits no longer than
+    what is left of the request's deadline (a contextvar read and a clock read per call).
+    """
+
+    def __init__(self, inner: httpcore.NetworkBackend) -> None:
+        self._inner = inner
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> httpcore.NetworkStream:
+        timeout = _cut(timeout, httpcore.ConnectTimeout)
+        stream = self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
+        return _SyncDeadlineStream(stream)
+
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Any = None
+    ) -> httpcore.NetworkStream:
+        timeout = _cut(timeout, httpcore.ConnectTimeout)
+        return _SyncDeadlineStream(self._inner.connect_unix_socket(path, timeout, socket_options))
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+class _SyncDeadlineStream(httpcore.NetworkStream):
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self._inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, _cut(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, _cut(timeout, httpcore.WriteTimeout, writing=bool(buffer)))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
+        timeout = _cut(timeout, httpcore.ConnectTimeout)
+        return _SyncDeadlineStream(self._inner.start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class _AsyncDeadlineBackend(httpcore.AsyncNetworkBackend):
+    """httpcore's async network backend with every operation cut at the deadline, and
+    every write recorded (the async client is also cut by cancellation, but only this
+    tells whether the request had been written when it was)."""
+
+    def __init__(self, inner: httpcore.AsyncNetworkBackend) -> None:
+        self._inner = inner
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> httpcore.AsyncNetworkStream:
+        timeout = _cut(timeout, httpcore.ConnectTimeout)
+        stream = await self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
+        return _AsyncDeadlineStream(stream)
+
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Any = None
+    ) -> httpcore.AsyncNetworkStream:
+        timeout = _cut(timeout, httpcore.ConnectTimeout)
+        stream = await self._inner.connect_unix_socket(path, timeout, socket_options)
+        return _AsyncDeadlineStream(stream)
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+class _AsyncDeadlineStream(httpcore.AsyncNetworkStream):
+    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
+        self._inner = inner
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return await self._inner.read(max_bytes, _cut(timeout, httpcore.ReadTimeout))
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        timeout = _cut(timeout, httpcore.WriteTimeout, writing=bool(buffer))
+        await self._inner.write(buffer, timeout)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def start_tls(
+        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.AsyncNetworkStream:
+        timeout = _cut(timeout, httpcore.ConnectTimeout)
+        stream = await self._inner.start_tls(ssl_context, server_hostname, timeout)
+        return _AsyncDeadlineStream(stream)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+def _own_sync_transport(limits: Limits, proxy: str | None = None) -> HTTPTransport:
+    transport = HTTPTransport(limits=limits, proxy=proxy)
+    pool: Any = transport._pool  # httpx offers no argument for the network backend
+    pool._network_backend = _SyncDeadlineBackend(pool._network_backend)
+    return transport
+
+
+def _own_async_transport(limits: Limits, proxy: str | None = None) -> AsyncHTTPTransport:
+    transport = AsyncHTTPTransport(limits=limits, proxy=proxy)
+    pool: Any = transport._pool
+    pool._network_backend = _AsyncDeadlineBackend(pool._network_backend)
+    return transport
+
+
+class _PerProcess(BaseTransport, AsyncBaseTransport):
+    """A transport of the process that uses it: a forked child makes its own.
+
+    A child that reused the parent's pooled connections (gunicorn `--preload`, Celery's
+    prefork pool) would read answers meant for another process as its own. The pid is
+    compared on each request (one cheap system call); the parent's transport is dropped
+    in the child, not closed, since closing could disturb the parent's connections.
+    """
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self._make = make
+        self._inner = make()
+        self._pid = os.getpid()
+
+    def _current(self) -> Any:
+        if self._pid != os.getpid():
+            self._inner = self._make()
+            self._pid = os.getpid()
+        return self._inner
+
+    def handle_request(self, request: Request) -> Response:
+        response: Response = self._current().handle_request(request)
+        return response
+
+    async def handle_async_request(self, request: Request) -> Response:
+        response: Response = await self._current().handle_async_request(request)
+        return response
+
+    def close(self) -> None:
+        if self._pid == os.getpid():
+            self._inner.close()
+
+    async def aclose(self) -> None:
+        if self._pid == os.getpid():
+            await self._inner.aclose()
+
+
+def async_default_transport(
+    limits: Limits, *, fast: bool, proxy: str | None = None
+) -> AsyncBaseTransport:
+    """The transport an async client builds for itself: httpx's own, or with `fast=True`
+    httpx over aiohttp (imported here, when the client is built, not in the loop).
+
+    Through `proxy` (a URL) it is httpx's own whatever `fast` says."""
+    if not fast or proxy is not None:
+        return _PerProcess(partial(_own_async_transport, limits, proxy))
+    if not fast_transport_installed():
         raise ImportError('the fast transport needs: pip install "flowinvoke[fast]"')
-    return _ChosenAtFirstRequest(limits, insist=bool(fast))
+    return _PerProcess(partial(_AiohttpTransport, limits))
 
 
-def sync_default_transport(limits: Limits, *, fast: bool | None) -> BaseTransport:
-    """The transport a blocking client builds for itself: httpx's own."""
+def sync_default_transport(
+    limits: Limits, *, fast: bool, proxy: str | None = None
+) -> BaseTransport:
+    """The transport a blocking client builds for itself: httpx's own (through `proxy`,
+    a URL, if given)."""
     if fast:
         raise ImportError("the fast transport serves the async client on asyncio only")
-    return HTTPTransport(limits=limits)
+    return _PerProcess(partial(_own_sync_transport, limits, proxy))
 
 
 def _on_trio() -> bool:
@@ -114,55 +472,37 @@ def _on_trio() -> bool:
     return True
 
 
-class _ChosenAtFirstRequest(AsyncBaseTransport):
-    """A transport that picks its engine in the event loop that first uses it.
-
-    A client is often built before any loop runs, so the choice cannot be made earlier.
-    """
-
-    def __init__(self, limits: Limits, *, insist: bool) -> None:
-        self._limits = limits
-        self._insist = insist
-        self._inner: AsyncBaseTransport | None = None
-
-    async def handle_async_request(self, request: Request) -> Response:
-        if self._inner is None:
-            self._inner = self._choose()
-        return await self._inner.handle_async_request(request)
-
-    def _choose(self) -> AsyncBaseTransport:
-        if not _on_trio() and fast_transport_installed():
-            return _AiohttpTransport(self._limits)
-        if self._insist:
-            from ._errors import ConfigurationError  # not a transport failure: a wrong setting
-
-            raise ConfigurationError("fast_transport=True needs asyncio; this loop is trio's")
-        return AsyncHTTPTransport(limits=self._limits)
-
-    async def aclose(self) -> None:
-        if self._inner is not None:
-            await self._inner.aclose()
-
-
 class _AiohttpTransport(AsyncBaseTransport):
     """httpx-aiohttp's transport, with its transport errors told apart correctly.
 
     httpx-aiohttp maps every aiohttp connection error, a connection dropped after the
     request was sent included, to `ConnectTimeout`, which would tell the retry logic that
-    nothing was sent and make a start look safe to repeat. The errors are mapped again here
-    from the aiohttp exception itself, the body stream's included.
+    nothing was sent and make a start look safe to repeat; and it lets some aiohttp errors
+    through as they are (`ClientResponseError` for a bad status line or header, whose repr
+    holds the request's headers, the API key among them). The errors are mapped again here
+    from the aiohttp exception itself, the body stream's included, and raised without it.
     """
 
     def __init__(self, limits: Limits) -> None:
         from httpx_aiohttp import AiohttpTransport
 
         self._inner = AiohttpTransport(limits=limits)
+        self._loop_checked = False
 
     async def handle_async_request(self, request: Request) -> Response:
+        if not self._loop_checked:
+            if _on_trio():
+                from ._errors import ConfigurationError  # a wrong setting, not a failure
+
+                raise ConfigurationError("fast_transport=True needs asyncio; this loop is trio's")
+            self._loop_checked = True
+        failure: TransportError | None = None
         try:
             response = await self._inner.handle_async_request(request)
-        except TransportError as exc:
-            raise _remapped(exc, request) from exc.__cause__
+        except Exception as exc:  # sorted out in _remapped
+            failure = _remapped(exc, request)
+        if failure is not None:
+            raise failure  # outside the handler: the aiohttp error is not even its context
         response.stream = _RemappedStream(response.stream, request)
         return response
 
@@ -176,20 +516,24 @@ class _RemappedStream(AsyncByteStream):
         self._request = request
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
+        failure: TransportError | None = None
         try:
             async for chunk in self._stream:
                 yield chunk
-        except TransportError as exc:
-            raise _remapped(exc, self._request) from exc.__cause__
+        except Exception as exc:  # sorted out in _remapped
+            failure = _remapped(exc, self._request)
+        if failure is not None:
+            raise failure
 
     async def aclose(self) -> None:
         await self._stream.aclose()
 
 
-def _remapped(exc: TransportError, request: Request) -> TransportError:
+def _remapped(exc: Exception, request: Request) -> TransportError:
+    """The httpx transport error an aiohttp failure means; any other error is re-raised."""
     import aiohttp
 
-    cause = exc.__cause__
+    cause = exc.__cause__ if isinstance(exc, TransportError) else exc
     kind: type[TransportError]
     if isinstance(cause, aiohttp.ClientConnectorError):
         kind = ConnectError  # no connection: nothing was sent
@@ -199,8 +543,14 @@ def _remapped(exc: TransportError, request: Request) -> TransportError:
         kind = ReadTimeout
     elif isinstance(cause, aiohttp.ServerDisconnectedError):
         kind = RemoteProtocolError
-    elif isinstance(cause, aiohttp.ClientConnectionError | aiohttp.ClientPayloadError):
+    elif isinstance(cause, aiohttp.ClientResponseError):
+        # Its message names the URL and the fault; its repr would show the request headers.
+        detail = f"{cause.status}, {cause.message}" if cause.message else str(cause.status)
+        return RemoteProtocolError(f"{type(cause).__name__}: {detail}", request=request)
+    elif isinstance(cause, aiohttp.ClientError):
         kind = ReadError
-    else:
+    elif isinstance(exc, TransportError):
         return exc
-    return kind(str(exc) or type(cause).__name__, request=request)
+    else:
+        raise exc
+    return kind(str(cause) or type(cause).__name__, request=request)

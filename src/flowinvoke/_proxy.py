@@ -61,7 +61,8 @@ def async_proxy_transport(base_url: str, max_connections: int) -> _http.AsyncBas
     proxy = proxy_url_for(base_url)
     if proxy is None:
         return None
-    return _http.AsyncHTTPTransport(limits=_limits(max_connections), proxy=proxy)
+    # Built like any transport of the client's own: deadline-cut sockets, renewed after fork.
+    return _http.async_default_transport(_limits(max_connections), fast=False, proxy=proxy)
 
 
 def sync_proxy_transport(base_url: str, max_connections: int) -> _http.BaseTransport | None:
@@ -69,7 +70,7 @@ def sync_proxy_transport(base_url: str, max_connections: int) -> _http.BaseTrans
     proxy = proxy_url_for(base_url)
     if proxy is None:
         return None
-    return _http.HTTPTransport(limits=_limits(max_connections), proxy=proxy)
+    return _http.sync_default_transport(_limits(max_connections), fast=False, proxy=proxy)
 
 
 def _limits(max_connections: int) -> _http.Limits:

@@ -65,7 +65,8 @@ _STATUS_KINDS: dict[int, ErrorKind] = {
     429: ErrorKind.RATE_LIMIT,
 }
 # Transport failures that happen before the request is on the wire: nothing reached the
-# server, so even a start can be retried.
+# server, so even a start can be retried. Only consulted when the transport could not
+# tell: a connect error after a redirect, say, follows a request that did go out.
 _NOT_SENT = (_http.ConnectError, _http.ConnectTimeout, _http.PoolTimeout)
 
 
@@ -142,8 +143,13 @@ def stream_error(
 def transport_error(
     provider: Provider, spec: RequestSpec, exc: _http.TransportError, redact: Redactor
 ) -> APIConnectionError:
-    """Translate an httpx transport failure, saying whether a start may have gone through."""
-    sent = not isinstance(exc, _NOT_SENT)
+    """Translate an httpx transport failure, saying whether a start may have gone through.
+
+    What the transport saw (see `_http.settled_failure`) wins; else the error's type tells.
+    """
+    sent = _http.known_sent(exc)
+    if sent is None:
+        sent = not isinstance(exc, _NOT_SENT)
     cls = APITimeoutError if isinstance(exc, _http.TimeoutException) else APIConnectionError
     detail = redact(str(exc)) or "no detail"
     return cls(

@@ -51,7 +51,7 @@ class RateLimitWindow:
         return httpx.Response(200, json=gptbots_state("SUCCEED", run_id))
 
 
-@pytest.mark.parametrize("hint", [None, "0"])
+@pytest.mark.parametrize("hint", [None])  # "0" and the like: the cheap test below
 def test_a_429_window_makes_the_whole_client_back_off_together(hint: str | None) -> None:
     server = RateLimitWindow(5.0, hint)
     # The default schedules: 0.2 s polls would send ~25 queries per wait in 5 s on their own.

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Mapping
-from contextlib import asynccontextmanager
+from contextlib import aclosing, asynccontextmanager
+from typing import cast
 
 from .. import _http
-from .._compat import AsyncRequestSlots, async_sleep
+from .._compat import AsyncRequestSlots, async_deadline_scope, async_sleep
 from .._cooldown import CoolDown
 from .._deadline import Deadline
 from .._errors import APIError, RateLimitError
@@ -21,6 +22,13 @@ from ..providers import AuthScheme, Provider, RequestSpec
 __all__ = ["AsyncRequester"]
 
 _NO_DEADLINE = Deadline(None)
+#: The most bytes of decoded body a client reads from one answer unless told otherwise.
+#: Platform answers are small, but a workflow's output can be large.
+DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
+# How long after its deadline a request is cancelled from outside (the async client), for
+# transports that do not cut their own socket operations there (aiohttp, a caller's
+# httpx client): their own timeout errors, which tell what was sent, come first.
+_CANCEL_GRACE = 0.25
 # Paths with a run id in them (some platforms) must not grow the cache without end.
 _MAX_CACHED_URLS = 64
 
@@ -35,6 +43,7 @@ class AsyncRequester:
         "_headers",
         "_http",
         "_limiter",
+        "_max_bytes",
         "_observers",
         "_provider",
         "_redact",
@@ -42,6 +51,7 @@ class AsyncRequester:
         "_slots",
         "_timeout",
         "_urls",
+        "_whole",
     )
 
     def __init__(
@@ -59,6 +69,7 @@ class AsyncRequester:
         cooldown: CoolDown | None = None,
         observers: Observers | None = None,
         auth_scheme: AuthScheme | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         self._http = http
         self._auth_scheme = auth_scheme  # named in an authentication failure's message
@@ -70,6 +81,8 @@ class AsyncRequester:
         self._headers = None if same else dict(headers)
         self._urls: dict[str, _http.URL] = {}
         self._timeout = timeout
+        self._whole = _http.whole_request_seconds(timeout)
+        self._max_bytes = max_response_bytes
         self._retry = retry
         self._redact = redact
         self._limiter = limiter
@@ -210,17 +223,23 @@ class AsyncRequester:
     ) -> AsyncGenerator[_http.Response, None]:
         if deadline.expired:
             raise _http.PoolTimeout("the deadline passed before the request could be sent")
-        async with (
-            self._slots.hold(deadline),
-            self._http.stream(
-                spec.method,
-                url,
-                content=spec.content,
-                headers=self._headers,
-                timeout=_capped(self._timeout, deadline),
-            ) as response,
-        ):
-            yield response
+        async with self._slots.hold(deadline):
+            if deadline.expired:
+                raise _http.PoolTimeout("the deadline passed before a request slot came free")
+            # Socket operations are cut at the deadline while the stream is open (the sync
+            # client's too), and a failure says whether any of the request went out.
+            with _http.attempt(deadline) as attempt:
+                try:
+                    async with self._http.stream(
+                        spec.method,
+                        url,
+                        content=spec.content,
+                        headers=self._headers,
+                        timeout=_capped(self._timeout, deadline),
+                    ) as response:
+                        yield response
+                except _http.RequestError as exc:
+                    raise _http.settled_failure(exc, attempt, url) from exc
 
     async def _attempt(
         self, spec: RequestSpec, url: _http.URL, deadline: Deadline, attempt: int
@@ -273,16 +292,62 @@ class AsyncRequester:
     async def _request(
         self, spec: RequestSpec, url: _http.URL, deadline: Deadline
     ) -> _http.Response:
-        if deadline.expired:  # a request with no time left would fail with a baffling error
+        """One attempt, ended by `deadline` or the client's timeout, whichever is sooner,
+        whatever the server does (a drip-fed or endless answer included).
+
+        A start is never sent after its deadline: waiting for a slot ends there, unsent.
+        """
+        limit = deadline.within(self._whole)
+        if limit.expired:  # a request with no time left would fail with a baffling error
             raise _http.PoolTimeout("the deadline passed before the request could be sent")
-        async with self._slots.hold(deadline):
-            return await self._http.request(
-                spec.method,
-                url,
-                content=spec.content,
-                headers=self._headers,
-                timeout=_capped(self._timeout, deadline),
-            )
+        async with self._slots.hold(limit):
+            if limit.expired:
+                raise _http.PoolTimeout("the deadline passed before a request slot came free")
+            with _http.attempt(limit) as attempt:
+                response: _http.Response | None = None
+                try:
+                    async with async_deadline_scope(limit.extended(_CANCEL_GRACE)):
+                        response = await self._exchange(spec, url, limit)
+                    if response is None:  # cancelled at the deadline
+                        raise _http.ReadTimeout("the answer did not come before the deadline")
+                except _http.RequestError as exc:
+                    raise _http.settled_failure(exc, attempt, url) from exc
+                return response
+
+    async def _exchange(self, spec: RequestSpec, url: _http.URL, limit: Deadline) -> _http.Response:
+        """Send the request and read its body in chunks, stopping at the size cap and, for
+        transports that cannot be cut (a caller's blocking client), at the deadline."""
+        request = self._http.build_request(
+            spec.method,
+            url,
+            content=spec.content,
+            headers=self._headers,
+            timeout=_capped(self._timeout, limit),
+        )
+        response = _http.in_small_pieces(await self._http.send(request, stream=True))
+        try:
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > self._max_bytes:
+                raise self._too_large(request)
+            body = bytearray()
+            # httpx types it an iterator; it is a generator, closed here if abandoned.
+            chunks = cast("AsyncGenerator[bytes, None]", response.aiter_bytes())
+            async with aclosing(chunks):
+                async for chunk in chunks:
+                    if len(body) + len(chunk) > self._max_bytes:
+                        raise self._too_large(request)
+                    body += chunk
+                    if limit.expired:
+                        raise _http.ReadTimeout("the answer did not end before the deadline")
+        finally:
+            await response.aclose()
+        return _http.with_content(response, bytes(body))
+
+    def _too_large(self, request: _http.Request) -> _http.ResponseTooLarge:
+        return _http.ResponseTooLarge(
+            f"the answer is larger than max_response_bytes ({self._max_bytes} bytes)",
+            request=request,
+        )
 
 
 def _capped(timeout: _http.Timeout, deadline: Deadline) -> _http.Timeout:

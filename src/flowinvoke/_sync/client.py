@@ -30,13 +30,18 @@ from .._retry import RetryPolicy
 from ..providers import AuthScheme, Provider, RequestSpec
 from ._batch import DEFAULT_BATCH_CONCURRENCY, Batch, OnProgress, OnStart
 from ._poller import poll_states
-from ._requester import Requester
+from ._requester import DEFAULT_MAX_RESPONSE_BYTES, Requester
 from ._stream import first_state, run_states
 
 if TYPE_CHECKING:
     from ..webhooks import WebhookReceiver
 
-__all__ = ["DEFAULT_BATCH_CONCURRENCY", "DEFAULT_MAX_CONNECTIONS", "Client"]
+__all__ = [
+    "DEFAULT_BATCH_CONCURRENCY",
+    "DEFAULT_MAX_CONNECTIONS",
+    "DEFAULT_MAX_RESPONSE_BYTES",
+    "Client",
+]
 
 #: Connections per client. Small on purpose: on 2 cores httpx spends 1.4 ms of CPU per
 #: request with 1 connection and 5.6 ms with 100, so a large pool is slower, not faster.
@@ -68,12 +73,15 @@ class Client:
             "cn"; default "com").
         workflow_id: The workflow to run where the provider needs one in the call
             (aitutor, Coze; Dify: a published version). Default: `FLOWINVOKE_WORKFLOW_ID`.
-        timeout: The per-request HTTP timeout, in seconds or as an `httpx.Timeout`.
+        timeout: The HTTP timeout, in seconds or as an `httpx.Timeout`. A number bounds
+            each request as a whole (slot wait, connect, send, the whole answer); an
+            `httpx.Timeout` bounds each phase, and the whole request by the largest.
             Default: 10 s to connect, 30 s to write, and a read timeout longer than the
-            provider's slowest synchronous answer.
+            provider's slowest synchronous answer (which also bounds the whole request).
         retry: How one request is retried after a transient failure.
         poll: How `wait`, `watch` and `run` poll, and their default deadline.
-        http_client: Your own `httpx.Client` to send with; flowinvoke never closes it.
+        http_client: Your own `httpx.Client` to send with; flowinvoke never closes it
+            (nor renews it after `os.fork()`, as it does its own pool: build it in the child).
         transport: An httpx transport for the client flowinvoke builds (an emulator's,
             say); not together with `http_client`.
         auth_scheme: "bearer" (`Authorization: Bearer <key>`) or "raw" (the key alone, as
@@ -82,11 +90,11 @@ class Client:
             would send the key in clear text.
         max_connections: The connection pool size of the client flowinvoke builds: the
             most requests in flight at once (runs waiting between polls hold none).
-        fast_transport: Send with httpx over aiohttp (the `fast` extra), which costs
-            several times less CPU per request. None (default): `FLOWINVOKE_FAST_TRANSPORT`
-            if set (1/0), else when installed and the async client runs on asyncio; True:
-            insist; False: httpx's own transport (which respx can mock). The blocking
-            client always uses httpx's own transport.
+        fast_transport: Send with httpx over aiohttp (the `fast` extra, asyncio only),
+            which costs several times less CPU per request, but which respx cannot mock
+            and httpx instrumentation cannot see. None (default): `FLOWINVOKE_FAST_TRANSPORT`
+            if set (1/0), else httpx's own transport. The blocking client always uses
+            httpx's own transport.
         rate_limit: The most requests per second this client sends, all calls together
             (a token bucket allowing bursts of `rate_burst`). None: no limit.
         rate_burst: How many requests may go at once after an idle spell.
@@ -104,6 +112,9 @@ class Client:
         run_durations: What the default poll policy has learned of run durations: a
             `RunDurations` (to share one between clients) or an `export()` of one (so that
             a new process starts warm). Default: a new, empty one.
+        max_response_bytes: The most bytes of (decoded) body read from one answer; a
+            larger answer fails with `APIConnectionError` as soon as it passes the cap, so
+            a hostile or broken server cannot fill memory (a gzip bomb included).
 
     Raises:
         ConfigurationError: a setting is missing or wrong; nothing has been sent.
@@ -134,6 +145,7 @@ class Client:
         trace_inputs: bool = False,
         webhook_receiver: WebhookReceiver | None = None,
         run_durations: RunDurations | Mapping[str, Any] | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         self._webhook_receiver = webhook_receiver
         config = resolve_config(
@@ -152,6 +164,11 @@ class Client:
         if http_client is not None and transport is not None:
             raise ConfigurationError("pass http_client or transport, not both")
         check_max_connections(max_connections)
+        if type(max_response_bytes) is not int or max_response_bytes < 1:
+            raise ConfigurationError(
+                f"max_response_bytes must be a positive int, not {max_response_bytes!r}"
+            )
+        self._max_response_bytes = max_response_bytes
         try:
             limiter = None if rate_limit is None else RateLimiter(rate_limit, rate_burst)
         except ValueError as exc:
@@ -212,6 +229,7 @@ class Client:
             cooldown=cooldown,
             observers=observers,
             auth_scheme=config.auth_scheme,
+            max_response_bytes=self._max_response_bytes,
         )
 
     @property
@@ -273,6 +291,7 @@ class Client:
         if region is not None:
             arguments.update(region=region, base_url=base_url)
         derived = object.__new__(type(self))
+        derived._max_response_bytes = self._max_response_bytes
         # Derive from this client's settings alone: the environment was read once already.
         config = resolve_config(**arguments, environ={})
         derived._bind(
@@ -656,7 +675,11 @@ def _own_http_client(
     fast_transport: bool | None,
     max_connections: int,
 ) -> _http.Client:
-    """The httpx client a flowinvoke client builds (and owns) when it is given none."""
+    """The httpx client a flowinvoke client builds (and owns) when it is given none.
+
+    Its transport is httpx's own unless the aiohttp one is asked for (respx and httpx
+    instrumentation see only httpx's own), and is made anew in a forked child.
+    """
     if transport is None:  # through a proxy, when the policy picks one (flowinvoke._proxy)
         transport = sync_proxy_transport(config.base_url, max_connections)
     if transport is None:
@@ -666,7 +689,7 @@ def _own_http_client(
         if fast_transport is None:
             fast_transport = env_flag("FAST_TRANSPORT")
         try:
-            transport = _http.sync_default_transport(limits, fast=fast_transport)
+            transport = _http.sync_default_transport(limits, fast=bool(fast_transport))
         except ImportError as exc:
             raise ConfigurationError(str(exc)) from None
     return _http.Client(

@@ -1,0 +1,165 @@
+"""Deadlines hold whatever the server does: drip-fed answers, hung headers, a full pool.
+
+Each test runs on asyncio, trio and the blocking client against a real socket server
+(tests/hostile_server.py). The promise is about time, so the checks are bound-style:
+"returned within the deadline + 1 s". A server that drips one byte every half second keeps
+every single read inside any read timeout; only a deadline on the whole request ends it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+
+from flowinvoke import APITimeoutError, AsyncClient, Client, WaitTimeoutError
+
+from .hostile_server import Connection, HostileServer, http_answer
+from .hostile_support import (
+    FLAVOURS,
+    INVOKE,
+    KEY,
+    NO_RETRY,
+    PENDING,
+    QUERY,
+    SUCCEEDED,
+    perform,
+    stopwatch,
+)
+from .loopback_support import FAST_POLL
+
+pytest.importorskip("httpx_aiohttp")
+
+# "fast": asyncio with the aiohttp transport, which only cancellation can cut.
+ALL = [*FLAVOURS, "fast"]
+
+
+def dripping(where: str, *, only: str = "") -> Callable[[Connection], None]:
+    """Answer each request (whose path contains `only`) one byte every half second: the
+    whole answer ("head") or only its body; other requests get a PENDING run at once."""
+
+    def handle(connection: Connection) -> None:
+        while (request := connection.read_request()) is not None:
+            data = http_answer(PENDING)
+            if only not in request.path:
+                connection.send(data)
+                continue
+            if where == "body":
+                head, _, data = data.partition(b"\r\n\r\n")
+                if not connection.send(head + b"\r\n\r\n"):
+                    return
+            connection.drip(data, 0.5)
+
+    return handle
+
+
+def hanging(connection: Connection) -> None:
+    if connection.read_request() is not None:
+        connection.hang()
+
+
+def _options(server: HostileServer, **extra: Any) -> dict[str, Any]:
+    return {"base_url": server.base_url, "retry": NO_RETRY, "poll": FAST_POLL, **extra}
+
+
+@pytest.mark.parametrize("flavour", ALL)
+@pytest.mark.parametrize("where", ["head", "body", "hung"])
+def test_a_misbehaving_start_answer_ends_run_at_its_deadline(flavour: str, where: str) -> None:
+    handler = hanging if where == "hung" else dripping(where)
+    with HostileServer(handler) as server:
+        with stopwatch() as took, pytest.raises(APITimeoutError) as caught:
+            perform(flavour, _options(server), "run", {"q": 1}, timeout=2)
+        assert len(server.requests_to(INVOKE)) == 1
+    assert took() < 2 + 1
+    assert caught.value.may_have_started  # the start was sent: its answer never came
+    assert KEY not in repr(caught.value) and KEY not in str(caught.value)
+
+
+@pytest.mark.parametrize("flavour", ALL)
+@pytest.mark.parametrize("operation", ["wait", "watch", "run", "run_many"])
+@pytest.mark.parametrize("where", ["head", "body"])
+def test_a_drip_fed_query_ends_the_wait_at_its_deadline(
+    flavour: str, operation: str, where: str
+) -> None:
+    with HostileServer(dripping(where, only=QUERY)) as server:
+        options = _options(server)
+        with stopwatch() as took:
+            if operation == "run_many":
+                items = perform(flavour, options, "run_many", [{"q": 1}, {"q": 2}], timeout=2)
+            else:
+                subject = "run-42" if operation in ("wait", "watch") else {"q": 1}
+                with pytest.raises(WaitTimeoutError) as caught:
+                    perform(flavour, options, operation, subject, timeout=2)
+                assert caught.value.run_id == "run-42"
+    assert took() < 2 + 1
+    if operation == "run_many":
+        assert [type(item.error) for item in items] == [WaitTimeoutError] * 2
+
+
+@pytest.mark.parametrize("flavour", ALL)
+@pytest.mark.parametrize("operation", ["invoke", "get_run"])
+@pytest.mark.parametrize("timeout", [2.0, httpx.Timeout(2.0, connect=1.0)], ids=["float", "httpx"])
+def test_the_client_timeout_bounds_a_whole_request(
+    flavour: str, operation: str, timeout: Any
+) -> None:
+    """invoke() and get_run() have no wait deadline: the client's timeout bounds each
+    request as a whole, the drip-fed body included (before, invoke never returned)."""
+    with HostileServer(dripping("body")) as server:
+        subject = {"q": 1} if operation == "invoke" else "run-42"
+        with stopwatch() as took, pytest.raises(APITimeoutError):
+            perform(flavour, _options(server, timeout=timeout), operation, subject)
+    assert took() < 2 + 1
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+@pytest.mark.parametrize("pool", ["own", "yours"])
+def test_a_full_pool_ends_run_at_its_deadline_and_the_start_is_never_sent_late(
+    flavour: str, pool: str
+) -> None:
+    """The only connection is busy for 3 s: run(timeout=1) gives up after 1 s, says
+    nothing started, and its start is not sent when the connection frees up."""
+
+    def handle(connection: Connection) -> None:
+        while (request := connection.read_request()) is not None:
+            if QUERY in request.path:
+                connection.server.stopping.wait(3)
+                connection.answer(SUCCEEDED)
+            else:
+                connection.answer(PENDING)
+
+    with HostileServer(handle) as server:
+        options = _options(server, max_connections=1)
+        limits = httpx.Limits(max_connections=1)
+        if flavour == "sync":
+            with httpx.Client(limits=limits) as yours:
+                if pool == "yours":
+                    options = _options(server, http_client=yours)
+                with Client(api_key=KEY, **options) as client:
+                    busy = threading.Thread(target=client.get_run, args=("run-42",))
+                    busy.start()
+                    time.sleep(0.3)
+                    with stopwatch() as took, pytest.raises(APITimeoutError) as caught:
+                        client.run({"q": 1}, timeout=1)
+                    busy.join(10)
+        else:
+
+            async def main() -> tuple[Callable[[], float], Any]:
+                async with httpx.AsyncClient(limits=limits) as yours:
+                    settings = _options(server, http_client=yours) if pool == "yours" else options
+                    client = AsyncClient(api_key=KEY, **settings)
+                    async with client, anyio.create_task_group() as group:
+                        group.start_soon(client.get_run, "run-42")
+                        await anyio.sleep(0.3)
+                        with stopwatch() as took, pytest.raises(APITimeoutError) as caught:
+                            await client.run({"q": 1}, timeout=1)
+                return took, caught
+
+            took, caught = anyio.run(main, backend=flavour)
+        assert server.requests_to(INVOKE) == []  # not even after the connection freed up
+    assert took() < 1 + 1
+    assert not caught.value.may_have_started
