@@ -122,3 +122,31 @@ def test_policies_and_timeouts_are_kept() -> None:
     default = AsyncClient(api_key="k", provider="aitutor")
     assert default._config.timeout.read == 330.0  # longer than aitutor's 300 s cut
     assert default._config.timeout.connect == 10.0
+
+
+def test_the_client_settings_are_one_list() -> None:
+    """`ClientConfig` is the list: the checks take exactly its names, both clients take
+    each as a keyword, and `with_options` can change each but the provider and the
+    insecure-http permission (a derived client shares the pool built for those)."""
+    import dataclasses
+    import inspect
+
+    from flowinvoke import AsyncClient, Client
+    from flowinvoke._config import CONFIG_ARGUMENTS, ClientConfig
+
+    settings = {setting.name for setting in dataclasses.fields(ClientConfig)}
+    assert set(CONFIG_ARGUMENTS) == settings
+    for client in (AsyncClient, Client):
+        assert settings <= set(inspect.signature(client.__init__).parameters)
+        changeable = set(inspect.signature(client.with_options).parameters)
+        assert settings - changeable == {"provider", "allow_insecure_http"}
+
+
+def test_with_options_changes_the_response_cap_and_keeps_the_rest() -> None:
+    from flowinvoke import AsyncClient
+
+    client = AsyncClient(api_key="sk-0123456789", max_response_bytes=1000, workflow_id="w")
+    derived = client.with_options(max_response_bytes=2000)
+    assert derived._config.max_response_bytes == 2000
+    assert derived._config.workflow_id == "w"
+    assert client._config.max_response_bytes == 1000

@@ -6,10 +6,11 @@ Everything is checked here, when the client is built, so that a wrong setting fa
 
 from __future__ import annotations
 
+import inspect
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
 
 from . import _http
@@ -23,7 +24,14 @@ from ._text import has_control_character
 from ._version import __version__
 from .providers import AuthScheme, Provider, get_provider
 
-__all__ = ["ENV_PREFIX", "ClientConfig", "check_max_connections", "env_flag", "resolve_config"]
+__all__ = [
+    "CONFIG_ARGUMENTS",
+    "ENV_PREFIX",
+    "ClientConfig",
+    "check_max_connections",
+    "env_flag",
+    "resolve_config",
+]
 
 T = TypeVar("T")
 
@@ -36,7 +44,13 @@ _USERINFO = re.compile(r"//[^/?#]*@")
 
 @dataclass(frozen=True)
 class ClientConfig:
-    """A client's settings, resolved and checked."""
+    """A client's settings, resolved and checked: the one list of them.
+
+    `resolve_config` (the checks) takes exactly these names, `arguments()` gives them back
+    for `with_options`, and `AsyncClient.__init__` hands its matching arguments over by
+    name: a new setting is a field here, its check in `resolve_config`, and its keyword
+    (with its docstring line) on the client.
+    """
 
     provider: Provider
     api_key: APIKey = field(repr=False)
@@ -49,6 +63,7 @@ class ClientConfig:
     auth_scheme: AuthScheme
     allow_insecure_http: bool
     default_headers: Mapping[str, str] = field(repr=False)
+    max_response_bytes: int
 
     def request_headers(self) -> dict[str, str]:
         """Every header a request carries: ours, the caller's, then the auth header."""
@@ -65,19 +80,7 @@ class ClientConfig:
 
     def arguments(self) -> dict[str, Any]:
         """The settings as keyword arguments of `resolve_config` (for `with_options`)."""
-        return {
-            "provider": self.provider,
-            "api_key": self.api_key,
-            "base_url": self.base_url,
-            "region": self.region,
-            "workflow_id": self.workflow_id,
-            "timeout": self.timeout,
-            "retry": self.retry,
-            "poll": self.poll,
-            "auth_scheme": self.auth_scheme,
-            "allow_insecure_http": self.allow_insecure_http,
-            "default_headers": self.default_headers,
-        }
+        return {setting.name: getattr(self, setting.name) for setting in fields(self)}
 
 
 def resolve_config(
@@ -93,6 +96,7 @@ def resolve_config(
     auth_scheme: AuthScheme,
     allow_insecure_http: bool,
     default_headers: Mapping[str, str] | None,
+    max_response_bytes: int,
     environ: Mapping[str, str] | None = None,
 ) -> ClientConfig:
     """Check every setting, filling gaps from the environment, and return the config."""
@@ -123,14 +127,25 @@ def resolve_config(
         auth_scheme=auth_scheme,
         allow_insecure_http=allow_insecure_http,
         default_headers=_check_headers(default_headers),
+        max_response_bytes=_positive_int(max_response_bytes, "max_response_bytes"),
     )
+
+
+#: The names `resolve_config` takes: a client passes its arguments of these names on.
+CONFIG_ARGUMENTS = tuple(
+    name for name in inspect.signature(resolve_config).parameters if name != "environ"
+)
 
 
 def check_max_connections(value: object) -> int:
     """Return `value` if it is an int of at least 1 (not a bool, not a float: NaN would make
     every request wait for a connection forever)."""
+    return _positive_int(value, "max_connections")
+
+
+def _positive_int(value: object, name: str) -> int:
     if type(value) is not int or value < 1:
-        raise ConfigurationError(f"max_connections must be an int of at least 1, not {value!r}")
+        raise ConfigurationError(f"{name} must be an int of at least 1, not {value!r}")
     return value
 
 

@@ -12,7 +12,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from .. import _http
 from .._batch_items import BatchItem
 from .._compat import SyncRequestSlots, SyncWakeup, sync_call_maybe
-from .._config import ClientConfig, check_max_connections, env_flag, resolve_config
+from .._config import (
+    CONFIG_ARGUMENTS,
+    ClientConfig,
+    check_max_connections,
+    env_flag,
+    resolve_config,
+)
 from .._cooldown import CoolDown
 from .._deadline import Deadline, positive_seconds
 from .._errors import (
@@ -148,27 +154,11 @@ class Client:
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         self._webhook_receiver = webhook_receiver
-        config = resolve_config(
-            provider=provider,
-            api_key=api_key,
-            base_url=base_url,
-            region=region,
-            workflow_id=workflow_id,
-            timeout=timeout,
-            retry=retry,
-            poll=poll,
-            auth_scheme=auth_scheme,
-            allow_insecure_http=allow_insecure_http,
-            default_headers=default_headers,
-        )
+        given = locals()
+        config = resolve_config(**{name: given[name] for name in CONFIG_ARGUMENTS})
         if http_client is not None and transport is not None:
             raise ConfigurationError("pass http_client or transport, not both")
         check_max_connections(max_connections)
-        if type(max_response_bytes) is not int or max_response_bytes < 1:
-            raise ConfigurationError(
-                f"max_response_bytes must be a positive int, not {max_response_bytes!r}"
-            )
-        self._max_response_bytes = max_response_bytes
         try:
             limiter = None if rate_limit is None else RateLimiter(rate_limit, rate_burst)
         except ValueError as exc:
@@ -229,7 +219,7 @@ class Client:
             cooldown=cooldown,
             observers=observers,
             auth_scheme=config.auth_scheme,
-            max_response_bytes=self._max_response_bytes,
+            max_response_bytes=config.max_response_bytes,
         )
 
     @property
@@ -269,6 +259,7 @@ class Client:
         poll: PollPolicy | None = None,
         auth_scheme: AuthScheme | None = None,
         default_headers: Mapping[str, str] | None = None,
+        max_response_bytes: int | None = None,
     ) -> Client:
         """A client with some settings changed that shares this one's connection pool.
 
@@ -276,22 +267,12 @@ class Client:
         and the hooks and tracing. Closing the new client leaves the pool open; closing
         this one closes it for both.
         """
+        changes = {name: value for name, value in locals().items() if name in CONFIG_ARGUMENTS}
         arguments = self._config.arguments()
-        changes: dict[str, Any] = {
-            "api_key": api_key,
-            "base_url": base_url,
-            "workflow_id": workflow_id,
-            "timeout": timeout,
-            "retry": retry,
-            "poll": poll,
-            "auth_scheme": auth_scheme,
-            "default_headers": default_headers,
-        }
         arguments.update({name: value for name, value in changes.items() if value is not None})
-        if region is not None:
-            arguments.update(region=region, base_url=base_url)
+        if region is not None:  # a new region means its URL, unless one is given too
+            arguments.update(base_url=base_url)
         derived = object.__new__(type(self))
-        derived._max_response_bytes = self._max_response_bytes
         # Derive from this client's settings alone: the environment was read once already.
         config = resolve_config(**arguments, environ={})
         derived._bind(
