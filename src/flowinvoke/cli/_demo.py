@@ -8,17 +8,16 @@ or without colour; on a terminal the slow runs also get the live status line.
 
 from __future__ import annotations
 
-import logging
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from .._errors import APIStatusError, WorkflowFailedError
 from .._models import WorkflowRun
+from .._observe import Hooks, RetryEvent
 from .._poll_policy import PollPolicy
 from .._retry import RetryPolicy
 from .._sync.client import Client
@@ -169,11 +168,13 @@ class _Demo:
         faults_before = self.emulator.counters.faults["server_error"]
         retries: list[str] = []
 
-        def retried(line: str) -> None:
+        def retried(event: RetryEvent) -> None:
+            line = _retry_summary(event, self.retry.max_retries + 1)
             retries.append(line)
             self.say(f"retrying: {line}", style="yellow")
 
-        with self.client("demo-slow") as client, _retry_log(retried):
+        hooks = Hooks(on_retry=retried)  # the public hook: no log records to parse
+        with self.client("demo-slow", hooks=hooks) as client:
             started = time.monotonic()
             progress = RunProgress(
                 live=self._live(), console=self.console, indent="  ", polls=self._polls()
@@ -294,9 +295,9 @@ class _Demo:
 
     # -- helpers ---------------------------------------------------------------------------
 
-    def client(self, workflow: str) -> Client:
+    def client(self, workflow: str, **options: Any) -> Client:
         """A flowinvoke `Client` bound to a demo workflow, served in-process."""
-        return self.emulator.client(workflow, poll=self.poll, retry=self.retry)
+        return self.emulator.client(workflow, poll=self.poll, retry=self.retry, **options)
 
     def heading(self, number: int, title: str, workflow: str) -> None:
         """The step's heading rule."""
@@ -365,38 +366,13 @@ def _indented(renderable: RenderableType) -> RenderableType:
     return Padding(renderable, (0, 0, 0, 2), expand=False)
 
 
-@contextmanager
-def _retry_log(report: Callable[[str], None]) -> Iterator[None]:
-    """Report the `flowinvoke` logger's retry records (INFO) while inside, briefly."""
-
-    class Collect(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            if record.msg.startswith("retrying") and isinstance(record.args, tuple):
-                report(_retry_summary(record.args))
-
-    logger = logging.getLogger("flowinvoke")
-    handler = Collect(logging.INFO)
-    level, propagate = logger.level, logger.propagate
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
-    try:
-        yield
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
-        logger.propagate = propagate
-
-
-def _retry_summary(args: tuple[object, ...]) -> str:
-    """`query, attempt 2 of 3, in 0.01s, after HTTP 503` from the retry log record's args."""
-    try:
-        _provider, operation, attempt, attempts, delay, error = args
-        cause = (
-            f"HTTP {error.status_code}"
-            if isinstance(error, APIStatusError)
-            else type(error).__name__
-        )
-        return f"{operation}, attempt {attempt} of {attempts}, in {delay:.2f}s, after {cause}"
-    except (TypeError, ValueError):  # pragma: no cover - the record's shape changed
-        return "a request, after a transient failure"
+def _retry_summary(event: RetryEvent, attempts: int) -> str:
+    """`query, attempt 2 of 3, in 0.01s, after HTTP 503`, from a retry hook's event."""
+    error = event.error
+    cause = (
+        f"HTTP {error.status_code}" if isinstance(error, APIStatusError) else type(error).__name__
+    )
+    return (
+        f"{event.request.operation}, attempt {event.request.attempt + 1} of {attempts}, "
+        f"in {event.delay:.2f}s, after {cause}"
+    )
