@@ -9,7 +9,6 @@ from __future__ import annotations
 import inspect
 import threading
 import time
-from collections import deque
 from collections.abc import (
     AsyncGenerator,
     AsyncIterator,
@@ -188,47 +187,44 @@ class AsyncRequestSlots:
 
     httpx's own pool also queues requests, but it rescans its whole queue whenever a
     connection frees up: with thousands of runs polling through ten connections that costs
-    more CPU than the requests. Waiting here instead keeps the pool's queue empty.
+    more CPU than the requests. Waiting here instead keeps the pool's queue empty. The
+    queue is anyio's `Semaphore` with `fast_acquire` (a free slot is taken without yielding
+    to the loop), which measured twice as fast as a queue of our own events.
 
     The slots (like the connections) belong to one event loop at a time: a client used
-    from a second loop while the first still has requests here would wait on an event the
-    other loop sets, forever. That raises `ConfigurationError` at once; a loop may take
+    from a second loop while the first still has requests here would wait on the other
+    loop's semaphore forever. That raises `ConfigurationError` at once; a loop may take
     the client over once the previous one has nothing in flight.
     """
 
     def __init__(self, size: int | None) -> None:
-        self._free = size
-        self._waiting: deque[anyio.Event] = deque()
+        self._size = size
+        self._semaphore: anyio.Semaphore | None = None
         self._loop: object = None
         self._users = 0
 
     @asynccontextmanager
     async def hold(self, deadline: Deadline) -> AsyncIterator[None]:
         """Hold a slot for one request; raise `PoolTimeout` if none comes free in time."""
-        self._enter_loop()
+        semaphore = self._enter_loop()
         try:
-            if self._free is None:
+            if semaphore is None:
                 yield
                 return
-            # A free slot is taken without yielding to the loop: anyio's CapacityLimiter
-            # yields on every acquire, which cost 0.6 ms per request at 10 in flight.
-            if self._free > 0 and not self._waiting:
-                self._free -= 1
-            else:
-                served = False
-                with anyio.move_on_after(deadline.remaining() if deadline.finite else None):
-                    await self._wait_for_slot()
-                    served = True
-                if not served:
-                    raise PoolTimeout("no request slot came free before the deadline")
+            acquired = False
+            with anyio.move_on_after(deadline.remaining() if deadline.finite else None):
+                await semaphore.acquire()
+                acquired = True
+            if not acquired:
+                raise PoolTimeout("no request slot came free before the deadline")
             try:
                 yield
             finally:
-                self._release()
+                semaphore.release()
         finally:
             self._users -= 1
 
-    def _enter_loop(self) -> None:
+    def _enter_loop(self) -> anyio.Semaphore | None:
         loop = anyio.lowlevel.current_token().native_token
         if loop is not self._loop:
             if self._users:
@@ -240,26 +236,10 @@ class AsyncRequestSlots:
                     "belongs to one loop at a time; build one client per event loop"
                 )
             self._loop = loop
+            if self._size is not None:  # a semaphore of the loop that now uses the client
+                self._semaphore = anyio.Semaphore(self._size, fast_acquire=True)
         self._users += 1
-
-    async def _wait_for_slot(self) -> None:
-        handed_over = anyio.Event()
-        self._waiting.append(handed_over)
-        try:
-            await handed_over.wait()
-        except BaseException:
-            if handed_over.is_set():  # a slot arrived as the wait was cancelled: pass it on
-                self._release()
-            else:
-                self._waiting.remove(handed_over)
-            raise
-
-    def _release(self) -> None:
-        if self._waiting:
-            self._waiting.popleft().set()  # the slot goes straight to the longest waiter
-        else:
-            assert self._free is not None
-            self._free += 1
+        return self._semaphore
 
 
 class SyncRequestSlots:
