@@ -52,7 +52,7 @@ from .._sync.client import DEFAULT_BATCH_CONCURRENCY, DEFAULT_MAX_CONNECTIONS, C
 from ._exit import ExitCode, Job, exit_with, flag_words, handle_errors, interrupted_code
 from ._journal import StartedJournal, journal_path, read_journal
 from ._live import BatchProgressBar
-from ._render import err_console, error_line, format_seconds, note_line
+from ._render import err_console, error_line, format_duration, note_line
 from ._results import (
     IndexSet,
     ResultWriter,
@@ -420,5 +420,5 @@ def _summary(tally: BatchProgress, elapsed: float, out: Path, skipped: int) -> s
     resumed = f"; {skipped} skipped (already in {out})" if skipped else ""
     return (
         f"batch: {tally.done} done, {tally.succeeded} succeeded, {tally.failed} failed "
-        f"in {format_seconds(elapsed)}{rate}; results in {out}{resumed}"
+        f"in {format_duration(elapsed)}{rate}; results in {out}{resumed}"
     )

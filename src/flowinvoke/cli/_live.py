@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from .._batch import BatchProgress
 from .._models import RunStatus, WorkflowRun
-from ._render import STATUS_STYLES, err_console, format_seconds
+from ._render import STATUS_STYLES, err_console, format_duration
 from ._safe import clean
 
 if TYPE_CHECKING:
@@ -100,7 +100,7 @@ class RunProgress:
             status = self.last.status
             text.append("  ")
             text.append(status.value, style=STATUS_STYLES[status])
-        text.append(f"  {format_seconds(self.elapsed)}", style="dim")
+        text.append(f"  {format_duration(self.elapsed)}", style="dim")
         polls = self.polls
         if polls:
             text.append(f"  {polls} poll{'s' if polls != 1 else ''}", style="dim")
@@ -112,7 +112,7 @@ class RunProgress:
         text = Text(self._indent)
         text.append(f"run {clean(run.id)}: " if run.id else "run: ")
         text.append(run.status.value, style=STATUS_STYLES[run.status])
-        details = [format_seconds(self.elapsed)]
+        details = [format_duration(self.elapsed)]
         if self.polls:
             details.append(f"{self.polls} poll{'s' if self.polls != 1 else ''}")
         text.append(f"  ({', '.join(details)})", style="dim")
