@@ -79,9 +79,17 @@ class BatchTally:
         with self._lock:
             self._done += 1
             self._failed += not item.ok
-            return BatchProgress(
-                done=self._done,
-                succeeded=self._done - self._failed,
-                failed=self._failed,
-                in_flight=self._started - self._done,
-            )
+            return self._progress()
+
+    def progress(self) -> BatchProgress:
+        """The tally so far (a progress display redraws from it after each start)."""
+        with self._lock:
+            return self._progress()
+
+    def _progress(self) -> BatchProgress:
+        return BatchProgress(
+            done=self._done,
+            succeeded=self._done - self._failed,
+            failed=self._failed,
+            in_flight=self._started - self._done,
+        )

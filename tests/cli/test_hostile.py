@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 import flowinvoke
-from flowinvoke.cli import _batch, _settings
+from flowinvoke.cli import _batch, _live, _results, _settings
 from flowinvoke.testing import Emulator, Workflow
 
 from ..policies import SHORT_JITTERED_POLL, SHORT_JITTERED_RETRY
@@ -189,9 +189,9 @@ def test_the_progress_bar_counts_runs_from_their_start(
     seen: list[tuple[int, int]] = []
 
     def record(self: Any, tally: Any, running: int | None = None) -> None:
-        seen.append((tally.done, tally.running if running is None else running))
+        seen.append((tally.done, tally.in_flight if running is None else running))
 
-    monkeypatch.setattr(_batch._Display, "update", record)
+    monkeypatch.setattr(_live.BatchProgressBar, "update", record)
     batch_hostile.add_workflow(Workflow(id="slowish", api_key="sk-cli-slowish-1", polls=3))
     inputs = tmp_path / "in.jsonl"
     inputs.write_text("".join(f'{{"n": {n}}}\n' for n in range(4)), "utf-8")
@@ -226,7 +226,7 @@ def test_a_result_that_cannot_be_encoded_becomes_an_error_line() -> None:
     for _ in range(100_000):
         deep = [deep]
     line = {"index": 7, "run_id": "run-7", "status": "SUCCEEDED", "output": deep, "error": None}
-    written = json.loads(_batch._encode(line))
+    written = json.loads(_results._encode(line))
     assert written["index"] == 7
     assert written["run_id"] == "run-7"
     assert written["output"] is None

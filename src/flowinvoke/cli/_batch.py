@@ -22,22 +22,19 @@ Ctrl-C, 143 SIGTERM (the output stays valid; `--resume` continues).
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import re
 import sys
-import threading
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping
-from contextlib import AbstractContextManager, closing, contextmanager, nullcontext, suppress
+from contextlib import AbstractContextManager, closing, contextmanager, nullcontext
 from functools import partial
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 import click
 
-from .._batch_items import BatchItem
+from .._batch_items import BatchItem, BatchProgress, BatchTally
 from .._compat import sync_map_unordered
 from .._errors import (
     APIError,
@@ -54,15 +51,23 @@ from .._models import WorkflowRun
 from .._sync.client import DEFAULT_BATCH_CONCURRENCY, DEFAULT_MAX_CONNECTIONS, Client
 from ._exit import ExitCode, Job, exit_with, flag_words, handle_errors, interrupted_code
 from ._journal import StartedJournal, journal_path, read_journal
-from ._render import err_console, error_line, format_seconds, note_line
-from ._safe import clean_json
+from ._live import BatchProgressBar
+from ._render import err_console, error_line, format_duration, note_line
+from ._results import (
+    IndexSet,
+    ResultWriter,
+    count_todo,
+    error_result,
+    parse_input,
+    result_line,
+    scan_results,
+)
 from ._settings import Settings, client_options
 
 if TYPE_CHECKING:
-    from rich.console import Console
-    from rich.progress import Progress, TaskID
+    pass
 
-__all__ = ["batch", "make_client", "result_line"]
+__all__ = ["batch", "make_client"]
 
 #: Errors that every other input of the batch would meet too: the batch stops at the first.
 #: Their inputs are not written, so `--resume` runs them once the cause is fixed.
@@ -81,154 +86,6 @@ def make_client(
     return Client(
         **settings.client_kwargs(), rate_limit=rate_limit, max_connections=max_connections
     )
-
-
-def _parse(raw: bytes) -> dict[str, Any] | str:
-    """The input object of a line, or why it is not one (a message for its error line)."""
-    try:
-        value = json.loads(raw)
-        json.dumps(value)  # the client must be able to send it again
-    except RecursionError:
-        return "not a usable JSON object: nested too deeply"
-    except ValueError as exc:  # UnicodeDecodeError included
-        return f"not valid JSON: {exc}"
-    if not isinstance(value, dict):
-        kind = "an array" if isinstance(value, list) else type(value).__name__
-        return f"expected a JSON object, got {kind}"
-    return value
-
-
-def result_line(item: BatchItem, index: int) -> dict[str, Any]:
-    """The output line of one finished input (before `json.dumps`)."""
-    run = item.run
-    error: dict[str, str] | None = None
-    if item.error is not None:
-        error = {"type": type(item.error).__name__, "message": flag_words(str(item.error))}
-    elif not item.ok:  # pragma: no cover - a batch item without success carries an error
-        error = {"type": "Unknown", "message": "the run did not succeed"}
-    return {
-        "index": index,
-        "run_id": item.run_id,
-        "status": None if run is None else run.status.value,
-        "output": None if run is None else run.output,
-        "error": error,
-    }
-
-
-def _error_line(index: int, kind: str, message: str, **known: Any) -> dict[str, Any]:
-    return {
-        "index": index,
-        "run_id": known.get("run_id"),
-        "status": known.get("status"),
-        "output": None,
-        "error": {"type": kind, "message": message},
-    }
-
-
-def _encode(line: dict[str, Any]) -> bytes:
-    """One result line as UTF-8 JSON (key masked, control characters escaped).
-
-    A result that cannot be written so (an output holding a lone surrogate, or nested too
-    deeply to encode) becomes an error line of type `UnwritableResult` with its run id and
-    status, so that its input is done and a resume never starts it again.
-    """
-    try:
-        return (clean_json(json.dumps(line, ensure_ascii=False, default=str)) + "\n").encode()
-    except (ValueError, RecursionError) as exc:  # UnicodeEncodeError is a ValueError
-        reason = f"the result cannot be written as UTF-8 JSON: {type(exc).__name__}: {exc}"
-        known = {name: line.get(name) for name in ("run_id", "status")}
-        fallback = _error_line(line["index"], "UnwritableResult", reason, **known)
-        return (clean_json(json.dumps(fallback, default=str)) + "\n").encode()
-
-
-class _IndexSet:
-    """A set of non-negative ints as a bitmap: a million indices take 125 kB."""
-
-    __slots__ = ("_bits", "count")
-
-    def __init__(self) -> None:
-        self._bits = bytearray()
-        self.count = 0
-
-    def add(self, index: int) -> bool:
-        """Add `index`; False if it was there already."""
-        byte, bit = divmod(index, 8)
-        if byte >= len(self._bits):
-            self._bits.extend(bytes(max(byte + 1 - len(self._bits), len(self._bits))))
-        if self._bits[byte] >> bit & 1:
-            return False
-        self._bits[byte] |= 1 << bit
-        self.count += 1
-        return True
-
-    def __contains__(self, index: int) -> bool:
-        byte, bit = divmod(index, 8)
-        return byte < len(self._bits) and bool(self._bits[byte] >> bit & 1)
-
-
-#: The start of every line this command writes: a resume reads a million of them in a second.
-_INDEX_PREFIX = re.compile(rb'\{"index": (\d+), ')
-
-
-def _index_of(line: bytes) -> int | None:
-    """The `index` of a result line, or None if it is not one."""
-    match = _INDEX_PREFIX.match(line)
-    if match is not None and line.rstrip().endswith(b"}"):
-        return int(match[1])
-    try:  # written by hand, or by another tool: read it properly
-        index = json.loads(line)["index"]
-    except (ValueError, TypeError, KeyError):
-        return None
-    return index if type(index) is int and index >= 0 else None
-
-
-def _scan_results(path: Path) -> _IndexSet:
-    """The indices already in a results file; a torn last line is truncated away.
-
-    Raises:
-        click.UsageError: a complete line is not a result line of this command.
-    """
-    done = _IndexSet()
-    good = 0  # the end of the last complete line
-    with path.open("rb") as file:
-        for number, raw in enumerate(file, start=1):
-            if not raw.endswith(b"\n"):
-                break  # torn: written by a process that died mid-line
-            good += len(raw)
-            if not raw.strip():
-                continue
-            index = _index_of(raw)
-            if index is None:
-                raise click.UsageError(
-                    f"line {number} of {path} is not a result line of 'flowinvoke batch'; "
-                    "choose another --out"
-                )
-            done.add(index)
-    if good < path.stat().st_size:
-        with path.open("r+b") as file:
-            file.truncate(good)
-    return done
-
-
-class _ResultWriter:
-    """Appends result lines, each in one write and flushed; never leaves a torn line."""
-
-    def __init__(self, file: IO[bytes]) -> None:
-        self._file = file
-        self._good = file.seek(0, os.SEEK_END)
-        self.written = 0
-
-    def write(self, line: dict[str, Any]) -> None:
-        data = _encode(line)
-        self._file.write(data)
-        self._file.flush()
-        self._good += len(data)
-        self.written += 1
-
-    def repair(self) -> None:
-        """Cut off a line an interruption left half-written (a signal during `write`)."""
-        with suppress(OSError, ValueError):  # best effort, on the way out
-            self._file.truncate(self._good)
 
 
 class _Inputs:
@@ -254,7 +111,7 @@ class _Inputs:
         for number, raw in enumerate(self._file):
             if not raw.strip() or self._skip(number):
                 continue
-            value = _parse(raw)
+            value = parse_input(raw)
             if isinstance(value, str):
                 if self.on_bad is not None:
                     self.on_bad(number, value)
@@ -270,102 +127,6 @@ class _Inputs:
     def line_of(self, item: BatchItem) -> int:
         """The line number of a finished item's input (forgotten once asked)."""
         return self._lines.pop(item.index)
-
-
-def _count_todo(path: Path, done: _IndexSet) -> int:
-    """Non-blank lines not done yet: a quick pass that gives the progress bar its total."""
-    with path.open("rb") as file:
-        return sum(1 for number, raw in enumerate(file) if raw.strip() and number not in done)
-
-
-class _Tally:
-    """Inputs done, succeeded and failed with an API error; runs in flight (any thread)."""
-
-    def __init__(self) -> None:
-        self.done = self.succeeded = self.api_errors = 0
-        self._running: set[int] = set()
-        self._lock = threading.Lock()
-
-    @property
-    def failed(self) -> int:
-        return self.done - self.succeeded
-
-    @property
-    def running(self) -> int:
-        return len(self._running)
-
-    def started(self, line: int) -> None:
-        with self._lock:
-            self._running.add(line)
-
-    def finished(self, line: int, *, ok: bool, api_error: bool) -> None:
-        with self._lock:
-            self._running.discard(line)
-            self.done += 1
-            self.succeeded += ok
-            self.api_errors += api_error
-
-
-class _Display:
-    """A rich progress bar on a terminal; nothing otherwise (the summary line follows)."""
-
-    def __init__(self, console: Console, total: int | None) -> None:
-        self._console = console
-        self._total = total
-        self._progress: Progress | None = None
-        self._task: TaskID | None = None
-
-    def __enter__(self) -> _Display:
-        if self._console.is_terminal:
-            self._progress = _make_progress(self._console, eta=self._total is not None)
-            self._progress.start()
-            self._task = self._progress.add_task("batch", total=self._total, failed=0, running=0)
-        return self
-
-    def update(self, tally: _Tally) -> None:
-        if self._progress is not None and self._task is not None:
-            self._progress.update(
-                self._task, completed=tally.done, failed=tally.failed, running=tally.running
-            )
-
-    def __exit__(self, *exc: object) -> None:
-        if self._progress is not None:
-            self._progress.stop()
-            self._progress = None
-
-
-def _make_progress(console: Console, *, eta: bool) -> Progress:
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        ProgressColumn,
-        SpinnerColumn,
-        Task,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-    from rich.text import Text
-
-    class RateColumn(ProgressColumn):
-        def render(self, task: Task) -> Text:
-            elapsed = task.elapsed or 0.0
-            rate = task.completed / elapsed if elapsed > 0 else 0.0
-            return Text(f"{rate:.1f}/s", style="dim")
-
-    columns: list[ProgressColumn | str] = [
-        SpinnerColumn(),
-        BarColumn() if eta else TextColumn(""),
-        MofNCompleteColumn() if eta else TextColumn("{task.completed} done"),
-        TextColumn("[red]{task.fields[failed]} failed"),
-        TextColumn("[cyan]{task.fields[running]} running"),
-        RateColumn(),
-        TimeElapsedColumn(),
-    ]
-    if eta:
-        columns += ["left", TimeRemainingColumn()]
-    return Progress(*columns, console=console, transient=True, refresh_per_second=4)
 
 
 @contextmanager
@@ -482,7 +243,7 @@ def batch(
     """
     try:
         _check_paths(inputs, out, resume)
-        done = _scan_results(out) if resume and out.exists() else _IndexSet()
+        done = scan_results(out) if resume and out.exists() else IndexSet()
         recorded = read_journal(journal_path(out)) if resume else {}
     except OSError as exc:
         raise click.BadParameter(
@@ -494,7 +255,7 @@ def batch(
         console = err_console()
         total = None
         if inputs != "-" and console.is_terminal:
-            total = _count_todo(Path(inputs), done)
+            total = count_todo(Path(inputs), done)
         connections = min(concurrency, DEFAULT_MAX_CONNECTIONS)
         with make_client(settings, rate_limit=rate, max_connections=connections) as client:
             job.bind(client)
@@ -509,10 +270,10 @@ def batch(
                 code = _run(
                     client,
                     _Inputs(source, skip=lambda line: line in done or line in waits),
-                    _ResultWriter(results),
+                    ResultWriter(results),
                     journal,
                     waits,
-                    display=_Display(console, total),
+                    display=BatchProgressBar(console, total),
                     out=out,
                     skipped=done.count,
                     concurrency=concurrency,
@@ -568,18 +329,19 @@ def _items(
 def _run(
     client: Client,
     inputs: _Inputs,
-    writer: _ResultWriter,
+    writer: ResultWriter,
     journal: StartedJournal,
     waits: Mapping[int, str],
     *,
-    display: _Display,
+    display: BatchProgressBar,
     out: Path,
     skipped: int,
     concurrency: int,
     user_id: str | None,
     timeout: float | None,
 ) -> ExitCode:
-    tally = _Tally()
+    tally = BatchTally()
+    api_errors = 0
     started = time.monotonic()
     stopped_by: Exception | None = None
     finished = False
@@ -588,17 +350,17 @@ def _run(
         line = inputs.line_number(index)
         if run.id is not None:
             journal.record(line, run.id)  # before the wait: a killed batch knows this run
-        tally.started(line)
-        display.update(tally)
+        tally.started()
+        display.update(tally.progress())
 
     def on_bad(line: int, message: str) -> None:
-        writer.write(_error_line(line, "InvalidInput", message))
-        tally.finished(line, ok=False, api_error=False)
-        display.update(tally)
+        writer.write(error_result(line, "InvalidInput", message))
+        tally.started()
+        display.update(tally.finished(BatchItem(line, None, None, ValueError(message))))
 
     inputs.on_bad = on_bad
-    for line in waits:
-        tally.started(line)
+    for _ in waits:
+        tally.started()
     items = _items(
         client,
         waits,
@@ -610,14 +372,14 @@ def _run(
     )
     try:
         with display, closing(items):
-            display.update(tally)
+            display.update(tally.progress())
             for line, item in items:
                 if isinstance(item.error, _STOP_API + _STOP_USAGE):
                     stopped_by = item.error
                     break
                 writer.write(result_line(item, line))
-                tally.finished(line, ok=item.ok, api_error=isinstance(item.error, APIError))
-                display.update(tally)
+                api_errors += isinstance(item.error, APIError)
+                display.update(tally.finished(item))
         finished = stopped_by is None
     except OSError as exc:  # the disk is full, the input file went away, ...
         writer.repair()
@@ -637,25 +399,26 @@ def _run(
         return code
     finally:
         journal.close(delete=finished)
+    progress = tally.progress()
     elapsed = time.monotonic() - started
     if stopped_by is not None:
         error_line(
             f"stopped: {type(stopped_by).__name__}: {flag_words(str(stopped_by))} "
-            f"({tally.done} results written to {out}); fix it and rerun with --resume"
+            f"({progress.done} results written to {out}); fix it and rerun with --resume"
         )
         return ExitCode.USAGE if isinstance(stopped_by, _STOP_USAGE) else ExitCode.API_ERROR
-    note_line(_summary(tally, elapsed, out, skipped))
-    if tally.failed == 0:
+    note_line(_summary(progress, elapsed, out, skipped))
+    if progress.failed == 0:
         return ExitCode.OK
-    if tally.api_errors == tally.done:
+    if api_errors == progress.done:
         return ExitCode.API_ERROR
     return ExitCode.RUN_FAILED
 
 
-def _summary(tally: _Tally, elapsed: float, out: Path, skipped: int) -> str:
+def _summary(tally: BatchProgress, elapsed: float, out: Path, skipped: int) -> str:
     rate = f", {tally.done / elapsed:.1f}/s" if elapsed > 0 and tally.done else ""
     resumed = f"; {skipped} skipped (already in {out})" if skipped else ""
     return (
         f"batch: {tally.done} done, {tally.succeeded} succeeded, {tally.failed} failed "
-        f"in {format_seconds(elapsed)}{rate}; results in {out}{resumed}"
+        f"in {format_duration(elapsed)}{rate}; results in {out}{resumed}"
     )

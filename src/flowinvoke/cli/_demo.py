@@ -23,7 +23,7 @@ from .._retry import RetryPolicy
 from .._sync.client import Client
 from ._exit import Job, handle_errors
 from ._live import RunProgress
-from ._render import format_seconds, out_console, output_renderable, run_table
+from ._render import format_duration, out_console, output_renderable, run_table
 from ._settings import Settings
 
 if TYPE_CHECKING:
@@ -282,7 +282,7 @@ class _Demo:
                 row.workflow,
                 row.provider,
                 Text(row.status, style=style),
-                format_seconds(row.seconds),
+                format_duration(row.seconds),
                 row.note,
             )
         self.console.print(table)

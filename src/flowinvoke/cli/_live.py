@@ -1,9 +1,10 @@
-"""The live status line shown on standard error while a command waits for a run.
+"""The live progress shown on standard error: one run's status line, or a batch's bar.
 
 On a terminal: a spinner with the run id, its status, the time elapsed and the number of
 polls, redrawn in place (rich `Live`, cleared when the wait ends). Each change of status is
 also printed as a line of its own, on a terminal or not, so logs and CI output show the
-run's progress too: `run 6f0c…: RUNNING  (0.61s, 2 polls)`.
+run's progress too: `run 6f0c…: RUNNING  (0.61s, 2 polls)`. `flowinvoke batch` shows a
+progress bar instead (done, failed, running, rate), on a terminal only.
 """
 
 from __future__ import annotations
@@ -13,17 +14,19 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING
 
+from .._batch_items import BatchProgress
 from .._models import RunStatus, WorkflowRun
-from ._render import STATUS_STYLES, err_console, format_seconds
+from ._render import STATUS_STYLES, err_console, format_duration
 from ._safe import clean
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
     from rich.live import Live
+    from rich.progress import Progress, TaskID
     from rich.spinner import Spinner
     from rich.text import Text
 
-__all__ = ["RunProgress"]
+__all__ = ["BatchProgressBar", "RunProgress"]
 
 
 class RunProgress:
@@ -97,7 +100,7 @@ class RunProgress:
             status = self.last.status
             text.append("  ")
             text.append(status.value, style=STATUS_STYLES[status])
-        text.append(f"  {format_seconds(self.elapsed)}", style="dim")
+        text.append(f"  {format_duration(self.elapsed)}", style="dim")
         polls = self.polls
         if polls:
             text.append(f"  {polls} poll{'s' if polls != 1 else ''}", style="dim")
@@ -109,7 +112,7 @@ class RunProgress:
         text = Text(self._indent)
         text.append(f"run {clean(run.id)}: " if run.id else "run: ")
         text.append(run.status.value, style=STATUS_STYLES[run.status])
-        details = [format_seconds(self.elapsed)]
+        details = [format_duration(self.elapsed)]
         if self.polls:
             details.append(f"{self.polls} poll{'s' if self.polls != 1 else ''}")
         text.append(f"  ({', '.join(details)})", style="dim")
@@ -150,3 +153,65 @@ class RunProgress:
         if self._display is not None:
             self._display.stop()
             self._display = None
+
+
+class BatchProgressBar:
+    """A rich progress bar on a terminal; nothing otherwise (the summary line follows)."""
+
+    def __init__(self, console: Console, total: int | None) -> None:
+        self._console = console
+        self._total = total
+        self._progress: Progress | None = None
+        self._task: TaskID | None = None
+
+    def __enter__(self) -> BatchProgressBar:
+        if self._console.is_terminal:
+            self._progress = _make_progress(self._console, eta=self._total is not None)
+            self._progress.start()
+            self._task = self._progress.add_task("batch", total=self._total, failed=0, running=0)
+        return self
+
+    def update(self, tally: BatchProgress) -> None:
+        if self._progress is not None and self._task is not None:
+            self._progress.update(
+                self._task, completed=tally.done, failed=tally.failed, running=tally.in_flight
+            )
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+
+def _make_progress(console: Console, *, eta: bool) -> Progress:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        SpinnerColumn,
+        Task,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+    from rich.text import Text
+
+    class RateColumn(ProgressColumn):
+        def render(self, task: Task) -> Text:
+            elapsed = task.elapsed or 0.0
+            rate = task.completed / elapsed if elapsed > 0 else 0.0
+            return Text(f"{rate:.1f}/s", style="dim")
+
+    columns: list[ProgressColumn | str] = [
+        SpinnerColumn(),
+        BarColumn() if eta else TextColumn(""),
+        MofNCompleteColumn() if eta else TextColumn("{task.completed} done"),
+        TextColumn("[red]{task.fields[failed]} failed"),
+        TextColumn("[cyan]{task.fields[running]} running"),
+        RateColumn(),
+        TimeElapsedColumn(),
+    ]
+    if eta:
+        columns += ["left", TimeRemainingColumn()]
+    return Progress(*columns, console=console, transient=True, refresh_per_second=4)

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 __all__ = [
     "err_console",
     "error_line",
-    "format_seconds",
+    "format_duration",
     "note_line",
     "out_console",
     "render_run",
@@ -84,7 +84,7 @@ def status_text(run: WorkflowRun) -> Text:
     return text
 
 
-def format_seconds(seconds: float) -> str:
+def format_duration(seconds: float) -> str:
     """`0.42s`, `12.3s`, `4m05s`: short enough for a status line."""
     if seconds < 10:
         return f"{seconds:.2f}s"
@@ -95,7 +95,7 @@ def format_seconds(seconds: float) -> str:
 
 
 def _duration(value: timedelta | None) -> str | None:
-    return None if value is None else format_seconds(value.total_seconds())
+    return None if value is None else format_duration(value.total_seconds())
 
 
 def run_json(run: WorkflowRun) -> dict[str, Any]:

@@ -34,7 +34,7 @@ from ._wire import (
     WireResponse,
     WireStream,
     dropped_after_first_chunk,
-    format_seconds,
+    header_seconds,
     immediately,
     json_response,
 )
@@ -413,7 +413,7 @@ class Emulator:
         retry: tuple[tuple[str, str], ...] = ()
         if fault.retry_after is not None or kind == "rate_limit":
             seconds = 1.0 if fault.retry_after is None else fault.retry_after
-            retry = (("retry-after", format_seconds(seconds)),)
+            retry = (("retry-after", header_seconds(seconds)),)
         error_kind: ErrorKind = "internal"
         status = 200
         if kind == "rate_limit":

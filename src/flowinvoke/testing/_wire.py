@@ -182,7 +182,7 @@ def bearer_token(headers: Mapping[str, str]) -> str | None:
     return value[len("Bearer ") :].strip() or None
 
 
-def format_seconds(seconds: float) -> str:
+def header_seconds(seconds: float) -> str:
     """Header text for a number of seconds: "2" for whole numbers, "0.05" otherwise."""
     if float(seconds).is_integer():
         return str(int(seconds))
