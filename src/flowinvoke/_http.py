@@ -5,7 +5,8 @@ httpx-compatible client is a change to this file only. It also builds the transp
 client makes for itself: httpx's own by default (which respx mocks and OpenTelemetry's
 httpx instrumentation observes), httpx over aiohttp when asked (`fast_transport=True`:
 about 0.6 ms of client CPU per request on 2 cores, against 1.4 to 5.6 ms for httpx's own
-pool). httpx's own is wrapped so that
+pool). httpx's own is wrapped (its httpcore network backend, in `_deadline_backend`,
+imported only when a transport is built, as httpx imports httpcore) so that
 
 - every socket read, write and connect of a request is cut at the request's deadline
   (a server drip-feeding bytes cannot stretch a request past it, which matters for the
@@ -29,7 +30,6 @@ from contextvars import ContextVar
 from functools import partial
 from typing import Any
 
-import httpcore
 from httpx import (
     URL,
     AsyncBaseTransport,
@@ -98,6 +98,7 @@ __all__ = [
     "WriteTimeout",
     "async_default_transport",
     "attempt",
+    "cut_to_deadline",
     "fast_transport_installed",
     "in_small_pieces",
     "known_sent",
@@ -257,8 +258,11 @@ def with_content(response: Response, body: bytes) -> Response:
     return response
 
 
-def _cut(timeout: float | None, error: type[Exception], *, writing: bool = False) -> float | None:
-    """A socket timeout, shortened to what is left of the current request's deadline."""
+def cut_to_deadline(
+    timeout: float | None, error: type[Exception], *, writing: bool = False
+) -> float | None:
+    """A socket timeout, shortened to what is left of the current request's deadline
+    (unchanged outside `attempt`); raises `error` once the deadline has passed."""
     state = _ATTEMPT.get()
     if state is None:
         return timeout
@@ -271,133 +275,6 @@ def _cut(timeout: float | None, error: type[Exception], *, writing: bool = False
     if writing:
         state.written = True
     return timeout
-
-
-class _SyncDeadlineBackend(httpcore.NetworkBackend):
-    """httpcore's blocking network backend with every operation cut at the deadline.
-
-    Why here: a blocking call cannot be cancelled from outside, and httpcore applies its
-    read timeout to each read, so a server sending one byte a second would hold a request
-    for as long as it liked. Each read, write and connect instead waits no longer than
-    what is left of the request's deadline (a contextvar read and a clock read per call).
-    """
-
-    def __init__(self, inner: httpcore.NetworkBackend) -> None:
-        self._inner = inner
-
-    def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Any = None,
-    ) -> httpcore.NetworkStream:
-        timeout = _cut(timeout, httpcore.ConnectTimeout)
-        stream = self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
-        return _SyncDeadlineStream(stream)
-
-    def connect_unix_socket(
-        self, path: str, timeout: float | None = None, socket_options: Any = None
-    ) -> httpcore.NetworkStream:
-        timeout = _cut(timeout, httpcore.ConnectTimeout)
-        return _SyncDeadlineStream(self._inner.connect_unix_socket(path, timeout, socket_options))
-
-    def sleep(self, seconds: float) -> None:
-        self._inner.sleep(seconds)
-
-
-class _SyncDeadlineStream(httpcore.NetworkStream):
-    def __init__(self, inner: httpcore.NetworkStream) -> None:
-        self._inner = inner
-
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._inner.read(max_bytes, _cut(timeout, httpcore.ReadTimeout))
-
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._inner.write(buffer, _cut(timeout, httpcore.WriteTimeout, writing=bool(buffer)))
-
-    def close(self) -> None:
-        self._inner.close()
-
-    def start_tls(
-        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
-    ) -> httpcore.NetworkStream:
-        timeout = _cut(timeout, httpcore.ConnectTimeout)
-        return _SyncDeadlineStream(self._inner.start_tls(ssl_context, server_hostname, timeout))
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._inner.get_extra_info(info)
-
-
-class _AsyncDeadlineBackend(httpcore.AsyncNetworkBackend):
-    """httpcore's async network backend with every operation cut at the deadline, and
-    every write recorded (the async client is also cut by cancellation, but only this
-    tells whether the request had been written when it was)."""
-
-    def __init__(self, inner: httpcore.AsyncNetworkBackend) -> None:
-        self._inner = inner
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Any = None,
-    ) -> httpcore.AsyncNetworkStream:
-        timeout = _cut(timeout, httpcore.ConnectTimeout)
-        stream = await self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
-        return _AsyncDeadlineStream(stream)
-
-    async def connect_unix_socket(
-        self, path: str, timeout: float | None = None, socket_options: Any = None
-    ) -> httpcore.AsyncNetworkStream:
-        timeout = _cut(timeout, httpcore.ConnectTimeout)
-        stream = await self._inner.connect_unix_socket(path, timeout, socket_options)
-        return _AsyncDeadlineStream(stream)
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
-
-
-class _AsyncDeadlineStream(httpcore.AsyncNetworkStream):
-    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
-        self._inner = inner
-
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return await self._inner.read(max_bytes, _cut(timeout, httpcore.ReadTimeout))
-
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        timeout = _cut(timeout, httpcore.WriteTimeout, writing=bool(buffer))
-        await self._inner.write(buffer, timeout)
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-    async def start_tls(
-        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
-    ) -> httpcore.AsyncNetworkStream:
-        timeout = _cut(timeout, httpcore.ConnectTimeout)
-        stream = await self._inner.start_tls(ssl_context, server_hostname, timeout)
-        return _AsyncDeadlineStream(stream)
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._inner.get_extra_info(info)
-
-
-def _own_sync_transport(limits: Limits, proxy: str | None = None) -> HTTPTransport:
-    transport = HTTPTransport(limits=limits, proxy=proxy)
-    pool: Any = transport._pool  # httpx offers no argument for the network backend
-    pool._network_backend = _SyncDeadlineBackend(pool._network_backend)
-    return transport
-
-
-def _own_async_transport(limits: Limits, proxy: str | None = None) -> AsyncHTTPTransport:
-    transport = AsyncHTTPTransport(limits=limits, proxy=proxy)
-    pool: Any = transport._pool
-    pool._network_backend = _AsyncDeadlineBackend(pool._network_backend)
-    return transport
 
 
 class _PerProcess(BaseTransport, AsyncBaseTransport):
@@ -445,7 +322,9 @@ def async_default_transport(
 
     Through `proxy` (a URL) it is httpx's own whatever `fast` says."""
     if not fast or proxy is not None:
-        return _PerProcess(partial(_own_async_transport, limits, proxy))
+        from ._deadline_backend import own_async_transport
+
+        return _PerProcess(partial(own_async_transport, limits, proxy))
     if not fast_transport_installed():
         raise ImportError('the fast transport needs: pip install "flowinvoke[fast]"')
     return _PerProcess(partial(_AiohttpTransport, limits))
@@ -458,7 +337,9 @@ def sync_default_transport(
     a URL, if given)."""
     if fast:
         raise ImportError("the fast transport serves the async client on asyncio only")
-    return _PerProcess(partial(_own_sync_transport, limits, proxy))
+    from ._deadline_backend import own_sync_transport
+
+    return _PerProcess(partial(own_sync_transport, limits, proxy))
 
 
 def _on_trio() -> bool:
