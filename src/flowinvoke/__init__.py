@@ -12,9 +12,9 @@ docs/performance.md).
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ._lazy import lazy_dir, lazy_getattr
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -81,11 +81,11 @@ _HOMES: dict[str, str] = {
     **dict.fromkeys(("Hooks", "RequestEvent", "ResponseEvent", "RetryEvent"), "._observe"),
     "PollPolicy": "._poll_policy",
     "RetryPolicy": "._retry",
+    # Public subpackages stay reachable as attributes (`flowinvoke.providers.Provider`), as
+    # when the client's imports loaded them as a side effect.
+    **{name: f".{name}" for name in ("providers", "testing", "webhooks")},
 }
 
-#: Public subpackages, reachable as attributes (`flowinvoke.providers.Provider`) as before
-#: the names became lazy, when the client imported them as a side effect.
-_SUBPACKAGES = frozenset({"providers", "testing", "webhooks"})
 
 __all__ = [
     "APIConnectionError",
@@ -126,19 +126,6 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    """Import a public name from its home module on first use, then keep it here."""
-    home = _HOMES.get(name)
-    if home is not None:
-        value = getattr(import_module(home, __name__), name)
-    elif name in _SUBPACKAGES:
-        value = import_module(f".{name}", __name__)
-    else:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    globals()[name] = value  # the next lookup is a plain module attribute
-    return value
-
-
-def __dir__() -> list[str]:
-    """The public names, imported or not, beside what the module already holds."""
-    return sorted({*globals(), *__all__})
+if not TYPE_CHECKING:  # mypy reads the imports above; a visible __getattr__ would hide typos
+    __getattr__ = lazy_getattr(__name__, _HOMES, globals())
+__dir__ = lazy_dir(globals(), __all__)

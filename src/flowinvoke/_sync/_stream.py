@@ -23,7 +23,6 @@ from .._models import WorkflowRun
 from .._poll_policy import PollPolicy
 from .._responses import read_reply, stream_error, transport_error
 from ..providers import Provider, RequestSpec, StreamError
-from ..providers._sse import SSEDecoder
 from ._poller import poll_states
 from ._requester import Requester
 
@@ -107,6 +106,8 @@ def _read_events(
     requester: Requester,
 ) -> Generator[WorkflowRun, None]:
     """The states the events of a stream tell, until its outcome, its end or its drop."""
+    from ..providers._sse import SSEDecoder  # here: only streaming providers need it
+
     decoder = SSEDecoder()
     last: WorkflowRun | None = None
     while True:

@@ -11,12 +11,14 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from .._errors import ConfigurationError, ResponseValidationError, UnsupportedOperationError
 from .._models import Webhook, WorkflowRun
 from .._operation import Operation
-from ._sse import ServerSentEvent
+
+if TYPE_CHECKING:
+    from ._sse import ServerSentEvent
 
 __all__ = [
     "AuthScheme",
@@ -25,7 +27,6 @@ __all__ = [
     "Operation",
     "Provider",
     "RequestSpec",
-    "ServerSentEvent",
     "StreamError",
 ]
 
