@@ -1,15 +1,21 @@
 """Benchmark 5: the time `import flowinvoke` takes, against `import httpx, pydantic`.
 
-Each statement runs in a fresh interpreter (`python -X importtime -c ...`), alternating, 7
-times each (3 in quick mode). Two measures, medians of the runs:
+Each statement runs in a fresh interpreter, alternating, 7 times each (3 in quick mode).
+Two measures, medians of the runs:
 
 - wall time of the whole `python -c` process, minus the median of `python -c pass`;
-- the cumulative import time `-X importtime` reports for the statement's top-level modules
-  (the interpreter's own start-up imports excluded).
+- the statement's own time, read with `time.perf_counter()` inside the process around it.
+
+The second replaces `-X importtime`'s cumulative figure, which cannot see a module imported
+through `importlib.import_module`: that is how pydantic's lazy `__init__` loads `BaseModel`
+and how flowinvoke's loads its public names, so `-X importtime` would leave out most of
+`from pydantic import BaseModel` and of `from flowinvoke import AsyncClient`.
 
 `pydantic` imports lazily (its `__init__` defers `BaseModel` and the core until first use),
-so `import httpx, pydantic` is close to httpx alone; a third row imports what flowinvoke
-itself needs of its dependencies (`from pydantic import BaseModel` included), for scale.
+and so does `flowinvoke` (PEP 562): `import flowinvoke` loads neither client. The rows
+`from flowinvoke import AsyncClient` / `Client` show what a program that calls `invoke`
+loads; the row of flowinvoke's dependencies (`from pydantic import BaseModel` included)
+is the scale for those.
 """
 
 from __future__ import annotations
@@ -25,19 +31,32 @@ NAME = "import"
 
 STATEMENTS = {
     "flowinvoke": "import flowinvoke",
+    "AsyncClient": "from flowinvoke import AsyncClient",
+    "Client": "from flowinvoke import Client",
     "httpx, pydantic": "import httpx, pydantic",
     "its dependencies": "import httpx, anyio, backoff; from pydantic import BaseModel",
     "bare interpreter": "pass",
 }
 
+#: The goal: `import flowinvoke` at most this many times `import httpx, pydantic` (issue 13).
+GOAL_RATIO = 1.25
+
+#: Runs `statement` between two clock reads (`time` is loaded at start-up: free to import).
+_TIMED = (
+    "from time import perf_counter as _start\n"
+    "_started = _start()\n"
+    "{statement}\n"
+    "print(_start() - _started)"
+)
+
 
 def once(statement: str) -> tuple[float, float]:
-    """(wall seconds, summed top-level cumulative import seconds) of one fresh interpreter."""
+    """(wall seconds of the process, seconds of the statement) in one fresh interpreter."""
     env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
     env["PYTHONPYCACHEPREFIX"] = PYCACHE
     started = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", statement],
+        [sys.executable, "-c", _TIMED.format(statement=statement)],
         capture_output=True,
         check=True,
         cwd=ROOT,
@@ -45,27 +64,7 @@ def once(statement: str) -> tuple[float, float]:
         text=True,
     )
     wall = time.perf_counter() - started
-    return wall, _top_level_cumulative(done.stderr, statement)
-
-
-def _top_level_cumulative(report: str, statement: str) -> float:
-    """Sum the cumulative microseconds of the statement's top-level imports."""
-    wanted = {
-        name.strip().split(".")[0]
-        for part in statement.replace(";", ",").split(",")
-        for name in [part.replace("import", " ").split()[-1] if "import" in part else ""]
-        if name
-    }
-    if "from pydantic" in statement:
-        wanted.add("pydantic")
-    total = 0.0
-    for line in report.splitlines():
-        if not line.startswith("import time:") or "|" not in line:
-            continue
-        _, cumulative, name = line.split("|")
-        if name.startswith(" ") and not name.startswith("  ") and name.strip() in wanted:
-            total += int(cumulative) / 1e6
-    return total
+    return wall, float(done.stdout.split()[-1])
 
 
 def run(*, quick: bool = False) -> BenchResult:
@@ -73,20 +72,21 @@ def run(*, quick: bool = False) -> BenchResult:
     repeats = 3 if quick else 7
     emit(f"[{NAME}] {len(STATEMENTS)} statements x {repeats} fresh interpreters")
     walls: dict[str, list[float]] = {name: [] for name in STATEMENTS}
-    imports: dict[str, list[float]] = {name: [] for name in STATEMENTS}
+    imports: dict[str, list[float]] = {name: [] for name in STATEMENTS}  # in-process times
     for statement in STATEMENTS.values():  # fill the bytecode cache and file cache
         once(statement)
     for _ in range(repeats):
         for name, statement in STATEMENTS.items():
-            wall, cumulative = once(statement)
+            wall, own = once(statement)
             walls[name].append(wall)
-            imports[name].append(cumulative)
+            imports[name].append(own)
     bare = median(walls["bare interpreter"])
     table = Table(
         f"Import time (fresh interpreters, median of {repeats})",
-        ["statement", "process wall", "wall - bare interpreter", "-X importtime cumulative"],
+        ["statement", "process wall", "wall - bare interpreter", "statement (in process)"],
         notes=[
-            "pydantic's `import pydantic` is lazy; the third row forces `BaseModel`",
+            "`import pydantic` and `import flowinvoke` are lazy; the client rows and the "
+            "dependencies row load what a call needs (pydantic's `BaseModel` included)",
             "bytecode is cached (PYTHONPYCACHEPREFIX in the temp folder, filled by a first "
             "untimed round), as for an installed package",
         ],
@@ -100,24 +100,33 @@ def run(*, quick: bool = False) -> BenchResult:
                 "-" if name == "bare interpreter" else f"{median(imports[name]) * 1000:.0f} ms",
             ]
         )
-    ours = median(imports["flowinvoke"])
     theirs = median(imports["httpx, pydantic"])
-    ours_wall = median(walls["flowinvoke"]) - bare
     theirs_wall = median(walls["httpx, pydantic"]) - bare
+
+    def ratios(name: str) -> str:
+        ours = median(imports[name])
+        ours_wall = median(walls[name]) - bare
+        return (
+            f"{ours / theirs:.2f} x in process ({ours * 1000:.0f} vs {theirs * 1000:.0f} ms), "
+            f"{ours_wall / theirs_wall:.2f} x by wall time"
+        )
+
     goals = [
         Goal(
             "`import flowinvoke` vs `import httpx, pydantic`",
-            "<= 1.3 x",
-            f"{ours / theirs:.2f} x by -X importtime ({ours * 1000:.0f} vs "
-            f"{theirs * 1000:.0f} ms); {ours_wall / theirs_wall:.2f} x by wall time",
-            ours <= 1.3 * theirs,
+            f"<= {GOAL_RATIO} x",
+            f"{ratios('flowinvoke')}; not the goal, `from flowinvoke import AsyncClient` "
+            f"(what `invoke` needs): {ratios('AsyncClient')}",
+            median(imports["flowinvoke"]) <= GOAL_RATIO * theirs
+            and median(walls["flowinvoke"]) - bare <= GOAL_RATIO * theirs_wall,
         )
     ]
-    data = {"walls": walls, "importtime": imports}
+    data = {"walls": walls, "in_process": imports}
     return BenchResult(NAME, [table], goals, data)
 
 
 if __name__ == "__main__":
     result = run(quick=True)
     emit(result.markdown())
-    emit(" | ".join(result.goals[0].row()))
+    for goal in result.goals:
+        emit(" | ".join(goal.row()))

@@ -12,9 +12,7 @@ docs/performance.md).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from ._lazy import lazy_dir, lazy_getattr
+from ._lazy import TYPE_CHECKING, lazy_dir, lazy_getattr
 from ._version import __version__
 
 if TYPE_CHECKING:
