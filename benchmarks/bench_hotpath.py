@@ -61,7 +61,7 @@ async def _per_call(calls: int) -> dict[str, float]:
         provider="gptbots", api_key=API_KEY, base_url=BASE_URL, transport=_transport()
     )
     requester = client._requester
-    spec = client._query_spec(RUN_ID)
+    spec = client._query_spec(RUN_ID, None)
     body = {"workflowRunId": RUN_ID}
     headers = {"Authorization": f"Bearer {API_KEY}"}
 
@@ -126,7 +126,7 @@ def _micro(number: int) -> list[tuple[str, float, str]]:
     client = AsyncClient(
         provider="gptbots", api_key=API_KEY, base_url=BASE_URL, transport=_transport()
     )
-    spec = client._query_spec(RUN_ID)
+    spec = client._query_spec(RUN_ID, None)
     redact = Redactor(API_KEY)
     decoded = json.loads(BODY)
     response = httpx.Response(200, headers=HEADERS, content=BODY)
@@ -171,7 +171,7 @@ def _micro(number: int) -> list[tuple[str, float, str]]:
             lambda: parse_retry_after(response.headers),
             "_retry",
         ),
-        ("client._query_spec(run_id) (get_run)", lambda: client._query_spec(RUN_ID), "client"),
+        ("client._query_spec(run_id) (get_run)", lambda: client._query_spec(RUN_ID, None), "client"),
         (
             "Deadline(budget) + RetryPolicy.delays() per send",
             lambda: (Deadline(retry.budget), retry.delays()),
