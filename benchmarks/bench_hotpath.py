@@ -171,7 +171,11 @@ def _micro(number: int) -> list[tuple[str, float, str]]:
             lambda: parse_retry_after(response.headers),
             "_retry",
         ),
-        ("client._query_spec(run_id) (get_run)", lambda: client._query_spec(RUN_ID, None), "client"),
+        (
+            "client._query_spec(run_id) (get_run)",
+            lambda: client._query_spec(RUN_ID, None),
+            "client",
+        ),
         (
             "Deadline(budget) + RetryPolicy.delays() per send",
             lambda: (Deadline(retry.budget), retry.delays()),
