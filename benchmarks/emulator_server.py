@@ -12,6 +12,8 @@ Workflows (GPTBots wire format):
   queries one of its runs.
 - `bench-2s` (key `bench-key-2s`): an async run is RUNNING for 2 s of wall time, then
   SUCCEED; the batch benchmark runs it.
+- `bench-pending` (key `bench-key-pending`): runs for an hour; the memory benchmark waits on
+  10,000 of them.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ HOST = "127.0.0.1"
 WORKFLOWS = (
     Workflow(id="bench-instant", api_key="bench-key-instant", output={"summary": "done"}),
     Workflow(id="bench-2s", api_key="bench-key-2s", duration=2.0, output={"summary": "done"}),
+    Workflow(id="bench-pending", api_key="bench-key-pending", duration=3600.0),
 )
 
 

@@ -58,9 +58,9 @@ class DeadlineScope(Protocol):
     def cancelled_caught(self) -> bool: ...
 
 
-async def async_sleep(seconds: float) -> None:
-    """Sleep without blocking the event loop (asyncio or trio)."""
-    await anyio.sleep(seconds)
+# Sleep without blocking the event loop (asyncio or trio). anyio's own function, not a
+# wrapper: a sleeping wait then holds one coroutine frame fewer.
+async_sleep = anyio.sleep
 
 
 def sync_sleep(seconds: float) -> None:
@@ -72,11 +72,13 @@ def sync_sleep(seconds: float) -> None:
         raise BatchStopped
 
 
-@asynccontextmanager
-async def async_deadline_scope(deadline: Deadline) -> AsyncIterator[DeadlineScope]:
-    """Cancel the block when `deadline` passes (the cancellation is caught at the scope)."""
-    with anyio.move_on_after(deadline.remaining() if deadline.finite else None) as scope:
-        yield scope
+def async_deadline_scope(deadline: Deadline) -> anyio.CancelScope:
+    """A `with` block cancelled when `deadline` passes (the cancellation is caught there).
+
+    A plain scope, not a generator-based context manager: a wait holds one while its query
+    is queued, and thousands may queue at once.
+    """
+    return anyio.move_on_after(deadline.remaining() if deadline.finite else None)
 
 
 class _NeverCut:
@@ -206,23 +208,35 @@ class AsyncRequestSlots:
     @asynccontextmanager
     async def hold(self, deadline: Deadline) -> AsyncIterator[None]:
         """Hold a slot for one request; raise `PoolTimeout` if none comes free in time."""
-        semaphore = self._enter_loop()
+        with async_deadline_scope(deadline) as scope:
+            await self.acquire(deadline)
+        if scope.cancelled_caught:
+            raise PoolTimeout("no request slot came free before the deadline")
         try:
-            if semaphore is None:
-                yield
-                return
-            acquired = False
-            with anyio.move_on_after(deadline.remaining() if deadline.finite else None):
-                await semaphore.acquire()
-                acquired = True
-            if not acquired:
-                raise PoolTimeout("no request slot came free before the deadline")
-            try:
-                yield
-            finally:
-                semaphore.release()
+            yield
         finally:
+            self.release()
+
+    async def acquire(self, deadline: Deadline) -> None:
+        """Take a slot, waiting as long as the caller's cancel scope lets it.
+
+        `deadline` is not enforced here (the sync twin's is): the caller's one scope bounds
+        the wait and the request after it, rather than a scope for each.
+        """
+        semaphore = self._enter_loop()
+        if semaphore is None:
+            return
+        try:
+            await semaphore.acquire()
+        except BaseException:
             self._users -= 1
+            raise
+
+    def release(self) -> None:
+        """Give back a slot taken by `acquire`."""
+        self._users -= 1
+        if self._semaphore is not None:
+            self._semaphore.release()
 
     def _enter_loop(self) -> anyio.Semaphore | None:
         loop = anyio.lowlevel.current_token().native_token
@@ -251,14 +265,22 @@ class SyncRequestSlots:
     @contextmanager
     def hold(self, deadline: Deadline) -> Iterator[None]:
         """Hold a slot for one request, waiting no longer than the deadline allows."""
-        if self._semaphore is None:
-            yield
-            return
-        if not self._semaphore.acquire(timeout=deadline.remaining() if deadline.finite else None):
-            raise PoolTimeout("no request slot came free before the deadline")
+        self.acquire(deadline)
         try:
             yield
         finally:
+            self.release()
+
+    def acquire(self, deadline: Deadline) -> None:
+        """Take a slot; raise `PoolTimeout` if none comes free before `deadline`."""
+        if self._semaphore is None:
+            return
+        if not self._semaphore.acquire(timeout=deadline.remaining() if deadline.finite else None):
+            raise PoolTimeout("no request slot came free before the deadline")
+
+    def release(self) -> None:
+        """Give back a slot taken by `acquire`."""
+        if self._semaphore is not None:
             self._semaphore.release()
 
 

@@ -25,8 +25,7 @@ import importlib.util
 import os
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from functools import partial
 from typing import Any
 
@@ -141,29 +140,37 @@ class Attempt:
     flowinvoke built over httpcore, which sees every socket write: then `written` says for
     certain whether any byte of the request left this process. Otherwise (a mock, a
     caller's client, aiohttp, a wait in the pool) nothing is known beyond the error's type.
+
+    Used as a context manager, it is the request in flight: socket operations inside the
+    block are cut at `deadline`. A class rather than a generator: thousands of queued
+    waits each hold one.
     """
 
-    __slots__ = ("deadline", "tracked", "written")
+    __slots__ = ("_token", "deadline", "tracked", "written")
 
     def __init__(self, deadline: Deadline) -> None:
         self.deadline = deadline
         self.tracked = False
         self.written = False
+        self._token: Token[Attempt | None] | None = None
+
+    def __enter__(self) -> Attempt:
+        self._token = _ATTEMPT.set(self)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._token is not None:
+            _ATTEMPT.reset(self._token)
+            self._token = None
 
 
 _ATTEMPT: ContextVar[Attempt | None] = ContextVar("flowinvoke_attempt", default=None)
 _SENT = "flowinvoke_request_sent"
 
 
-@contextmanager
-def attempt(deadline: Deadline) -> Iterator[Attempt]:
+def attempt(deadline: Deadline) -> Attempt:
     """Send one request inside this block: its socket operations are cut at `deadline`."""
-    state = Attempt(deadline)
-    token = _ATTEMPT.set(state)
-    try:
-        yield state
-    finally:
-        _ATTEMPT.reset(token)
+    return Attempt(deadline)
 
 
 def settled_failure(exc: RequestError, state: Attempt, url: URL) -> TransportError:

@@ -179,7 +179,7 @@ class RunDurations:
         """What a wait on `key`'s next run will schedule around."""
         with self._lock:
             history = self._histories.get(key)
-            return history.estimate if history else DurationEstimate(0, ())
+            return history.estimate if history else _COLD
 
     def record(self, key: WorkflowKey, seconds: float) -> None:
         """Remember one successful run's duration (seconds from its start to its end)."""
@@ -249,6 +249,9 @@ class RunDurations:
     def timer(self, key: WorkflowKey) -> RunTimer:
         """Time one wait whose run's start answer has just arrived."""
         return RunTimer(self, key, self.estimate(key))
+
+
+_COLD = DurationEstimate(0, ())  # shared: every wait of an unknown workflow asks
 
 
 class RunTimer:

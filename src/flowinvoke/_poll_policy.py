@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -68,14 +69,11 @@ class PollPolicy:
 
         Pass a seeded `random.Random` for a reproducible schedule (tests, benchmarks).
         """
-        draw = (rng or random).uniform
-        import backoff  # here, not at import time: it imports asyncio, which costs ~9 ms
-
-        waits = backoff.expo(base=self.multiplier, factor=self.initial_delay)
-        next(waits)  # backoff's generators are primed with one send before the first value
-        for raw in waits:
-            delay = min(raw, self.max_interval)
-            yield delay * draw(1 - self.jitter, 1 + self.jitter) if self.jitter else delay
+        return _Delays(
+            _growth(self.initial_delay, self.multiplier, self.max_interval),
+            self.jitter,
+            (rng or random).uniform,
+        )
 
     def next_delay(self, scheduled: float, hint: float | None) -> float:
         """The sleep before the next query: the schedule's, lengthened (never shortened) by
@@ -112,3 +110,51 @@ class PollPolicy:
         # At least 30 % growth, so that a fixed-interval policy's overrun gets back to it.
         growing = step + max(self.multiplier - 1, 0.3) * (elapsed - high)
         return min(growing, plain) * spread
+
+
+_MAX_STEPS = 1024
+
+
+class _Delays:
+    """A schedule in progress: a small object rather than a generator, as thousands of
+    waits each hold one while they sleep."""
+
+    __slots__ = ("_draw", "_index", "_jitter", "_steps")
+
+    def __init__(
+        self, steps: tuple[float, ...], jitter: float, draw: Callable[[float, float], float]
+    ) -> None:
+        self._steps = steps
+        self._jitter = jitter
+        self._draw = draw
+        self._index = 0
+
+    def __iter__(self) -> Iterator[float]:
+        return self
+
+    def __next__(self) -> float:
+        delay = self._steps[self._index]
+        if self._index < len(self._steps) - 1:
+            self._index += 1
+        jitter = self._jitter
+        return delay * self._draw(1 - jitter, 1 + jitter) if jitter else delay
+
+
+@functools.lru_cache(maxsize=64)
+def _growth(initial: float, multiplier: float, ceiling: float) -> tuple[float, ...]:
+    """The unjittered sleeps, from backoff's `expo`, up to the first at the ceiling (which
+    then repeats), the first that no longer grows, or the `_MAX_STEPS`th (a multiplier so
+    close to 1 that the schedule is all but fixed by then)."""
+    import backoff  # here, not at import time: it imports asyncio, which costs ~9 ms
+
+    waits = backoff.expo(base=multiplier, factor=initial)
+    next(waits)  # backoff's generators are primed with one send before the first value
+    steps: list[float] = []
+    for raw in waits:
+        delay = min(raw, ceiling)
+        if steps and delay <= steps[-1]:
+            break
+        steps.append(delay)
+        if delay >= ceiling or len(steps) == _MAX_STEPS:
+            break
+    return tuple(steps)

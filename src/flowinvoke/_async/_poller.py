@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 
-from .._compat import AsyncWakeup, async_deadline_scope, async_sleep
+from .._compat import AsyncWakeup, async_sleep
 from .._deadline import Deadline
 from .._errors import APIError, UnsupportedOperationError, WaitTimeoutError
 from .._input import check_run_id
@@ -57,34 +57,38 @@ async def poll_states(
         workflow_id = start.workflow_id or workflow_id
     else:
         run_id = check_run_id(start)
+    del start  # a wait holds its latest state only: with 10,000 waiting, a state is 2 KiB
     spec = provider.query_for(run_id, workflow_id=workflow_id)
     schedule = policy.delays() if timer is None else timer.delays(policy)
     hint: float | None = None
     sleep_first = current is not None
-    log_fields = {"provider": provider.name, "operation": "wait", "run_id": run_id}
+    # The requester ends each query at the deadline (slot wait, exchange, retries), so no
+    # cancel scope of its own wraps a query here: a queued wait holds one scope, not two.
     while True:
         if sleep_first:
             delay = deadline.cap(policy.next_delay(next(schedule), hint))
             await (async_sleep(delay) if wakeup is None else wakeup.sleep(delay))
             if deadline.expired:
-                raise _timed_out(run_id, current, log_fields)
+                raise _timed_out(provider, run_id, current)
         sleep_first = True
-        async with async_deadline_scope(deadline) as scope:
-            try:
-                if timer is not None:
-                    timer.sending()
-                reply = await requester.send(spec, deadline)
-            except APIError as error:
-                if not is_retryable(error, Operation.QUERY):
-                    error.run_id = error.run_id or run_id
-                    raise
-                logger.warning(
-                    "query of run %s failed; polling goes on: %s", run_id, error, extra=log_fields
-                )
-                hint = retry_hint(error)
-                continue
-        if scope.cancelled_caught:
-            raise _timed_out(run_id, current, log_fields)
+        try:
+            if timer is not None:
+                timer.sending()
+            reply = await requester.send(spec, deadline)
+        except APIError as error:
+            if not is_retryable(error, Operation.QUERY):
+                error.run_id = error.run_id or run_id
+                raise
+            if deadline.expired:
+                raise _timed_out(provider, run_id, current) from error
+            logger.warning(
+                "query of run %s failed; polling goes on: %s",
+                run_id,
+                error,
+                extra=_log_fields(provider, run_id),
+            )
+            hint = retry_hint(error)
+            continue
         hint = reply.retry_after
         if timer is not None:
             timer.answered(reply.run)
@@ -95,9 +99,10 @@ async def poll_states(
                 "run %s changed: %s",
                 run_id,
                 current.raw_status or current.status.value,
-                extra=log_fields,
+                extra=_log_fields(provider, run_id),
             )
             yield current
+        del reply  # an answer equal to the state already held is not kept while asleep
         if current.done:
             return
 
@@ -125,11 +130,19 @@ class _UnknownWords:
         )
 
 
-def _timed_out(
-    run_id: str, last: WorkflowRun | None, log_fields: dict[str, str]
-) -> WaitTimeoutError:
+def _log_fields(provider: Provider, run_id: str) -> dict[str, str]:
+    """The structured fields of a wait's log records (built when a record is, not per wait)."""
+    return {"provider": provider.name, "operation": "wait", "run_id": run_id}
+
+
+def _timed_out(provider: Provider, run_id: str, last: WorkflowRun | None) -> WaitTimeoutError:
     seen = f"; last status {last.raw_status or last.status.value}" if last else ""
-    logger.debug("wait for run %s reached its deadline%s", run_id, seen, extra=log_fields)
+    logger.debug(
+        "wait for run %s reached its deadline%s",
+        run_id,
+        seen,
+        extra=_log_fields(provider, run_id),
+    )
     return WaitTimeoutError(
         f"run {run_id} did not finish before the wait deadline{seen}; "
         "it may still finish: wait again with its id",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Iterator, Mapping
 from contextlib import aclosing, asynccontextmanager
 from typing import cast
 
@@ -98,7 +98,7 @@ class AsyncRequester:
         `deadline`.
         """
         url = self._url(spec.path)
-        schedule = self._retry.delays()
+        schedule: Iterator[float] | None = None  # made at the first failure: most have none
         budget = Deadline(self._retry.budget)
         attempt = 0
         while True:
@@ -118,6 +118,7 @@ class AsyncRequester:
                 return reply
             assert error is not None
             self._note_slow_down(error)
+            schedule = schedule or self._retry.delays()
             delay = next_retry_delay(
                 error, spec.operation, self._retry, schedule, (budget, deadline)
             )
@@ -300,19 +301,27 @@ class AsyncRequester:
         limit = deadline.within(self._whole)
         if limit.expired:  # a request with no time left would fail with a baffling error
             raise _http.PoolTimeout("the deadline passed before the request could be sent")
-        async with self._slots.hold(limit):
-            if limit.expired:
-                raise _http.PoolTimeout("the deadline passed before a request slot came free")
-            with _http.attempt(limit) as attempt:
-                response: _http.Response | None = None
-                try:
-                    async with async_deadline_scope(limit.extended(_CANCEL_GRACE)):
+        attempt: _http.Attempt | None = None  # made once a slot is held
+        response: _http.Response | None = None
+        try:
+            # One scope bounds the wait for a slot and the exchange: thousands of waits may
+            # queue here at once, and a scope for each step costs each of them more.
+            with async_deadline_scope(limit.extended(_CANCEL_GRACE)):
+                await self._slots.acquire(limit)
+                attempt = _http.attempt(limit)
+                if limit.expired:
+                    raise _http.PoolTimeout("the deadline passed before a request slot came free")
+                with attempt:
+                    try:
                         response = await self._exchange(spec, url, limit)
-                    if response is None:  # cancelled at the deadline
-                        raise _http.ReadTimeout("the answer did not come before the deadline")
-                except _http.RequestError as exc:
-                    raise _http.settled_failure(exc, attempt, url) from exc
-                return response
+                    except _http.RequestError as exc:
+                        raise _http.settled_failure(exc, attempt, url) from exc
+            if response is None:  # cut at the deadline
+                raise _cut(attempt, url)
+            return response
+        finally:
+            if attempt is not None:
+                self._slots.release()
 
     async def _exchange(self, spec: RequestSpec, url: _http.URL, limit: Deadline) -> _http.Response:
         """Send the request and read its body in chunks, stopping at the size cap and, for
@@ -348,6 +357,14 @@ class AsyncRequester:
             f"the answer is larger than max_response_bytes ({self._max_bytes} bytes)",
             request=request,
         )
+
+
+def _cut(attempt: _http.Attempt | None, url: _http.URL) -> _http.TransportError:
+    """The error of a request its deadline cut: while it waited for a slot, or later."""
+    if attempt is None:
+        return _http.PoolTimeout("no request slot came free before the deadline")
+    late = _http.ReadTimeout("the answer did not come before the deadline")
+    return _http.settled_failure(late, attempt, url)
 
 
 def _capped(timeout: _http.Timeout, deadline: Deadline) -> _http.Timeout:

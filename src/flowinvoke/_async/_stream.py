@@ -146,7 +146,7 @@ async def _next_chunk(
     """The stream's next bytes (None at its end), cut by the deadline: a stream that
     drips keep-alives never outlives the wait."""
     chunk: bytes | None = None
-    async with async_deadline_scope(deadline) as scope:
+    with async_deadline_scope(deadline) as scope:
         chunk = await anext(chunks, None)
     if scope.cancelled_caught:
         raise _timed_out(last)

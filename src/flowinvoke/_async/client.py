@@ -370,6 +370,7 @@ class AsyncClient:
         deadline = _deadline(timeout, policy)
         with self._call("flowinvoke.wait", run_id=_id_of(run_or_id)) as call:
             states = self._poll_states(run_or_id, policy, deadline, workflow_id)
+            del run_or_id  # the states hold the run until a newer one replaces it
             run = await self._follow(states, on_update)
             call.finished(run)
         return run
