@@ -242,3 +242,20 @@ def test_built_in_providers_are_listed_and_guarded_before_they_are_loaded() -> N
         "DifyProvider",
         True,
     ]
+
+
+def test_the_pytest_plugin_loads_neither_the_emulator_nor_a_client() -> None:
+    # pytest loads it (entry point pytest11) in every run of every project that has
+    # flowinvoke installed, whether its tests use the fixtures or not.
+    loaded = fresh(
+        """
+        import pytest
+        imported = set(loaded())
+        import flowinvoke.testing.pytest_plugin
+        result = sorted(set(loaded()) - imported)
+        """
+    )
+    assert isinstance(loaded, list)
+    heavy = {*HEAVY, "flowinvoke.testing._emulator", "flowinvoke.testing._workflows"}
+    heavy -= {"typing", "logging", "flowinvoke._errors"}  # pytest's; PollPolicy's (cheap)
+    assert sorted(heavy & set(loaded)) == []

@@ -22,25 +22,64 @@ ASGI) and `LoopbackServer` / `serve` (that app under uvicorn on a loopback port,
 
 from __future__ import annotations
 
-from ._asgi import EmulatorASGIApp
-from ._callbacks import CallbackFaults
-from ._clock import AsyncSleep, Clock, FakeClock, Sleep
-from ._demo import DEMO_KEYS, demo_emulator
-from ._emulator import EMULATOR_BASE_URL, FAKE_EPOCH, Emulator
-from ._faults import Fault, FaultKind, FaultOperation, RandomFaults
-from ._loopback import LoopbackServer, serve
-from ._receiver_server import ReceiverServer
-from ._state import Counters, RunRecord, WireStatus
-from ._transport import EmulatorTransport
-from ._wire import WireDisconnect, WireRequest, WireResponse
-from ._workflows import (
-    AitutorStyle,
-    FinalStatus,
-    OutputScript,
-    ProviderName,
-    SyncAnswer,
-    Workflow,
-)
+from .._lazy import TYPE_CHECKING, lazy_dir, lazy_getattr
+
+if TYPE_CHECKING:
+    from ._asgi import EmulatorASGIApp
+    from ._callbacks import CallbackFaults
+    from ._clock import AsyncSleep, Clock, FakeClock, Sleep
+    from ._demo import DEMO_KEYS, demo_emulator
+    from ._emulator import EMULATOR_BASE_URL, FAKE_EPOCH, Emulator
+    from ._faults import Fault, FaultKind, FaultOperation, RandomFaults
+    from ._loopback import LoopbackServer, serve
+    from ._receiver_server import ReceiverServer
+    from ._state import Counters, RunRecord, WireStatus
+    from ._transport import EmulatorTransport
+    from ._wire import WireDisconnect, WireRequest, WireResponse
+    from ._workflows import (
+        AitutorStyle,
+        FinalStatus,
+        OutputScript,
+        ProviderName,
+        SyncAnswer,
+        Workflow,
+    )
+
+#: Where each name lives: imported on first use, so that the pytest plugin (loaded by
+#: every pytest run where flowinvoke is installed) does not load the emulator and clients.
+_HOMES = {
+    "AitutorStyle": "._workflows",
+    "AsyncSleep": "._clock",
+    "CallbackFaults": "._callbacks",
+    "Clock": "._clock",
+    "Counters": "._state",
+    "DEMO_KEYS": "._demo",
+    "EMULATOR_BASE_URL": "._emulator",
+    "Emulator": "._emulator",
+    "EmulatorASGIApp": "._asgi",
+    "EmulatorTransport": "._transport",
+    "FAKE_EPOCH": "._emulator",
+    "FakeClock": "._clock",
+    "Fault": "._faults",
+    "FaultKind": "._faults",
+    "FaultOperation": "._faults",
+    "FinalStatus": "._workflows",
+    "LoopbackServer": "._loopback",
+    "OutputScript": "._workflows",
+    "ProviderName": "._workflows",
+    "RandomFaults": "._faults",
+    "ReceiverServer": "._receiver_server",
+    "RunRecord": "._state",
+    "Sleep": "._clock",
+    "SyncAnswer": "._workflows",
+    "WireDisconnect": "._wire",
+    "WireRequest": "._wire",
+    "WireResponse": "._wire",
+    "WireStatus": "._state",
+    "Workflow": "._workflows",
+    "demo_emulator": "._demo",
+    "serve": "._loopback",
+}
 
 __all__ = [
     "DEMO_KEYS",
@@ -75,3 +114,7 @@ __all__ = [
     "demo_emulator",
     "serve",
 ]
+
+if not TYPE_CHECKING:  # mypy reads the imports above; a visible __getattr__ would hide typos
+    __getattr__ = lazy_getattr(__name__, _HOMES, globals())
+__dir__ = lazy_dir(globals(), __all__)

@@ -19,7 +19,8 @@ test suite of a project that has flowinvoke installed:
   `flowinvoke_async_coze_client`: the same, bound to the Dify and the Coze workflow.
 
 Both clients poll and retry on millisecond schedules (`FAST_POLL`, `FAST_RETRY`), so a test
-of a run that takes several polls takes milliseconds. This module imports no server code.
+of a run that takes several polls takes milliseconds. This module imports no server code,
+and the emulator only when a fixture is used.
 """
 
 from __future__ import annotations
@@ -31,12 +32,11 @@ import pytest
 
 from flowinvoke import PollPolicy, RetryPolicy
 
-from ._emulator import Emulator
-from ._workflows import Workflow
-
 if TYPE_CHECKING:
     from flowinvoke import AsyncClient, Client
     from flowinvoke.webhooks import WebhookReceiver
+
+    from ._emulator import Emulator
 
 __all__ = [
     "FAST_POLL",
@@ -86,6 +86,11 @@ FAST_RETRY = RetryPolicy(max_retries=2, initial_delay=0.01, max_delay=0.05, jitt
 def flowinvoke_emulator() -> Emulator:
     """A fresh emulator per test, serving "wf-test" (GPTBots, key "test-key"), "dify-test"
     (Dify) and `TEST_COZE_WORKFLOW_ID` (Coze)."""
+    # Here, not at the top: pytest loads this plugin in every run of every project that has
+    # flowinvoke installed, and the emulator brings both clients and pydantic's models.
+    from ._emulator import Emulator
+    from ._workflows import Workflow
+
     return Emulator(
         [
             Workflow(id=TEST_WORKFLOW_ID, api_key=TEST_API_KEY, polls=1),
