@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import gc
 import itertools
+import json
+import tracemalloc
+from collections.abc import Callable
 from functools import partial
 
 import anyio
@@ -53,3 +56,29 @@ def test_the_schedule_of_a_multiplier_close_to_one_grows_and_stays_finite() -> N
 def test_a_zero_first_delay_stays_zero() -> None:
     policy = PollPolicy(initial_delay=0.0, multiplier=2.0, jitter=0.0)
     assert list(itertools.islice(policy.delays(), 5)) == [0.0] * 5
+
+
+def _retained(make: Callable[[], object], count: int = 500) -> float:
+    """Bytes each of `count` objects from `make` holds, whatever else making them left."""
+    tracemalloc.start()
+    try:
+        made = [make() for _ in range(count)]
+        with_them = tracemalloc.get_traced_memory()[0]
+        del made
+        return (with_them - tracemalloc.get_traced_memory()[0]) / count
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_run_read_from_an_answer_costs_little_beyond_its_body() -> None:
+    """Each run once had a 728-byte set of its field names; now the runs share one."""
+    emulator = Emulator([Workflow(id="wf-long", api_key="key-long", duration=3600.0)])
+    with emulator.client("wf-long") as client:
+        run_id = client.invoke({"n": 1}, async_mode=True).id
+        assert run_id is not None
+        body = json.dumps(client.get_run(run_id).raw)  # also warms imports and caches
+        per_run = _retained(lambda: client.get_run(run_id))
+    per_body = _retained(lambda: json.loads(body))
+    # The model's dict, its `input` and timestamps: 0.8 to 1.05 KiB from Python 3.13 to
+    # 3.10 (1.5 to 1.8 KiB with a set of field names per run).
+    assert per_run - per_body < 1300

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 from urllib.parse import quote, unquote
 
 from .._errors import ConfigurationError
-from .._models import RunStatus, Webhook, WorkflowRun
+from .._models import RunStatus, Webhook, WorkflowRun, wire_run
 from ._base import AuthScheme, ErrorInfo, Operation, Provider, RequestSpec
 from ._codes import error_text, word_kind
 from ._fields import as_text
@@ -101,7 +101,7 @@ class AitutorProvider(Provider):
             output = _maybe_json(body["result"])
         else:
             raise self.invalid("neither output nor result", body)
-        return WorkflowRun.model_construct(
+        return wire_run(
             id=as_text(body.get("run_id")),
             status=RunStatus.from_word(raw_status) if raw_status else RunStatus.SUCCEEDED,
             raw_status=raw_status,

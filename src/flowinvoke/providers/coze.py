@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 from .._errors import ConfigurationError
-from .._models import RunStatus, Webhook, WorkflowRun
+from .._models import RunStatus, Webhook, WorkflowRun, wire_run
 from ._base import AuthScheme, ErrorInfo, ErrorKind, Operation, Provider, RequestSpec
 from ._fields import as_float, as_int, as_text, epoch_seconds, json_text
 
@@ -206,7 +206,7 @@ class CozeProvider(Provider):
     ) -> WorkflowRun:
         body = request.json
         parameters = body.get("parameters") if isinstance(body, Mapping) else None
-        return WorkflowRun.model_construct(
+        return wire_run(
             id=run_id,
             status=status or _STATUSES[(raw_status or "").lower()],
             raw_status=raw_status,

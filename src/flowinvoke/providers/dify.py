@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 from urllib.parse import quote
 
 from .._errors import ConfigurationError
-from .._models import RunStatus, Webhook, WorkflowRun
+from .._models import RunStatus, Webhook, WorkflowRun, wire_run
 from ._base import AuthScheme, ErrorInfo, ErrorKind, Operation, Provider, RequestSpec, StreamError
 from ._fields import as_int, as_text, epoch_seconds, json_text, seconds
 from ._sse import ServerSentEvent
@@ -171,7 +171,7 @@ class DifyProvider(Provider):
         outputs = run.get("outputs")
         error = as_text(run.get("error"))
         run_input = json_text(run.get("inputs"))
-        return WorkflowRun.model_construct(
+        return wire_run(
             id=run_id,
             status=status,
             raw_status=raw_status,

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from .._errors import ConfigurationError
-from .._models import RunStatus, Webhook, WorkflowRun
+from .._models import RunStatus, Webhook, WorkflowRun, wire_run
 from ._base import ErrorInfo, ErrorKind, Operation, Provider, RequestSpec
 from ._codes import error_text, named_status, word_kind
 from ._fields import as_float, as_int, as_text, epoch_ms, millis
@@ -121,7 +121,7 @@ class GPTBotsProvider(Provider):
         status = RunStatus.from_word(raw_status)
         output = body.get("output")
         run_input = body.get("input")
-        return WorkflowRun.model_construct(
+        return wire_run(
             id=run_id,
             status=status,
             raw_status=raw_status,
