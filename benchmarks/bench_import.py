@@ -67,6 +67,11 @@ def once(statement: str) -> tuple[float, float]:
     return wall, float(done.stdout.split()[-1])
 
 
+def _above_bare(wall: float, bare: float) -> float:
+    """A statement's wall time beyond a bare interpreter's (one within the noise is 0)."""
+    return max(wall - bare, 0.0)
+
+
 def run(*, quick: bool = False) -> BenchResult:
     """Alternate the statements in fresh interpreters; report medians."""
     repeats = 3 if quick else 7
@@ -96,7 +101,7 @@ def run(*, quick: bool = False) -> BenchResult:
             [
                 f"`{statement}`",
                 f"{median(walls[name]) * 1000:.0f} ms",
-                f"{(median(walls[name]) - bare) * 1000:.0f} ms",
+                f"{_above_bare(median(walls[name]), bare) * 1000:.0f} ms",
                 "-" if name == "bare interpreter" else f"{median(imports[name]) * 1000:.0f} ms",
             ]
         )
@@ -105,7 +110,7 @@ def run(*, quick: bool = False) -> BenchResult:
 
     def ratios(name: str) -> str:
         ours = median(imports[name])
-        ours_wall = median(walls[name]) - bare
+        ours_wall = _above_bare(median(walls[name]), bare)
         return (
             f"{ours / theirs:.2f} x in process ({ours * 1000:.0f} vs {theirs * 1000:.0f} ms), "
             f"{ours_wall / theirs_wall:.2f} x by wall time"

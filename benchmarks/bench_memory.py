@@ -1,13 +1,14 @@
 """Benchmark 4: memory of 10,000 concurrent `wait`s on runs that do not finish.
 
-In a fresh child process (so that `ru_maxrss` is this benchmark's alone): an in-process
-emulator (`Emulator.async_client`, httpx `MockTransport`, no sockets) with a workflow that
-runs for an hour; 10,000 async invokes, then 10,000 `AsyncClient.wait` tasks at once, left
-polling on the default schedule for a few seconds, then all cancelled. Resident memory is
-sampled from /proc/self/statm every 0.1 s and `ru_maxrss` is read at each stage.
+In a fresh child process (so that `ru_maxrss` is this benchmark's alone): 10,000 async
+invokes of a workflow that runs for an hour, then 10,000 `AsyncClient.wait` tasks at once,
+left polling on the default schedule for a few seconds, then all cancelled. Resident memory
+is sampled from /proc/self/statm every 0.1 s and `ru_maxrss` is read at each stage.
 
-The emulator lives in the same process, so its 10,000 run records are counted too (they
-appear between "client built" and "after invokes").
+Two children: the client's process alone (a plain `AsyncClient` against the emulator
+served by `emulator_server.py` in another process, over loopback), and one with the
+in-process emulator (`Emulator.async_client`, httpx `MockTransport`, no sockets), whose
+10,000 run records are counted too (between "client built" and "after invokes").
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ the first name into the second, so everything else in `_async/` is written once.
 from __future__ import annotations
 
 import inspect
+import math
 import threading
 import time
 from collections.abc import (
@@ -52,7 +53,12 @@ __all__ = [
 
 
 class DeadlineScope(Protocol):
-    """What a deadline scope tells after its block: whether the deadline cut it short."""
+    """What a deadline scope tells after its block: whether the deadline cut it short.
+
+    `deadline` (the event loop's clock) may be moved while the block runs.
+    """
+
+    deadline: float
 
     @property
     def cancelled_caught(self) -> bool: ...
@@ -83,6 +89,7 @@ def async_deadline_scope(deadline: Deadline) -> anyio.CancelScope:
 
 class _NeverCut:
     cancelled_caught = False
+    deadline = math.inf
 
 
 @contextmanager

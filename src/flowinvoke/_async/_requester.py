@@ -306,11 +306,12 @@ class AsyncRequester:
         try:
             # One scope bounds the wait for a slot and the exchange: thousands of waits may
             # queue here at once, and a scope for each step costs each of them more.
-            with async_deadline_scope(limit.extended(_CANCEL_GRACE)):
+            with async_deadline_scope(limit) as scope:
                 await self._slots.acquire(limit)
                 attempt = _http.attempt(limit)
                 if limit.expired:
                     raise _http.PoolTimeout("the deadline passed before a request slot came free")
+                scope.deadline += _CANCEL_GRACE
                 with attempt:
                     try:
                         response = await self._exchange(spec, url, limit)
