@@ -114,7 +114,7 @@ def test_the_server_sockets_have_tcp_nodelay(server: LoopbackServer) -> None:
     # the accepted socket while the connection is open.
     with server.client("wf-quick", **FAST) as client:
         client.invoke({"nodelay": 1})
-        connections = list(server._server.server_state.connections)  # type: ignore[union-attr]
+        connections = list(server._thread.server.server_state.connections)  # type: ignore[union-attr]
         assert connections
         for protocol in connections:
             sock = protocol.transport.get_extra_info("socket")

@@ -399,3 +399,20 @@ def test_a_blocking_sleep_in_a_batch_ends_when_the_batch_is_closed() -> None:
             wakeup.sleep(30)
     finally:
         reset(token)
+
+
+class _BrokenChannel(InProcessChannel):
+    """A channel whose server is unreachable: listening fails at once."""
+
+    async def listen(self, deliver: Any, *, task_status: Any = anyio.TASK_STATUS_IGNORED) -> None:
+        raise ConnectionRefusedError("the channel's server refused the connection")
+
+
+def test_a_receiver_server_that_cannot_start_says_why_at_once() -> None:
+    pytest.importorskip("uvicorn")
+    from flowinvoke.testing import ReceiverServer
+
+    started = time.monotonic()
+    with pytest.raises(RuntimeError, match=r"did not start.*refused the connection"):
+        ReceiverServer(channel=_BrokenChannel(), secret_key="k" * 32).start()
+    assert time.monotonic() - started < 5  # not the 10 s start timeout

@@ -25,6 +25,7 @@ import logging
 import socket
 import threading
 from collections.abc import Callable, Iterator
+from functools import partial
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -35,12 +36,10 @@ from flowinvoke._http import TransportError
 if TYPE_CHECKING:
     from ._asgi import EmulatorASGIApp, Receive, Scope, Send
     from ._emulator import Emulator
-    from ._uvicorn import NotifyingServer
+    from ._uvicorn import ServerThread
 
 __all__ = ["LoopbackServer", "serve"]
 
-_START_TIMEOUT = 10.0
-_STOP_TIMEOUT = 10.0
 _INSTALL_HINT = (
     "serving the emulator on a socket needs uvicorn: "
     'pip install "flowinvoke[emulator]" (or pip install uvicorn)'
@@ -130,8 +129,7 @@ class LoopbackServer:
         self._app = _ConnectionCountingApp(emulator.asgi_app())
         self._requested_port = port
         self._address: tuple[str, int] | None = None
-        self._server: NotifyingServer | None = None
-        self._thread: threading.Thread | None = None
+        self._thread: ServerThread | None = None
         self._socket: socket.socket | None = None
         self._quiet: contextlib.ExitStack | None = None
 
@@ -180,7 +178,7 @@ class LoopbackServer:
             msg = "this LoopbackServer has already been started"
             raise RuntimeError(msg)
         _require_uvicorn()
-        from ._uvicorn import BACKLOG, NotifyingServer, make_config
+        from ._uvicorn import BACKLOG, NotifyingServer, ServerThread, make_config
 
         sock = _listening_socket(self.host, self._requested_port, BACKLOG)
         self._socket = sock
@@ -188,36 +186,23 @@ class LoopbackServer:
         config = make_config(
             self._app, host=self.host, port=self.port, log_level="warning", own_logging=False
         )
-        ready = threading.Event()
-        server = NotifyingServer(config, ready)
-        self._server = server
         self._quiet = contextlib.ExitStack()
         self._quiet.enter_context(_quiet_injected_faults())
-        self._thread = threading.Thread(
-            target=server.run,
-            kwargs={"sockets": [sock]},
-            name=f"flowinvoke-loopback-{self.port}",
-            daemon=True,
+        server = NotifyingServer(config)
+        self._thread = ServerThread(
+            server, partial(server.run, sockets=[sock]), name=f"flowinvoke-loopback-{self.port}"
         )
-        self._thread.start()
-        waited = 0.0
-        while not ready.wait(0.01):
-            waited += 0.01
-            if not self._thread.is_alive() or waited > _START_TIMEOUT:
-                self.close()
-                msg = f"the emulator server on {self.base_url} did not start"
-                raise RuntimeError(msg)
+        try:
+            self._thread.start(f"the emulator server on {self.base_url}")
+        except BaseException:
+            self.close()
+            raise
         return self
 
     def close(self) -> None:
         """Stop the server: close its connections and wait for its thread. Idempotent."""
-        server, thread = self._server, self._thread
-        if server is not None and thread is not None:
-            server.should_exit = True
-            thread.join(_STOP_TIMEOUT)
-            if thread.is_alive():  # pragma: no cover - a request stuck past the grace time
-                server.force_exit = True
-                thread.join(_STOP_TIMEOUT)
+        if self._thread is not None:
+            self._thread.stop()
         if self._socket is not None:
             self._socket.close()
         if self._quiet is not None:

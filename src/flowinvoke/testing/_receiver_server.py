@@ -6,7 +6,7 @@ the receiver (so a channel listens there) for as long as it serves.
 
 from __future__ import annotations
 
-import threading
+from functools import partial
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -19,12 +19,9 @@ from ._loopback import _check_host, _listening_socket, _require_uvicorn
 if TYPE_CHECKING:
     import socket
 
-    from ._uvicorn import NotifyingServer
+    from ._uvicorn import ServerThread
 
 __all__ = ["ReceiverServer"]
-
-_START_TIMEOUT = 10.0
-_STOP_TIMEOUT = 10.0
 
 
 class ReceiverServer:
@@ -50,10 +47,8 @@ class ReceiverServer:
         self.path = "/" + path.strip("/")
         self._options = receiver_options
         self._receiver: WebhookReceiver | None = None
-        self._server: NotifyingServer | None = None
-        self._thread: threading.Thread | None = None
+        self._thread: ServerThread | None = None
         self._socket: socket.socket | None = None
-        self._failure: BaseException | None = None
 
     def __repr__(self) -> str:
         return f"ReceiverServer({self._receiver!r})"
@@ -68,7 +63,7 @@ class ReceiverServer:
     def start(self) -> ReceiverServer:
         """Bind, start serving in a thread and return once connections are accepted."""
         _require_uvicorn()
-        from ._uvicorn import BACKLOG, NotifyingServer, make_config
+        from ._uvicorn import BACKLOG, NotifyingServer, ServerThread, make_config
 
         sock = _listening_socket(self.host, 0, BACKLOG)
         self._socket = sock
@@ -79,34 +74,26 @@ class ReceiverServer:
         config = make_config(
             receiver, host=self.host, port=port, log_level="warning", own_logging=False
         )
-        ready = threading.Event()
-        server = NotifyingServer(config, ready)
-        self._server = server
+        server = NotifyingServer(config)
 
         async def serve() -> None:
             async with receiver:
                 await server.serve(sockets=[sock])
 
-        def run() -> None:
-            try:
-                anyio.run(serve)
-            except BaseException as error:  # reported by start()
-                self._failure = error
-
-        self._thread = threading.Thread(target=run, name=f"flowinvoke-receiver-{port}", daemon=True)
-        self._thread.start()
-        if not ready.wait(_START_TIMEOUT):
+        self._thread = ServerThread(
+            server, partial(anyio.run, serve), name=f"flowinvoke-receiver-{port}"
+        )
+        try:
+            self._thread.start(f"the webhook receiver on port {port}")
+        except BaseException:
             self.close()
-            raise RuntimeError(
-                f"the webhook receiver on port {port} did not start: {self._failure!r}"
-            )
+            raise
         return self
 
     def close(self) -> None:
         """Stop serving and wait for the thread. Idempotent."""
-        if self._server is not None and self._thread is not None:
-            self._server.should_exit = True
-            self._thread.join(_STOP_TIMEOUT)
+        if self._thread is not None:
+            self._thread.stop()
         if self._socket is not None:
             self._socket.close()
 

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
     ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-__all__ = ["BACKLOG", "KEEP_ALIVE_SECONDS", "NotifyingServer", "make_config"]
+__all__ = ["BACKLOG", "KEEP_ALIVE_SECONDS", "NotifyingServer", "ServerThread", "make_config"]
 
 BACKLOG = 2048
 """Listen backlog: room for a burst of new connections (a benchmark opening 1,000 at once)."""
@@ -68,3 +68,56 @@ class NotifyingServer(uvicorn.Server):
         await super().startup(sockets=sockets)
         if self.started and self.ready is not None:
             self.ready.set()
+
+
+class ServerThread:
+    """A uvicorn server serving from a daemon thread, for the servers tests start in-process.
+
+    `serve` runs in the thread and must serve `server` (its `run`, or its `serve` inside an
+    event loop of the caller's making); the server tells the thread's `start` when it is
+    ready. `start` returns once the server accepts
+    connections, and fails at once if the thread ends first; `stop` asks for a graceful
+    shutdown and forces one if a request is stuck past the grace time.
+    """
+
+    def __init__(self, server: NotifyingServer, serve: Callable[[], object], name: str) -> None:
+        self._server = server
+        self._ready = server.ready = threading.Event()
+        self._failure: BaseException | None = None
+
+        def run() -> None:
+            try:
+                serve()
+            except BaseException as error:  # reported by start()
+                self._failure = error
+
+        self._thread = threading.Thread(target=run, name=name, daemon=True)
+
+    @property
+    def server(self) -> NotifyingServer:
+        """The server this thread serves."""
+        return self._server
+
+    def start(self, what: str, timeout: float = 10.0) -> None:
+        """Start the thread and wait until the server accepts connections.
+
+        Raises:
+            RuntimeError: the thread ended, or `timeout` passed, before that (naming `what`);
+                the caller then stops it and releases its socket.
+        """
+        self._thread.start()
+        waited = 0.0
+        while not self._ready.wait(0.01):
+            waited += 0.01
+            if not self._thread.is_alive() or waited > timeout:
+                raise RuntimeError(f"{what} did not start: {self._failure!r}")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop serving and wait for the thread (gracefully, then forced). Idempotent."""
+        if not self._thread.is_alive():
+            return
+        self._server.should_exit = True
+        self._thread.join(timeout)
+        if self._thread.is_alive():  # pragma: no cover - a request stuck past the grace time
+            self._server.force_exit = True
+            self._thread.join(timeout)
