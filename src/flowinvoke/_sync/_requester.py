@@ -118,37 +118,10 @@ class Requester:
                 )
                 return reply
             assert error is not None
-            self._note_slow_down(error)
             schedule = schedule or self._retry.delays()
-            delay = next_retry_delay(
-                error, spec.operation, self._retry, schedule, (budget, deadline)
-            )
-            if delay is not None:
-                delay = max(delay, self._cooldown.wait())
-                if deadline.remaining() <= delay:
-                    delay = None
+            delay = self._retry_delay(error, spec, url, attempt, schedule, budget, deadline)
             if delay is None:
-                logger.debug(
-                    "%s %s failed, not retried: %s",
-                    self._provider.name,
-                    spec.operation.value,
-                    error,
-                    extra=_log_fields(self._provider, spec, attempt),
-                )
                 raise error from (None if cause is error else cause)
-            if self._observers.active:
-                event = self._observers.request_event(self._provider.name, spec, str(url), attempt)
-                self._observers.retry(RetryEvent(event, error, delay))
-            logger.info(
-                "retrying %s %s (attempt %d of %d) in %.2fs after: %s",
-                self._provider.name,
-                spec.operation.value,
-                attempt + 1,
-                self._retry.max_retries + 1,
-                delay,
-                error,
-                extra=_log_fields(self._provider, spec, attempt + 1),
-            )
             sync_sleep(delay)
 
     @property
@@ -203,20 +176,9 @@ class Requester:
                         raise
                     error = exc
                 outcome.error = error
-            self._note_slow_down(error)
-            delay = next_retry_delay(
-                error, spec.operation, self._retry, schedule, (budget, deadline)
-            )
-            if delay is not None:
-                delay = max(delay, self._cooldown.wait())
-            if delay is None or deadline.remaining() <= delay:
+            delay = self._retry_delay(error, spec, url, attempt, schedule, budget, deadline)
+            if delay is None:
                 raise error
-            if self._observers.active:
-                event = self._observers.request_event(self._provider.name, spec, str(url), attempt)
-                self._observers.retry(RetryEvent(event, error, delay))
-            logger.info(
-                "retrying %s stream start in %.2fs after: %s", self._provider.name, delay, error
-            )
             sync_sleep(delay)
 
     @contextmanager
@@ -262,6 +224,49 @@ class Requester:
             except APIError as exc:
                 outcome.error = exc
                 return None, exc, exc
+
+    def _retry_delay(
+        self,
+        error: APIError,
+        spec: RequestSpec,
+        url: _http.URL,
+        attempt: int,
+        schedule: Iterator[float],
+        budget: Deadline,
+        deadline: Deadline,
+    ) -> float | None:
+        """The sleep before retrying `attempt` after `error`, announced to the hooks and the
+        log; None when it is not retried (not safe to, out of tries, or past the retry
+        `budget` or the `deadline`). Starts the cool-down the error asks for."""
+        self._note_slow_down(error)
+        delay = next_retry_delay(error, spec.operation, self._retry, schedule, (budget, deadline))
+        if delay is not None:
+            delay = max(delay, self._cooldown.wait())
+            if deadline.remaining() <= delay:
+                delay = None
+        if delay is None:
+            logger.debug(
+                "%s %s failed, not retried: %s",
+                self._provider.name,
+                spec.operation.value,
+                error,
+                extra=_log_fields(self._provider, spec, attempt),
+            )
+            return None
+        if self._observers.active:
+            event = self._observers.request_event(self._provider.name, spec, str(url), attempt)
+            self._observers.retry(RetryEvent(event, error, delay))
+        logger.info(
+            "retrying %s %s (attempt %d of %d) in %.2fs after: %s",
+            self._provider.name,
+            spec.operation.value,
+            attempt + 1,
+            self._retry.max_retries + 1,
+            delay,
+            error,
+            extra=_log_fields(self._provider, spec, attempt + 1),
+        )
+        return delay
 
     def _hold_back(self, deadline: Deadline) -> None:
         """Wait out the cool-down and the rate limit (never past `deadline`)."""
