@@ -45,12 +45,6 @@ class Deadline:
             return self
         return Deadline(seconds)
 
-    def extended(self, seconds: float) -> Deadline:
-        """A deadline `seconds` later than this one (a grace period after it)."""
-        later = Deadline(None)
-        later._at = self._at + seconds
-        return later
-
 
 def positive_seconds(value: object, name: str) -> float:
     """`value` as float seconds if it is a positive number (bools are not numbers here)."""
