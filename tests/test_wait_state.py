@@ -39,8 +39,9 @@ async def test_a_polling_wait_keeps_only_the_latest_state_of_its_run() -> None:
             del run  # from here on only the wait holds states of the run
             queried = emulator.counters.requests_by_operation
             # The start's state, then equal answers; the emulator has no event to await.
-            while queried["query"] < 3:  # noqa: ASYNC110
-                await anyio.sleep(0.005)
+            with anyio.fail_after(10):
+                while queried["query"] < 3:  # noqa: ASYNC110
+                    await anyio.sleep(0.005)
             assert len(_states_of(run_id)) == 1
             tasks.cancel_scope.cancel()
 
