@@ -64,6 +64,7 @@ RULES: list[Rule] = [
     # flowinvoke's own async names.
     Rule("AsyncRequester", "Requester"),
     Rule("AsyncBatch", "Batch"),
+    Rule("AsyncKeyedRuns", "KeyedRuns"),
     Rule("async_client", "client"),  # flowinvoke.testing.Emulator's ready clients
     # The named pairs of flowinvoke._compat.
     Rule("async_sleep", "sync_sleep"),
@@ -72,6 +73,8 @@ RULES: list[Rule] = [
     Rule("async_map_unordered", "sync_map_unordered"),
     Rule("AsyncRequestSlots", "SyncRequestSlots"),
     Rule("AsyncWakeup", "SyncWakeup"),
+    # The ledger's pair (flowinvoke.ledger._calls).
+    Rule("async_ledger_call", "sync_ledger_call"),
     # Import paths: `flowinvoke._async.client`, `.._async`, `tests._async`.
     Rule("_async", "_sync"),
     # Tests: sync tests are plain functions, run once, with no event loop.

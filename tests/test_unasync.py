@@ -49,7 +49,9 @@ from flowinvoke._proxy import async_proxy_transport
 
 from .._async import other
 from .._async._batch import AsyncBatch
+from .._async._keyed import AsyncKeyedRuns
 from .._async._requester import AsyncRequester
+from flowinvoke.ledger._calls import async_ledger_call
 from flowinvoke._compat import AsyncRequestSlots, AsyncWakeup
 
 
@@ -59,6 +61,7 @@ class Runs:
         self._transport = transport
         self._requester = AsyncRequester(client, AsyncRequestSlots(2))
         self._batch = AsyncBatch
+        self._keyed = AsyncKeyedRuns
         self._wakeup = AsyncWakeup()
         self._default = async_default_transport(None, fast=None)
         self._proxied = async_proxy_transport("https://x", 1)
@@ -79,6 +82,7 @@ class Runs:
         async for run in runs:
             await async_call_maybe(print, run)
         assert await anext(runs, None) is None
+        await async_ledger_call(print, runs)
         return [run async for run in async_map_unordered(print, runs, 2)]
 
 
@@ -187,6 +191,8 @@ def test_generates_sync_code(root: Path) -> None:
         "from .._sync._requester import Requester\n",
         "from .._sync._batch import Batch\n",
         "        self._batch = Batch\n",
+        "        self._keyed = KeyedRuns\n",
+        "        sync_ledger_call(print, runs)\n",
         "        self._requester = Requester(client, SyncRequestSlots(2))\n",
         "        self._wakeup = SyncWakeup()\n",
         "def __init__(self, client: _http.Client, transport: _http.BaseTransport) -> None:",

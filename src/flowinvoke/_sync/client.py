@@ -3,15 +3,17 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from contextlib import closing, nullcontext
 from functools import partial
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit
 
 from .. import _http
 from .._batch_items import BatchItem
-from .._compat import SyncRequestSlots, SyncWakeup, sync_call_maybe
+from .._compat import SyncRequestSlots, SyncWakeup, sync_call_maybe, sync_map_unordered
 from .._config import (
     CONFIG_ARGUMENTS,
     ClientConfig,
@@ -24,6 +26,8 @@ from .._deadline import Deadline, positive_seconds
 from .._errors import (
     ConfigurationError,
     FlowInvokeError,
+    WaitTimeoutError,
+    WorkflowFailedError,
 )
 from .._input import check_input, check_run_id, check_webhooks
 from .._learning import RunDurations, RunTimer, WorkflowKey, key_fingerprint, workflow_identity
@@ -33,8 +37,23 @@ from .._poll_policy import PollPolicy
 from .._proxy import sync_proxy_transport
 from .._rate import RateLimiter
 from .._retry import RetryPolicy
+from ..ledger._calls import sync_ledger_call
+from ..ledger._errors import AmbiguousStartError, LedgerWriteError, MissingLedgerError
+from ..ledger._open import ledger_from_env, open_ledger
+from ..ledger._owner import this_owner
+from ..ledger._protocol import Ledger
+from ..ledger._record import (
+    Intent,
+    RunRecord,
+    account_digest,
+    canonical_json,
+    check_key,
+    inputs_digest,
+)
+from ..ledger._resumed import ResumedRun
 from ..providers import AuthScheme, Provider, RequestSpec
 from ._batch import DEFAULT_BATCH_CONCURRENCY, Batch, OnProgress, OnStart
+from ._keyed import ON_AMBIGUOUS, KeyedRuns, OnAmbiguous, abandoned
 from ._poller import poll_states
 from ._requester import DEFAULT_MAX_RESPONSE_BYTES, Requester
 from ._stream import first_state, run_states
@@ -58,6 +77,9 @@ _END: Any = object()  # the end of an iteration (an item can be any value, None 
 
 #: Called with each new state of a run; the async client also awaits what it returns.
 OnUpdate = Callable[[WorkflowRun], object]
+
+#: The idempotency key of each input of a batch (`run_many(..., key=...)`).
+KeyOf = Callable[[Mapping[str, Any]], str]
 
 
 class Client:
@@ -121,9 +143,17 @@ class Client:
         max_response_bytes: The most bytes of (decoded) body read from one answer; a
             larger answer fails with `APIConnectionError` as soon as it passes the cap, so
             a hostile or broken server cannot fill memory (a gzip bomb included).
+        ledger: The run ledger that makes `key=` calls start once per key and lets
+            `resume()` wait again after a restart: a SQLite file path, a
+            `postgresql://` URL, or a `Ledger` (see the Durable runs page). Default:
+            `FLOWINVOKE_LEDGER`, else none. A ledger opened here is closed with the client.
+        store_inputs: Keep each keyed run's inputs (and its raw answers) in the ledger;
+            by default only a digest of the inputs is kept, since they may hold personal
+            data.
 
     Raises:
         ConfigurationError: a setting is missing or wrong; nothing has been sent.
+        LedgerUnavailableError, LedgerSchemaError: the ledger cannot be opened.
     """
 
     def __init__(
@@ -152,6 +182,8 @@ class Client:
         webhook_receiver: WebhookReceiver | None = None,
         run_durations: RunDurations | Mapping[str, Any] | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        ledger: str | os.PathLike[str] | Ledger | None = None,
+        store_inputs: bool = False,
     ) -> None:
         self._webhook_receiver = webhook_receiver
         given = locals()
@@ -173,6 +205,9 @@ class Client:
             http_client = _own_http_client(config, transport, fast_transport, max_connections)
         cooldown = CoolDown(config.retry.max_retry_after)
         observers = Observers(hooks, tracing=tracing, trace_inputs=trace_inputs)
+        opened = ledger_from_env() if ledger is None else open_ledger(ledger)
+        self._owns_ledger = opened is not None and opened is not ledger
+        self._keyed = None if opened is None else KeyedRuns(opened, store_inputs)
         self._bind(
             config,
             http_client,
@@ -199,6 +234,7 @@ class Client:
         self._config = config
         self._durations = durations
         self._fingerprint: str | None = None
+        self._account_digest: str | None = None
         self._last_key: WorkflowKey | None = None
         self._http = http
         self._slots = slots
@@ -241,6 +277,11 @@ class Client:
     def poll(self) -> PollPolicy:
         """The default poll policy of `wait`, `watch` and `run`."""
         return self._config.poll
+
+    @property
+    def ledger(self) -> Ledger | None:
+        """The run ledger of `key=` calls, if any (shared with `with_options`)."""
+        return None if self._keyed is None else self._keyed.ledger
 
     @property
     def run_durations(self) -> RunDurations:
@@ -286,6 +327,7 @@ class Client:
             owns_http=False,
         )
         derived._webhook_receiver = self._webhook_receiver
+        derived._keyed, derived._owns_ledger = self._keyed, False
         return derived
 
     def invoke(
@@ -296,6 +338,8 @@ class Client:
         workflow_id: str | None = None,
         async_mode: bool = False,
         webhooks: Sequence[Webhook | Mapping[str, Any]] | None = None,
+        key: str | None = None,
+        on_ambiguous: OnAmbiguous = "raise",
     ) -> WorkflowRun:
         """Start a run and return what the server said of it.
 
@@ -310,13 +354,43 @@ class Client:
             workflow_id: The workflow to run, overriding the client's (aitutor).
             async_mode: Return at once with an unfinished run (GPTBots/AltaBots).
             webhooks: Up to 5 targets the platform calls when an async run ends.
+            key: An idempotency key (needs a ledger): the run starts once per key, here
+                or in any process sharing the ledger; a repeated call returns the recorded
+                run (finished: with no request; else waited for, or with `async_mode`
+                queried once). The same key with other inputs raises `KeyConflictError`.
+            on_ambiguous: What a keyed call does when the key's start was sent but never
+                answered (the run may exist): "raise" `AmbiguousStartError` (default,
+                never pays twice) or "restart" (send it again, on purpose).
 
         Raises:
             TypeError, ValueError: `input` is not a mapping of str to JSON values.
             ConfigurationError, UnsupportedOperationError: the call cannot be made here.
             APIError: the request failed (see the errors reference).
+            LedgerError: with `key`, see the Durable runs page.
         """
         spec = self._invoke_spec(input, user_id, workflow_id, async_mode, webhooks)
+        if key is None:
+            return self._invoke_once(spec, workflow_id, input)
+        intent = self._intent(key, on_ambiguous, input, user_id, workflow_id)
+        policy = self._config.poll
+
+        def start(on_update: OnUpdate) -> WorkflowRun:
+            run = self._invoke_once(spec, workflow_id, input)
+            sync_call_maybe(on_update, run)
+            return run
+
+        def recorded(run_id: str, deadline: Deadline) -> WorkflowRun:
+            if async_mode:
+                return self.get_run(run_id, workflow_id=workflow_id)
+            return self._wait_within(run_id, deadline, policy, workflow_id, None)
+
+        keyed = self._keyed_runs()
+        deadline = _deadline(None, policy)
+        return keyed.once(intent, deadline, on_ambiguous, None, start, recorded)
+
+    def _invoke_once(
+        self, spec: RequestSpec, workflow_id: str | None, input: Mapping[str, Any]
+    ) -> WorkflowRun:
         with self._call("flowinvoke.invoke", workflow_id, input=input) as call:
             run = first_state(self._requester, self._config.provider, spec, Deadline(None))
             call.finished(run)
@@ -369,6 +443,16 @@ class Client:
         """
         policy = poll or self._config.poll
         deadline = _deadline(timeout, policy)
+        return self._wait_within(run_or_id, deadline, policy, workflow_id, on_update)
+
+    def _wait_within(
+        self,
+        run_or_id: WorkflowRun | str,
+        deadline: Deadline,
+        policy: PollPolicy,
+        workflow_id: str | None,
+        on_update: OnUpdate | None,
+    ) -> WorkflowRun:
         with self._call("flowinvoke.wait", run_id=_id_of(run_or_id)) as call:
             states = self._poll_states(run_or_id, policy, deadline, workflow_id)
             del run_or_id  # the states hold the run until a newer one replaces it
@@ -415,6 +499,8 @@ class Client:
         poll: PollPolicy | None = None,
         on_update: OnUpdate | None = None,
         raise_on_failure: bool = True,
+        key: str | None = None,
+        on_ambiguous: OnAmbiguous = "raise",
     ) -> WorkflowRun:
         """Start a run and wait for it to finish.
 
@@ -425,13 +511,40 @@ class Client:
         receives the started run (with its id) before any waiting, and every error raised
         after the start carries the run id. The deadline covers the start and the wait.
 
+        With `key` (and a ledger) the run starts once per key: a repeated call, in this
+        process or another sharing the ledger, waits on the recorded run or returns its
+        recorded end with no request; `key` and `on_ambiguous` are as for `invoke`.
+
         Raises:
             WorkflowFailedError: the run ended without success (unless
                 `raise_on_failure=False`, which returns it instead).
             WaitTimeoutError, APIError: as for `invoke` and `wait`.
+            LedgerError: with `key`, see the Durable runs page.
         """
         policy = poll or self._config.poll
         deadline = _deadline(timeout, policy)
+        start = partial(self._run_once, input, user_id, workflow_id, webhooks, policy, deadline)
+        if key is None:
+            finished = start(on_update)
+        else:
+            intent = self._intent(key, on_ambiguous, input, user_id, workflow_id)
+            recorded = partial(
+                self._wait_within, policy=policy, workflow_id=workflow_id, on_update=on_update
+            )
+            keyed = self._keyed_runs()
+            finished = keyed.once(intent, deadline, on_ambiguous, on_update, start, recorded)
+        return finished.raise_for_status() if raise_on_failure else finished
+
+    def _run_once(
+        self,
+        input: Mapping[str, Any],
+        user_id: str | None,
+        workflow_id: str | None,
+        webhooks: Sequence[Webhook | Mapping[str, Any]] | None,
+        policy: PollPolicy,
+        deadline: Deadline,
+        on_update: OnUpdate | None,
+    ) -> WorkflowRun:
         provider = self._config.provider
         async_mode = provider.supports_async_invoke
         # A run is told of its end by webhook only where the platform calls webhooks.
@@ -451,7 +564,7 @@ class Client:
             )
             finished = self._follow(states, on_update, call)
             call.finished(finished)
-            return finished.raise_for_status() if raise_on_failure else finished
+            return finished
 
     def run_many(
         self,
@@ -463,6 +576,7 @@ class Client:
         poll: PollPolicy | None = None,
         on_progress: OnProgress | None = None,
         on_start: OnStart | None = None,
+        key: KeyOf | None = None,
     ) -> list[BatchItem]:
         """Run every input to the end, at most `concurrency` at once; return items in order.
 
@@ -483,12 +597,16 @@ class Client:
             on_start: Called (or awaited) with `(index, run)` as soon as each run's start
                 returns, before its wait: `run.id` is the id to persist so that a crashed
                 batch can wait for its runs (`wait(run_id)`) instead of starting them again.
+            key: A function of an input giving its idempotency key (needs a ledger): each
+                input is then run as `run(input, key=key(input))`, so a batch run again
+                after a crash starts no input twice (see the Durable runs page).
 
         Raises:
             ValueError: `concurrency` is not a positive integer; nothing was sent.
+            MissingLedgerError: `key` without a ledger; nothing was sent.
         """
         batch = Batch(
-            self.run,
+            self._keyed_by(key),
             concurrency=concurrency,
             user_id=user_id,
             timeout=timeout,
@@ -507,16 +625,17 @@ class Client:
         timeout: float | None = None,
         poll: PollPolicy | None = None,
         on_start: OnStart | None = None,
+        key: KeyOf | None = None,
     ) -> Generator[BatchItem, None]:
         """Like `run_many`, but yield each `BatchItem` as soon as its run finishes.
 
         Items come in completion order (use `item.index` to match them to inputs), so
         results can be written out while the batch goes on. Breaking out of the loop, or
-        cancelling the task, stops every run still in flight. `on_start` is as for
-        `run_many`.
+        cancelling the task, stops every run still in flight. `on_start` and `key` are as
+        for `run_many`.
         """
         batch = Batch(
-            self.run,
+            self._keyed_by(key),
             concurrency=concurrency,
             user_id=user_id,
             timeout=timeout,
@@ -528,8 +647,94 @@ class Client:
             for item in traced:
                 yield item
 
+    def pending(
+        self,
+        *,
+        provider: str | None = None,
+        workflow: str | None = None,
+        older_than: float | None = None,
+        limit: int | None = None,
+    ) -> list[RunRecord]:
+        """The unfinished runs of the ledger, oldest first (every client's, by default).
+
+        Args:
+            provider: Only this provider's runs ("gptbots", ...).
+            workflow: Only this workflow's runs.
+            older_than: Only runs whose intent was written more than this many seconds ago.
+            limit: At most this many rows.
+
+        Raises:
+            MissingLedgerError: the client has no ledger.
+            LedgerUnavailableError: the ledger cannot be read.
+        """
+        ledger = self._keyed_runs().ledger
+        return sync_ledger_call(
+            ledger.pending, provider=provider, workflow=workflow, older_than=older_than, limit=limit
+        )
+
+    def resume(
+        self,
+        *,
+        concurrency: int = DEFAULT_BATCH_CONCURRENCY,
+        timeout: float | None = None,
+        poll: PollPolicy | None = None,
+        workflow: str | None = None,
+    ) -> Generator[ResumedRun, None]:
+        """Wait again for the unfinished runs of this client's ledger (after a restart,
+        say), at most `concurrency` at once; yield each as it ends, its end recorded.
+
+        Only runs this client can wait for are taken: its provider's, on its host, started
+        with its API key. A run whose start has no recorded id and no live process behind
+        it is yielded at once with `AmbiguousStartError` (nothing to wait for: it is left
+        as it is); a start another process is sending right now is left to that process.
+        Each wait has its own deadline (`timeout`, else the poll policy's).
+
+        Raises:
+            MissingLedgerError: the client has no ledger.
+            LedgerUnavailableError: the ledger cannot be read.
+        """
+        keyed = self._keyed_runs()
+        policy = poll or self._config.poll
+        if type(concurrency) is not int or concurrency < 1:
+            raise ValueError(f"concurrency must be a positive int, not {concurrency!r}")
+        rows = sync_ledger_call(
+            keyed.ledger.pending, provider=self._config.provider.name, workflow=workflow
+        )
+        host, account = self._host(), self._account()
+        mine = [
+            row
+            for row in rows
+            if row.host == host
+            and row.account == account
+            and (row.run_id is not None or abandoned(keyed.ledger, row))
+        ]
+
+        def resumed(record: RunRecord) -> ResumedRun:
+            if record.run_id is None:
+                return ResumedRun(record, None, AmbiguousStartError(record.key, record.attempts))
+            workflow_id = None if record.workflow.startswith("key:") else record.workflow
+            deadline = _deadline(timeout, policy)
+            try:
+                run = self._wait_within(record.run_id, deadline, policy, workflow_id, None)
+                if run.done:
+                    keyed.finish(record.key, run)
+            except WaitTimeoutError as error:
+                return ResumedRun(record, error.last_run, error)
+            except LedgerWriteError as error:
+                return ResumedRun(record, error.run, error)
+            except FlowInvokeError as error:
+                return ResumedRun(record, None, error)
+            return ResumedRun(record, run, None if run.succeeded else WorkflowFailedError(run))
+
+        with closing(sync_map_unordered(resumed, mine, concurrency)) as results:
+            for item in results:
+                yield item
+
     def close(self) -> None:
-        """Close the connection pool, unless it was passed in or is shared from another."""
+        """Close the connection pool, unless it was passed in or is shared from another,
+        and the ledger, if the client opened it."""
+        if self._owns_ledger and self._keyed is not None:
+            self._keyed.ledger.close()
         if self._owns_http:
             self._http.close()
 
@@ -549,6 +754,68 @@ class Client:
             f"{type(self).__name__}(provider={self._config.provider.name!r}, "
             f"base_url={self._config.base_url!r})"
         )
+
+    def _keyed_runs(self) -> KeyedRuns:
+        if self._keyed is None:
+            raise MissingLedgerError(
+                "key= needs a run ledger: pass ledger= to the client (a SQLite file path "
+                "or a postgresql:// URL) or set FLOWINVOKE_LEDGER"
+            )
+        return self._keyed
+
+    def _keyed_by(self, key: KeyOf | None) -> Callable[..., Any]:
+        """The run function of a batch: `run`, or `run` with each input's key."""
+        if key is None:
+            return self.run
+        self._keyed_runs()
+        if not callable(key):
+            raise TypeError(f"key must be a function of an input, not {type(key).__name__}")
+
+        def run(input: Mapping[str, Any], **options: Any) -> WorkflowRun:
+            return self.run(input, key=key(input), **options)
+
+        return run
+
+    def _intent(
+        self,
+        key: str,
+        on_ambiguous: str,
+        input: Mapping[str, Any],
+        user_id: str | None,
+        workflow_id: str | None,
+    ) -> Intent:
+        """The row a keyed call claims, every argument checked before anything is sent."""
+        keyed = self._keyed_runs()
+        try:
+            check_key(key)
+        except (TypeError, ValueError) as exc:
+            raise ConfigurationError(f"key= {exc}") from None
+        if on_ambiguous not in ON_AMBIGUOUS:
+            raise ConfigurationError(
+                f"on_ambiguous= must be 'raise' or 'restart', not {on_ambiguous!r}"
+            )
+        checked = check_input(input)
+        if self._fingerprint is None:
+            self._fingerprint = key_fingerprint(self._config.api_key.reveal())
+        return Intent(
+            key=key,
+            provider=self._config.provider.name,
+            host=self._host(),
+            workflow=workflow_identity(self._fingerprint, workflow_id, self._config.workflow_id),
+            account=self._account(),
+            inputs_digest=inputs_digest(checked, user_id),
+            inputs=canonical_json(checked) if keyed.store_inputs else None,
+            owner=this_owner(),
+        )
+
+    def _host(self) -> str:
+        parts = urlsplit(self._config.base_url)
+        return parts.netloc.rpartition("@")[2]
+
+    def _account(self) -> str:
+        if self._account_digest is None:
+            self._account_digest = account_digest(self._config.api_key.reveal())
+        return self._account_digest
 
     def _poll_states(
         self,

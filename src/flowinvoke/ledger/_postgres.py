@@ -1,0 +1,137 @@
+"""`PostgresLedger`: a run ledger shared by processes and machines (psycopg 3).
+
+The operations are the SQLite ledger's statements (`_sql`), with psycopg's placeholders.
+One autocommit connection per ledger object, used under a lock from the worker threads
+the async client hands its ledger calls to (the blocking client calls it directly): the
+same code serves both clients and never blocks an event loop. A connection found broken
+(the server restarted, the network cut) is opened again on the next call; the call that
+met the break fails with `LedgerUnavailableError`, and a write after a start keeps the run
+id on its `LedgerWriteError`.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
+
+from ._errors import LedgerSchemaError, LedgerUnavailableError
+from ._schema import MIGRATIONS, SCHEMA_VERSION
+from ._sql import SQLLedger
+
+if TYPE_CHECKING:
+    import psycopg
+
+__all__ = ["PostgresLedger"]
+
+_INSTALL_HINT = 'a postgresql:// ledger needs psycopg 3: pip install "flowinvoke[postgres]"'
+_MIGRATION_LOCK = 0x666C6F77  # pg_advisory_xact_lock id: processes migrate one at a time
+
+
+class PostgresLedger(SQLLedger):
+    """A run ledger in a PostgreSQL database (the `postgres` extra).
+
+    Args:
+        url: A libpq URL, `postgresql://user:password@host:port/dbname`.
+        connect_timeout: Seconds to wait for the server when connecting.
+
+    Raises:
+        ConfigurationError: psycopg is not installed.
+        LedgerUnavailableError: the server refused or could not be reached.
+        LedgerSchemaError: the database was written by a newer flowinvoke.
+    """
+
+    def __init__(self, url: str, *, connect_timeout: float = 10.0) -> None:
+        self._url = url
+        self.location = _without_password(url)
+        self._connect_timeout = connect_timeout
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+        self._connection = self._connect()
+
+    def __repr__(self) -> str:
+        return f"PostgresLedger({self.location!r})"
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            self._connection.close()
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        try:
+            import psycopg
+        except ImportError:
+            from .._errors import ConfigurationError
+
+            raise ConfigurationError(_INSTALL_HINT) from None
+        try:
+            connection = psycopg.connect(
+                self._url, autocommit=True, connect_timeout=max(1, round(self._connect_timeout))
+            )
+        except psycopg.Error as exc:
+            raise self._unavailable(exc) from None
+        try:
+            self._migrate(connection)
+        except psycopg.Error as exc:
+            connection.close()
+            raise self._unavailable(exc) from None
+        except LedgerSchemaError:
+            connection.close()
+            raise
+        return connection
+
+    def _migrate(self, connection: psycopg.Connection[Any]) -> None:
+        with connection.transaction():
+            connection.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+            connection.execute(
+                "CREATE TABLE IF NOT EXISTS flowinvoke_meta (name TEXT PRIMARY KEY, value TEXT)"
+            )
+            row = connection.execute(
+                "SELECT value FROM flowinvoke_meta WHERE name = 'schema_version'"
+            ).fetchone()
+            version = int(row[0]) if row else 0
+            if version > SCHEMA_VERSION:
+                raise LedgerSchemaError(
+                    f"the ledger {self.location} has schema version {version}, newer than "
+                    f"this flowinvoke's {SCHEMA_VERSION}: upgrade flowinvoke or use another "
+                    "ledger= database"
+                )
+            for statements in MIGRATIONS[version:]:
+                for statement in statements:
+                    connection.execute(statement)
+            connection.execute(
+                "INSERT INTO flowinvoke_meta VALUES ('schema_version', %s) "
+                "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                (str(SCHEMA_VERSION),),
+            )
+
+    def _execute(self, sql: str, params: Sequence[Any] = ()) -> tuple[list[tuple[Any, ...]], int]:
+        import psycopg
+
+        with self._lock:
+            if self._pid != os.getpid() or self._connection.broken:
+                self._pid = os.getpid()
+                self._connection = self._connect()
+            try:
+                cursor = self._connection.execute(sql.replace("?", "%s"), params)
+                rows = cursor.fetchall() if cursor.description is not None else []
+                return rows, cursor.rowcount
+            except psycopg.Error as exc:
+                raise self._unavailable(exc) from None
+
+    def _unavailable(self, exc: Exception) -> LedgerUnavailableError:
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return LedgerUnavailableError(
+            f"ledger {self.location}: {text} (check the ledger= URL and that the server is up)"
+        )
+
+
+def _without_password(url: str) -> str:
+    """The URL with any password replaced by ***, for messages and reprs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
