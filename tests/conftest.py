@@ -2,9 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 
 @pytest.fixture(params=["asyncio", "trio"], scope="session")
 def anyio_backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def postgres_session_url() -> Iterator[str]:
+    """A real PostgreSQL server for the whole session (see tests/postgres_support.py)."""
+    pytest.importorskip("psycopg", reason="the ledger's PostgreSQL tests need psycopg 3")
+    from .postgres_support import postgres_server
+
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_url(postgres_session_url: str) -> str:
+    """The session's PostgreSQL server, its ledger tables dropped first."""
+    from .postgres_support import reset
+
+    reset(postgres_session_url)
+    return postgres_session_url
