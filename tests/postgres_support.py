@@ -59,26 +59,21 @@ def postgres_server() -> Iterator[str]:
         os.chown(folder, 65534, 65534)
     port = _free_port()
     env = {**os.environ, "LC_ALL": "C"}
-    run = {"check": True, "capture_output": True, "env": env, "cwd": folder}
+
+    def run(*command: str, check: bool = True) -> None:
+        subprocess.run([*prefix, *command], check=check, capture_output=True, env=env, cwd=folder)
+
     try:
-        subprocess.run(
-            [*prefix, initdb, "-D", str(data), "-U", _USER, "--auth=trust", "-E", "UTF8"], **run
-        )
+        run(initdb, "-D", str(data), "-U", _USER, "--auth=trust", "-E", "UTF8")
         options = f"-h 127.0.0.1 -p {port} -k {folder} -c fsync=off"
-        subprocess.run(
-            [*prefix, pg_ctl, "-D", str(data), "-o", options, "-l", str(folder / "log"), "-w"]
-            + ["start"],
-            **run,
-        )
+        run(pg_ctl, "-D", str(data), "-o", options, "-l", str(folder / "log"), "-w", "start")
     except subprocess.CalledProcessError as exc:
         shutil.rmtree(folder, ignore_errors=True)
         pytest.fail(f"PostgreSQL did not start: {exc.stderr.decode(errors='replace')}")
     try:
         yield f"postgresql://{_USER}@127.0.0.1:{port}/postgres"
     finally:
-        subprocess.run(
-            [*prefix, pg_ctl, "-D", str(data), "-m", "immediate", "-w", "stop"], **{**run, "check": False}
-        )
+        run(pg_ctl, "-D", str(data), "-m", "immediate", "-w", "stop", check=False)
         shutil.rmtree(folder, ignore_errors=True)
 
 
