@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from .._compat import async_call_maybe, async_sleep
-from .._deadline import Deadline
-from .._errors import APIError, FlowInvokeError, WaitTimeoutError
-from .._models import WorkflowRun
+from .._core.deadline import Deadline
+from .._core.errors import APIError, FlowInvokeError, WaitTimeoutError
+from .._core.models import WorkflowRun
 from ..ledger._calls import async_ledger_call
 from ..ledger._errors import AmbiguousStartError, KeyConflictError, LedgerError, LedgerWriteError
 from ..ledger._owner import START_GRACE, owner_is_gone, this_owner

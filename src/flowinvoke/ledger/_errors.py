@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .._errors import ConfigurationError, FlowInvokeError
+from .._core.errors import ConfigurationError, FlowInvokeError
 
 if TYPE_CHECKING:
-    from .._models import WorkflowRun
+    from .._core.models import WorkflowRun
 
 __all__ = [
     "AmbiguousStartError",

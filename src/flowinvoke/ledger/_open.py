@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .._errors import ConfigurationError
+from .._core.errors import ConfigurationError
 from ._protocol import Ledger
 
 __all__ = ["LEDGER_ENV", "open_ledger"]

@@ -63,7 +63,7 @@ class PostgresLedger(SQLLedger):
         try:
             import psycopg
         except ImportError:
-            from .._errors import ConfigurationError
+            from .._core.errors import ConfigurationError
 
             raise ConfigurationError(_INSTALL_HINT) from None
         try:

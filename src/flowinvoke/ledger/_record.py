@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from .._models import WorkflowRun
+from .._core.models import WorkflowRun
 
 __all__ = [
     "MAX_KEY_LENGTH",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .._errors import FlowInvokeError
-from .._models import WorkflowRun
+from .._core.errors import FlowInvokeError
+from .._core.models import WorkflowRun
 from ._record import RunRecord
 
 __all__ = ["ResumedRun"]
