@@ -23,7 +23,7 @@ SECRETS = (SECRET, WRONG_KEY, *DEMO_KEYS.values())
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("API_KEY", "PROVIDER", "BASE_URL", "REGION", "WORKFLOW_ID"):
+    for name in ("API_KEY", "PROVIDER", "BASE_URL", "REGION", "WORKFLOW_ID", "LEDGER"):
         monkeypatch.delenv(f"FLOWINVOKE_{name}", raising=False)
     monkeypatch.setenv("NO_COLOR", "1")
 

@@ -14,6 +14,7 @@ from ._commands import get, run, wait
 from ._demo import demo
 from ._exit import ExitCode
 from ._render import error_line
+from ._runs import runs
 from ._serve import emulator
 
 __all__ = ["cli"]
@@ -71,6 +72,7 @@ def cli(ctx: click.Context, verbose: bool) -> None:
     Try it without an account:   flowinvoke demo
     Run a workflow:              FLOWINVOKE_API_KEY=... flowinvoke run -i question=hi
     Run many, resumably:         flowinvoke batch inputs.jsonl --out results.jsonl
+    Runs of a ledger:            flowinvoke runs list --ledger runs.db
     Settings come from flags or FLOWINVOKE_API_KEY, FLOWINVOKE_PROVIDER,
     FLOWINVOKE_BASE_URL, FLOWINVOKE_REGION and FLOWINVOKE_WORKFLOW_ID.
     Exit codes: 0 succeeded, 1 run failed, 2 usage, 3 API error, 4 wait timed out,
@@ -91,5 +93,5 @@ def cli(ctx: click.Context, verbose: bool) -> None:
         ctx.call_on_close(restore)
 
 
-for _command in (run, get, wait, batch, demo, emulator):
+for _command in (run, get, wait, batch, runs, demo, emulator):
     cli.add_command(_command)

@@ -13,12 +13,15 @@ import shlex
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from functools import wraps
-from typing import Any, Literal, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 import click
 
 from .._observe.observers import Hooks
 from .._sync.client import Client
+
+if TYPE_CHECKING:
+    from ..ledger import Ledger
 
 __all__ = ["Settings", "client_options", "make_client"]
 
@@ -139,13 +142,17 @@ def client_options(command: F) -> F:
 
 
 def make_client(
-    settings: Settings, *, on_request: Callable[[], object] | None = None
+    settings: Settings,
+    *,
+    on_request: Callable[[], object] | None = None,
+    ledger: Ledger | None = None,
 ) -> AbstractContextManager[Client]:
     """Build the client a command uses, as a context manager that closes it.
 
     `on_request` is called before each HTTP request (the live status line counts polls with
-    it). Tests replace this function to point the commands at an emulator; a bare `Client`
-    will do as a return value, since it is its own context manager.
+    it); `ledger` is the run ledger of `runs resume`. Tests replace this function to point
+    the commands at an emulator; a bare `Client` will do as a return value, since it is its
+    own context manager.
 
     Raises:
         ConfigurationError: a setting is missing or wrong (no key, unknown provider, ...).
@@ -154,4 +161,4 @@ def make_client(
     # command talks HTTP differently from `flowinvoke.Client`; requests are counted with
     # the library's own hooks.
     hooks = None if on_request is None else Hooks(on_request=lambda _: on_request())
-    return Client(**settings.client_kwargs(), hooks=hooks)
+    return Client(**settings.client_kwargs(), hooks=hooks, ledger=ledger)
