@@ -30,6 +30,7 @@ BENCHMARKS = {
     "import": "bench_import",
     "hotpath": "bench_hotpath",
     "webhooks": "bench_webhooks",
+    "ledger": "bench_ledger",
 }
 PACKAGES = (
     "flowinvoke",
@@ -44,6 +45,7 @@ PACKAGES = (
     "uvicorn",
     "h11",
     "httptools",
+    "psycopg",
     "uvloop",
     "psutil",
 )

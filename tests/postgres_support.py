@@ -47,8 +47,9 @@ def _as_server_user() -> list[str]:
 
 
 @contextmanager
-def postgres_server() -> Iterator[str]:
-    """Start a server; yield its URL; stop it and delete its folder."""
+def postgres_server(*, fsync: bool = False) -> Iterator[str]:
+    """Start a server; yield its URL; stop it and delete its folder. The tests run without
+    fsync (they test logic, not durability); the benchmark with it."""
     initdb, pg_ctl = _binary("initdb"), _binary("pg_ctl")
     if initdb is None or pg_ctl is None:
         pytest.skip("PostgreSQL's initdb/pg_ctl are not installed (apt-get install postgresql)")
@@ -65,7 +66,7 @@ def postgres_server() -> Iterator[str]:
 
     try:
         run(initdb, "-D", str(data), "-U", _USER, "--auth=trust", "-E", "UTF8")
-        options = f"-h 127.0.0.1 -p {port} -k {folder} -c fsync=off"
+        options = f"-h 127.0.0.1 -p {port} -k {folder} -c fsync={'on' if fsync else 'off'}"
         run(pg_ctl, "-D", str(data), "-o", options, "-l", str(folder / "log"), "-w", "start")
     except subprocess.CalledProcessError as exc:
         shutil.rmtree(folder, ignore_errors=True)
