@@ -133,9 +133,7 @@ def _race(target: str, count: int) -> dict[str, Any]:
         {line["n"]: line for line in map(json.loads, out.splitlines()) if not line["error"]}
         for out in outputs
     ]
-    same = sum(
-        1 for n in range(count) if n in results[0] and results[0][n] == results[1].get(n)
-    )
+    same = sum(1 for n in range(count) if n in results[0] and results[0][n] == results[1].get(n))
     return {
         "starts": emulator.counters.total_invokes,
         "answered": [len(result) for result in results],
@@ -185,8 +183,22 @@ def _fill(target: str, rows: int) -> None:
     def values(index: int, state: str) -> tuple[Any, ...]:
         finished = now - rows + index if state == "finished" else None
         status = "SUCCEEDED" if state == "finished" else None
-        return (f"key-{index}", "gptbots", "api.example", "wf", "acct", "d" * 64, state,
-                f"run-{index}", status, now - rows + index, now, finished, 1, "h/1/t")
+        return (
+            f"key-{index}",
+            "gptbots",
+            "api.example",
+            "wf",
+            "acct",
+            "d" * 64,
+            state,
+            f"run-{index}",
+            status,
+            now - rows + index,
+            now,
+            finished,
+            1,
+            "h/1/t",
+        )
 
     batch = [values(i, "finished") for i in range(rows)]
     batch += [values(rows + i, "started") for i in range(100)]
@@ -254,22 +266,33 @@ def run(*, quick: bool = False) -> BenchResult:
             plain, keyed = asyncio.run(_latency(target, calls))
             latency.rows.append([name, ms(plain), ms(keyed), ms(keyed - plain)])
             goals.append(
-                Goal(f"ledger: added start latency, {name}", f"<= {ms(limits[name])}",
-                     ms(keyed - plain), keyed - plain <= limits[name])
+                Goal(
+                    f"ledger: added start latency, {name}",
+                    f"<= {ms(limits[name])}",
+                    ms(keyed - plain),
+                    keyed - plain <= limits[name],
+                )
             )
             _reset(target)
             emit(f"[{NAME}] two processes x {race_keys} keys: {name}")
             race = _race(target, race_keys)
             data[f"race-{name}"] = race
-            processes.rows.append([
-                f"2 processes x {race_keys} keys", name,
-                f"{race['answered']} answered, {race['same_run']} with the same run",
-                str(race["starts"]), f"{race['wall']:.1f} s",
-            ])
+            processes.rows.append(
+                [
+                    f"2 processes x {race_keys} keys",
+                    name,
+                    f"{race['answered']} answered, {race['same_run']} with the same run",
+                    str(race["starts"]),
+                    f"{race['wall']:.1f} s",
+                ]
+            )
             goals.append(
-                Goal(f"ledger: 2 processes x {race_keys} keys, {name}",
-                     f"exactly {race_keys} starts", str(race["starts"]),
-                     race["starts"] == race_keys and race["same_run"] == race_keys)
+                Goal(
+                    f"ledger: 2 processes x {race_keys} keys, {name}",
+                    f"exactly {race_keys} starts",
+                    str(race["starts"]),
+                    race["starts"] == race_keys and race["same_run"] == race_keys,
+                )
             )
             _reset(target)
             emit(f"[{NAME}] {big:,} rows: {name}")
@@ -277,23 +300,33 @@ def run(*, quick: bool = False) -> BenchResult:
             pending, get, found = _lookups(target, big)
             lookups.rows.append([name, ms(pending), ms(get), str(found)])
             goals.append(
-                Goal(f"ledger: pending() and get() in {big:,} rows, {name}", "<= 50 ms each",
-                     f"{ms(pending)} / {ms(get)}", max(pending, get) <= 0.05)
+                Goal(
+                    f"ledger: pending() and get() in {big:,} rows, {name}",
+                    "<= 50 ms each",
+                    f"{ms(pending)} / {ms(get)}",
+                    max(pending, get) <= 0.05,
+                )
             )
             _reset(target)
         emit(f"[{NAME}] {kill_count} waits SIGKILLed, then resume()")
         killed = _kill_and_resume(folder, kill_count)
         data["kill"] = killed
-        processes.rows.append([
-            f"{kill_count} waits SIGKILLed, resume() in a new process", "SQLite",
-            f"{killed['finished']} of {killed['recorded_at_kill']} finished",
-            str(killed["starts"]), f"{killed['resume_wall']:.1f} s (resume)",
-        ])
+        processes.rows.append(
+            [
+                f"{kill_count} waits SIGKILLed, resume() in a new process",
+                "SQLite",
+                f"{killed['finished']} of {killed['recorded_at_kill']} finished",
+                str(killed["starts"]),
+                f"{killed['resume_wall']:.1f} s (resume)",
+            ]
+        )
         goals.append(
-            Goal(f"ledger: {kill_count} waits SIGKILLed, then resume()",
-                 f"{kill_count}/{kill_count}, 0 extra starts",
-                 f"{killed['finished']}/{kill_count}, {killed['starts'] - kill_count} extra",
-                 killed["finished"] == kill_count and killed["starts"] == kill_count)
+            Goal(
+                f"ledger: {kill_count} waits SIGKILLed, then resume()",
+                f"{kill_count}/{kill_count}, 0 extra starts",
+                f"{killed['finished']}/{kill_count}, {killed['starts'] - kill_count} extra",
+                killed["finished"] == kill_count and killed["starts"] == kill_count,
+            )
         )
         batch = Table(
             f"Ledger: batch of {runs} runs x 2 s at {concurrency} in flight (real loopback)",
@@ -312,8 +345,12 @@ def run(*, quick: bool = False) -> BenchResult:
             ["SQLite", f"{with_ledger:.1f} s", f"{with_ledger / bare:.3f} x"],
         ]
         goals.append(
-            Goal(f"ledger: batch {runs} x 2 s at {concurrency}", "within 5 % of no ledger",
-                 f"{with_ledger / bare:.3f} x", with_ledger <= 1.05 * bare)
+            Goal(
+                f"ledger: batch {runs} x 2 s at {concurrency}",
+                "within 5 % of no ledger",
+                f"{with_ledger / bare:.3f} x",
+                with_ledger <= 1.05 * bare,
+            )
         )
         data["batch"] = {"bare": bare, "ledger": with_ledger}
     if pg is None:

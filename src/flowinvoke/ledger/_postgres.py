@@ -7,6 +7,15 @@ same code serves both clients and never blocks an event loop. A connection found
 (the server restarted, the network cut) is opened again on the next call; the call that
 met the break fails with `LedgerUnavailableError`, and a write after a start keeps the run
 id on its `LedgerWriteError`.
+
+Only the intent waits for the server's disk (`synchronous_commit = on` for that one
+statement): it is what keeps a second start from being sent, and a start follows at once.
+The run id and the end are committed without waiting for the flush (`synchronous_commit =
+off`, the server's own consistent, asynchronous commit): a crash of the database server may
+lose the last fraction of a second of them, and such a run then reads as an ambiguous start
+or a pending run: never a second start. `flush_every_write=True` makes every write wait.
+On a disk that takes 3 ms to flush, that is the difference between one flush per start
+and two or three.
 """
 
 from __future__ import annotations
@@ -36,6 +45,8 @@ class PostgresLedger(SQLLedger):
     Args:
         url: A libpq URL, `postgresql://user:password@host:port/dbname`.
         connect_timeout: Seconds to wait for the server when connecting.
+        flush_every_write: Wait for the server's disk on every write, not only on the
+            intent (see the module's docstring).
 
     Raises:
         ConfigurationError: psycopg is not installed.
@@ -43,8 +54,11 @@ class PostgresLedger(SQLLedger):
         LedgerSchemaError: the database was written by a newer flowinvoke.
     """
 
-    def __init__(self, url: str, *, connect_timeout: float = 10.0) -> None:
+    def __init__(
+        self, url: str, *, connect_timeout: float = 10.0, flush_every_write: bool = False
+    ) -> None:
         self._url = url
+        self._flush_every_write = flush_every_write
         self.location = _without_password(url)
         self._connect_timeout = connect_timeout
         self._lock = threading.Lock()
@@ -74,6 +88,8 @@ class PostgresLedger(SQLLedger):
             raise self._unavailable(exc) from None
         try:
             self._migrate(connection)
+            if not self._flush_every_write:
+                connection.execute("SET synchronous_commit = off")
         except psycopg.Error as exc:
             connection.close()
             raise self._unavailable(exc) from None
@@ -107,15 +123,23 @@ class PostgresLedger(SQLLedger):
                 (str(SCHEMA_VERSION),),
             )
 
-    def _execute(self, sql: str, params: Sequence[Any] = ()) -> tuple[list[tuple[Any, ...]], int]:
+    def _execute(
+        self, sql: str, params: Sequence[Any] = (), *, durable: bool = False
+    ) -> tuple[list[tuple[Any, ...]], int]:
         import psycopg
 
         with self._lock:
             if self._pid != os.getpid() or self._connection.broken:
                 self._pid = os.getpid()
                 self._connection = self._connect()
+            connection = self._connection
             try:
-                cursor = self._connection.execute(sql.replace("?", "%s"), params)
+                if durable and not self._flush_every_write:
+                    with connection.transaction():
+                        connection.execute("SET LOCAL synchronous_commit = on")
+                        cursor = connection.execute(sql.replace("?", "%s"), params)
+                else:
+                    cursor = connection.execute(sql.replace("?", "%s"), params)
                 rows = cursor.fetchall() if cursor.description is not None else []
                 return rows, cursor.rowcount
             except psycopg.Error as exc:

@@ -3,8 +3,9 @@
 Each operation is one statement in autocommit mode, so it is atomic on its own and two
 processes racing for one key meet at the primary key: `INSERT ... ON CONFLICT DO NOTHING`
 lets exactly one of them write the intent. A backend supplies `_execute` (run a statement,
-map driver errors to `LedgerUnavailableError`) and `_migrate` (run the schema's statements
-under a lock that serialises processes opening one ledger at once).
+map driver errors to `LedgerUnavailableError`, make a `durable` write durable) and
+`_migrate` (run the schema's statements under a lock that serialises processes opening one
+ledger at once).
 """
 
 from __future__ import annotations
@@ -32,8 +33,11 @@ class SQLLedger:
     #: Where the ledger lives, for messages (a path, or a URL without its password).
     location: str = ""
 
-    def _execute(self, sql: str, params: Sequence[Any] = ()) -> tuple[list[tuple[Any, ...]], int]:
-        """Run one statement; its rows and row count."""
+    def _execute(
+        self, sql: str, params: Sequence[Any] = (), *, durable: bool = False
+    ) -> tuple[list[tuple[Any, ...]], int]:
+        """Run one statement; its rows and row count. `durable` marks the writes that must
+        be on disk before the call returns (an intent: the start is sent next)."""
         raise NotImplementedError
 
     def claim(self, intent: Intent) -> tuple[bool, RunRecord]:
@@ -63,7 +67,7 @@ class SQLLedger:
             )
             values = [getattr(record, name) for name in COLUMNS]
             values[COLUMNS.index("state")] = record.state.value
-            _, count = self._execute(_INSERT, values)
+            _, count = self._execute(_INSERT, values, durable=True)
             if count == 1:
                 return True, record
             existing = self.get(intent.key)
@@ -124,6 +128,7 @@ class SQLLedger:
                 LedgerState.AMBIGUOUS.value,
                 attempts,
             ),
+            durable=True,
         )
         return count == 1
 
