@@ -12,6 +12,7 @@ from rich.console import Console
 
 import flowinvoke
 from flowinvoke.cli import _batch, _settings
+from flowinvoke.ledger import SQLiteLedger
 from flowinvoke.testing import DEMO_KEYS, Emulator, Workflow
 
 from ..policies import SHORT_JITTERED_POLL, SHORT_JITTERED_RETRY
@@ -45,7 +46,11 @@ def batch_served(
     )
 
     def make_client(
-        settings: _settings.Settings, *, rate_limit: float | None, max_connections: int
+        settings: _settings.Settings,
+        *,
+        rate_limit: float | None,
+        max_connections: int,
+        ledger: SQLiteLedger,
     ) -> flowinvoke.Client:
         built.append({"rate_limit": rate_limit, "max_connections": max_connections})
         return flowinvoke.Client(
@@ -55,6 +60,7 @@ def batch_served(
             retry=SHORT_JITTERED_RETRY,
             rate_limit=rate_limit,
             max_connections=max_connections,
+            ledger=ledger,
         )
 
     monkeypatch.setattr(_batch, "make_client", make_client)

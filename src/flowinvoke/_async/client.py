@@ -582,6 +582,7 @@ class AsyncClient:
         on_progress: OnProgress | None = None,
         on_start: OnStart | None = None,
         key: KeyOf | None = None,
+        on_ambiguous: OnAmbiguous = "raise",
     ) -> list[BatchItem]:
         """Run every input to the end, at most `concurrency` at once; return items in order.
 
@@ -605,13 +606,14 @@ class AsyncClient:
             key: A function of an input giving its idempotency key (needs a ledger): each
                 input is then run as `run(input, key=key(input))`, so a batch run again
                 after a crash starts no input twice (see the Durable runs page).
+            on_ambiguous: As for `run`, for every keyed input.
 
         Raises:
             ValueError: `concurrency` is not a positive integer; nothing was sent.
             MissingLedgerError: `key` without a ledger; nothing was sent.
         """
         batch = AsyncBatch(
-            self._keyed_by(key),
+            self._keyed_by(key, on_ambiguous),
             concurrency=concurrency,
             user_id=user_id,
             timeout=timeout,
@@ -631,16 +633,17 @@ class AsyncClient:
         poll: PollPolicy | None = None,
         on_start: OnStart | None = None,
         key: KeyOf | None = None,
+        on_ambiguous: OnAmbiguous = "raise",
     ) -> AsyncGenerator[BatchItem, None]:
         """Like `run_many`, but yield each `BatchItem` as soon as its run finishes.
 
         Items come in completion order (use `item.index` to match them to inputs), so
         results can be written out while the batch goes on. Breaking out of the loop, or
-        cancelling the task, stops every run still in flight. `on_start` and `key` are as
-        for `run_many`.
+        cancelling the task, stops every run still in flight. `on_start`, `key` and
+        `on_ambiguous` are as for `run_many`.
         """
         batch = AsyncBatch(
-            self._keyed_by(key),
+            self._keyed_by(key, on_ambiguous),
             concurrency=concurrency,
             user_id=user_id,
             timeout=timeout,
@@ -768,7 +771,7 @@ class AsyncClient:
             )
         return self._keyed
 
-    def _keyed_by(self, key: KeyOf | None) -> Callable[..., Any]:
+    def _keyed_by(self, key: KeyOf | None, on_ambiguous: OnAmbiguous) -> Callable[..., Any]:
         """The run function of a batch: `run`, or `run` with each input's key."""
         if key is None:
             return self.run
@@ -777,7 +780,7 @@ class AsyncClient:
             raise TypeError(f"key must be a function of an input, not {type(key).__name__}")
 
         async def run(input: Mapping[str, Any], **options: Any) -> WorkflowRun:
-            return await self.run(input, key=key(input), **options)
+            return await self.run(input, key=key(input), on_ambiguous=on_ambiguous, **options)
 
         return run
 

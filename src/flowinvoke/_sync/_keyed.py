@@ -77,8 +77,8 @@ class KeyedRuns:
         record = self._claim(intent, deadline, on_ambiguous)
         if record is None:
             return self._start(intent.key, on_update, start)
-        if record.done and record.result is not None:
-            run = WorkflowRun.model_validate_json(record.result)
+        run = record.run
+        if record.done and run is not None:
             if on_update is not None:
                 sync_call_maybe(on_update, run)
             return run
@@ -200,9 +200,11 @@ def abandoned(ledger: Ledger, record: RunRecord) -> bool:
 def result_json(run: WorkflowRun, *, store_inputs: bool) -> str:
     """The run as the ledger keeps it: without its inputs (and the raw body, which may
     echo them) unless the client stores inputs."""
-    if store_inputs:
-        return run.model_dump_json()
-    return run.model_dump_json(exclude={"input", "raw"})
+    exclude = None if store_inputs else {"input", "raw"}
+    try:
+        return run.model_dump_json(exclude=exclude)
+    except ValueError:  # text UTF-8 cannot hold (a lone surrogate a server sent): escape it
+        return json.dumps(run.model_dump(mode="json", exclude=exclude), ensure_ascii=True)
 
 
 def _check_same_request(record: RunRecord, intent: Intent) -> None:

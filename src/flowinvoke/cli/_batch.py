@@ -7,12 +7,15 @@ written at once as one whole JSON line and flushed, in completion order:
     {"index": 3, "run_id": "...", "status": "SUCCEEDED", "output": {...}, "error": null}
 
 `index` is the input's 0-based line number in the input file (blank lines are skipped but
-counted). Each run id is also recorded as soon as its start returns, in the started-runs
-journal next to the results (`_journal`). With `--resume` the indices already in the output
-file are skipped, the runs recorded in the journal without a result are waited for (never
-started again), and the rest appended; a torn last line (a crash mid-write) is cut off
-first. A line that is not a JSON object, and a result that cannot be written as UTF-8 JSON,
-become error lines: every input gets a line, so a batch always makes progress.
+counted). Each input is run with the key `line-<index>` on a run ledger next to the results
+(`RESULTS.jsonl.runs.db`, the library's `SQLiteLedger`): the intent before its start, the
+run id as soon as the start returns. With `--resume` the indices already in the output
+file are skipped and the others run again by key, so a run the ledger knows is waited for
+(never started again), a start whose answer was lost at a kill becomes an
+`AmbiguousStartError` line (unless `--restart-ambiguous`), and the rest start; a torn last
+line (a crash mid-write) is cut off first. A line that is not a JSON object, and a result
+that cannot be written as UTF-8 JSON, become error lines: every input gets a line, so a
+batch always makes progress.
 
 Exit codes: 0 every input succeeded; 1 some failed (the output is complete); 2 usage or
 configuration; 3 the API refused the key or the credits ran out (the batch stops at once,
@@ -26,31 +29,26 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, closing, contextmanager, nullcontext
-from functools import partial
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 import click
 
-from .._compat import sync_map_unordered
 from .._core.batch import BatchItem, BatchProgress, BatchTally
 from .._core.errors import (
     APIError,
     AuthenticationError,
     ConfigurationError,
-    FlowInvokeError,
     InsufficientCreditsError,
     PermissionDeniedError,
     UnsupportedOperationError,
-    WaitTimeoutError,
-    WorkflowFailedError,
 )
 from .._core.models import WorkflowRun
 from .._sync.client import DEFAULT_BATCH_CONCURRENCY, DEFAULT_MAX_CONNECTIONS, Client
+from ..ledger import LedgerError, SQLiteLedger
 from ._exit import ExitCode, Job, exit_with, flag_words, handle_errors, interrupted_code
-from ._journal import StartedJournal, journal_path, read_journal
 from ._live import BatchProgressBar
 from ._render import err_console, error_line, format_duration, note_line
 from ._results import (
@@ -76,7 +74,7 @@ _STOP_USAGE = (ConfigurationError, UnsupportedOperationError)
 
 
 def make_client(
-    settings: Settings, *, rate_limit: float | None, max_connections: int
+    settings: Settings, *, rate_limit: float | None, max_connections: int, ledger: SQLiteLedger
 ) -> AbstractContextManager[Client]:
     """Build the batch's client (a context manager that closes it); tests replace this.
 
@@ -84,8 +82,35 @@ def make_client(
         ConfigurationError: a setting is missing or wrong (no key, unknown provider, ...).
     """
     return Client(
-        **settings.client_kwargs(), rate_limit=rate_limit, max_connections=max_connections
+        **settings.client_kwargs(),
+        rate_limit=rate_limit,
+        max_connections=max_connections,
+        ledger=ledger,
     )
+
+
+def ledger_path(results: Path) -> Path:
+    """Where the run ledger of the batch writing `results` lives."""
+    return results.with_name(results.name + ".runs.db")
+
+
+def _open_ledger(results: Path, *, fresh: bool) -> SQLiteLedger:
+    """The batch's ledger; a new batch starts from an empty one."""
+    path = ledger_path(results)
+    try:
+        if fresh:
+            _delete_ledger(path)
+        return SQLiteLedger(path)
+    except (OSError, LedgerError) as exc:
+        message = exc.strerror if isinstance(exc, OSError) else str(exc)
+        raise click.BadParameter(
+            f"cannot use the run ledger {path}: {message}", param_hint="'--out'"
+        ) from None
+
+
+def _delete_ledger(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        path.with_name(path.name + suffix).unlink(missing_ok=True)
 
 
 class _Inputs:
@@ -105,6 +130,7 @@ class _Inputs:
         self._skip = skip
         self.on_bad = on_bad
         self._lines: dict[int, int] = {}  # the client's index -> line number, while in flight
+        self._keys: dict[int, int] = {}  # id of an input drawn -> its line number
         self._drawn = 0
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
@@ -117,8 +143,13 @@ class _Inputs:
                     self.on_bad(number, value)
                 continue
             self._lines[self._drawn] = number
+            self._keys[id(value)] = number  # the input stays alive while its run is in flight
             self._drawn += 1
             yield value
+
+    def key_of(self, value: Mapping[str, Any]) -> str:
+        """The ledger key of an input drawn: its line number, which --resume keeps."""
+        return f"line-{self._keys.pop(id(value))}"
 
     def line_number(self, index: int) -> int:
         """The line number of the input the client numbered `index`."""
@@ -208,6 +239,12 @@ def _check_paths(inputs: str, out: Path, resume: bool) -> None:
     is_flag=True,
     help="Skip the inputs whose index is already in --out and append the rest.",
 )
+@click.option(
+    "--restart-ambiguous",
+    is_flag=True,
+    help="With --resume: start again the inputs whose start was sent but never answered "
+    "(they may have started: the default writes an AmbiguousStartError line instead).",
+)
 @click.option("--user-id", metavar="ID", help="Tag every run with your user's id (GPTBots userId).")
 @click.option(
     "--timeout",
@@ -222,6 +259,7 @@ def batch(
     concurrency: int,
     rate: float | None,
     resume: bool,
+    restart_ambiguous: bool,
     user_id: str | None,
     timeout: float | None,
 ) -> None:
@@ -229,9 +267,10 @@ def batch(
 
     Each finished input becomes one JSON line in RESULTS.jsonl, written at once:
     {"index", "run_id", "status", "output", "error"}, where index is the input's 0-based
-    line number. Each run id is recorded in RESULTS.jsonl.started as soon as its start
-    returns. After Ctrl-C, SIGTERM or a crash, run the same command with --resume: it
-    waits for the runs already started instead of starting them again.
+    line number. Each start is recorded in the run ledger RESULTS.jsonl.runs.db before it
+    is sent, and its run id as soon as it returns. After Ctrl-C, SIGTERM or a crash, run
+    the same command with --resume: it waits for the runs already started instead of
+    starting them again.
 
     \b
     Examples:
@@ -244,12 +283,10 @@ def batch(
     try:
         _check_paths(inputs, out, resume)
         done = scan_results(out) if resume and out.exists() else IndexSet()
-        recorded = read_journal(journal_path(out)) if resume else {}
     except OSError as exc:
         raise click.BadParameter(
             f"cannot read {out}: {exc.strerror or exc}", param_hint="'--out'"
         ) from None
-    waits = {line: run_id for line, run_id in recorded.items() if line not in done}
     job = Job(settings)
     with _open_input(inputs) as source, handle_errors(job), _quiet_library_warnings():
         console = err_console()
@@ -257,81 +294,42 @@ def batch(
         if inputs != "-" and console.is_terminal:
             total = count_todo(Path(inputs), done)
         connections = min(concurrency, DEFAULT_MAX_CONNECTIONS)
-        with make_client(settings, rate_limit=rate, max_connections=connections) as client:
+        ledger = _open_ledger(out, fresh=not resume)
+        with (
+            closing(ledger),
+            make_client(
+                settings, rate_limit=rate, max_connections=connections, ledger=ledger
+            ) as client,
+        ):
             job.bind(client)
             try:
                 results = out.open("ab")
-                journal = StartedJournal(journal_path(out), fresh=not resume)
             except OSError as exc:
                 raise click.BadParameter(
                     f"cannot write {out}: {exc.strerror or exc}", param_hint="'--out'"
                 ) from None
             with results:
-                code = _run(
+                code, finished = _run(
                     client,
-                    _Inputs(source, skip=lambda line: line in done or line in waits),
+                    _Inputs(source, skip=lambda line: line in done),
                     ResultWriter(results),
-                    journal,
-                    waits,
                     display=BatchProgressBar(console, total),
                     out=out,
                     skipped=done.count,
                     concurrency=concurrency,
                     user_id=user_id,
                     timeout=timeout,
+                    restart_ambiguous=restart_ambiguous,
                 )
+        if finished:  # every input has its line: the ledger has nothing left to tell
+            _delete_ledger(ledger_path(out))
     exit_with(code)
-
-
-def _wait_item(client: Client, timeout: float | None, job: tuple[int, str]) -> BatchItem:
-    """Wait for a run a killed batch started: its item, as if the batch had gone on."""
-    line, run_id = job
-    try:
-        run = client.wait(run_id, timeout=timeout)
-    except WaitTimeoutError as error:
-        return BatchItem(line, None, error.last_run, error)
-    except (FlowInvokeError, TypeError, ValueError) as error:
-        if isinstance(error, FlowInvokeError):
-            error.run_id = error.run_id or run_id
-        return BatchItem(line, None, None, error)
-    return BatchItem(line, None, run, None if run.succeeded else WorkflowFailedError(run))
-
-
-def _items(
-    client: Client,
-    waits: Mapping[int, str],
-    inputs: _Inputs,
-    *,
-    on_start: Callable[[int, WorkflowRun], None],
-    concurrency: int,
-    user_id: str | None,
-    timeout: float | None,
-) -> Generator[tuple[int, BatchItem], None, None]:
-    """(line number, item) for each run: first the recorded runs waited for, then new ones.
-
-    Closing it stops the runs in flight at their next sleep.
-    """
-    if waits:
-        waited = sync_map_unordered(
-            partial(_wait_item, client, timeout), waits.items(), min(concurrency, len(waits))
-        )
-        with closing(waited):
-            for item in waited:
-                yield item.index, item
-    started = client.as_completed(
-        inputs, concurrency=concurrency, user_id=user_id, timeout=timeout, on_start=on_start
-    )
-    with closing(started):
-        for item in started:
-            yield inputs.line_of(item), item
 
 
 def _run(
     client: Client,
     inputs: _Inputs,
     writer: ResultWriter,
-    journal: StartedJournal,
-    waits: Mapping[int, str],
     *,
     display: BatchProgressBar,
     out: Path,
@@ -339,7 +337,9 @@ def _run(
     concurrency: int,
     user_id: str | None,
     timeout: float | None,
-) -> ExitCode:
+    restart_ambiguous: bool,
+) -> tuple[ExitCode, bool]:
+    """The batch's exit code, and whether every input got its line."""
     tally = BatchTally()
     api_errors = 0
     started = time.monotonic()
@@ -347,10 +347,7 @@ def _run(
     finished = False
 
     def on_start(index: int, run: WorkflowRun) -> None:
-        line = inputs.line_number(index)
-        if run.id is not None:
-            journal.record(line, run.id)  # before the wait: a killed batch knows this run
-        tally.started()
+        tally.started()  # the ledger recorded the run id before this is called
         display.update(tally.progress())
 
     def on_bad(line: int, message: str) -> None:
@@ -359,21 +356,20 @@ def _run(
         display.update(tally.finished(BatchItem(line, None, None, ValueError(message))))
 
     inputs.on_bad = on_bad
-    for _ in waits:
-        tally.started()
-    items = _items(
-        client,
-        waits,
+    items = client.as_completed(
         inputs,
-        on_start=on_start,
         concurrency=concurrency,
         user_id=user_id,
         timeout=timeout,
+        on_start=on_start,
+        key=inputs.key_of,
+        on_ambiguous="restart" if restart_ambiguous else "raise",
     )
     try:
         with display, closing(items):
             display.update(tally.progress())
-            for line, item in items:
+            for item in items:
+                line = inputs.line_of(item)
                 if isinstance(item.error, _STOP_API + _STOP_USAGE):
                     stopped_by = item.error
                     break
@@ -385,7 +381,7 @@ def _run(
         writer.repair()
         where = f" ({exc.filename})" if exc.filename else ""
         error_line(f"stopped: {exc.strerror or exc}{where}; {writer.written} results written")
-        return ExitCode.USAGE
+        return ExitCode.USAGE, False
     except KeyboardInterrupt as interrupt:
         writer.repair()
         code = interrupted_code(interrupt)
@@ -396,9 +392,7 @@ def _run(
             "--resume waits for them"
         )
         note_line("continue with the same command plus --resume")
-        return code
-    finally:
-        journal.close(delete=finished)
+        return code, False
     progress = tally.progress()
     elapsed = time.monotonic() - started
     if stopped_by is not None:
@@ -406,13 +400,14 @@ def _run(
             f"stopped: {type(stopped_by).__name__}: {flag_words(str(stopped_by))} "
             f"({progress.done} results written to {out}); fix it and rerun with --resume"
         )
-        return ExitCode.USAGE if isinstance(stopped_by, _STOP_USAGE) else ExitCode.API_ERROR
+        code = ExitCode.USAGE if isinstance(stopped_by, _STOP_USAGE) else ExitCode.API_ERROR
+        return code, False
     note_line(_summary(progress, elapsed, out, skipped))
     if progress.failed == 0:
-        return ExitCode.OK
+        return ExitCode.OK, finished
     if api_errors == progress.done:
-        return ExitCode.API_ERROR
-    return ExitCode.RUN_FAILED
+        return ExitCode.API_ERROR, finished
+    return ExitCode.RUN_FAILED, finished
 
 
 def _summary(tally: BatchProgress, elapsed: float, out: Path, skipped: int) -> str:

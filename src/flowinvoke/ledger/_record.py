@@ -96,7 +96,9 @@ class RunRecord:
         """The recorded final state of the run, or None while it is not finished."""
         if self.result is None:
             return None
-        return WorkflowRun.model_validate_json(self.result)
+        # json.loads, not model_validate_json: a recorded lone surrogate is an escape that
+        # only Python's parser reads back.
+        return WorkflowRun.model_validate(json.loads(self.result))
 
     @property
     def done(self) -> bool:
