@@ -66,7 +66,7 @@ def _ledger(out: Path) -> Path:
     return out.with_name(out.name + ".runs.db")
 
 
-def _journal(out: Path) -> set[int]:
+def _recorded(out: Path) -> set[int]:
     """The inputs whose run id the batch's ledger holds."""
     if not _ledger(out).exists():
         return set()
@@ -97,12 +97,12 @@ def test_sigkill_then_resume_waits_for_started_runs_instead_of_paying_twice(
         process = _start(server, inputs, out, *(["--resume"] if attempt else []))
         finished_before = len(_lines(out))
         # Kill with runs in flight: some results written and every answered start recorded
-        # (the emulator's count of starts equals the journal's lines, so at most a start or
-        # two can be on the wire at the kill instant).
+        # (the emulator's starts match the ledger's run ids: at most the starts then being sent
+        # can be on the wire at the kill instant).
         _when(partial(_ready_to_kill, server, out, finished_before + 5), process)
         process.send_signal(signal.SIGKILL)
         process.communicate(timeout=30)
-        recorded_at_kills.append((_journal(out), _starts(server.emulator)))
+        recorded_at_kills.append((_recorded(out), _starts(server.emulator)))
     in_flight = recorded_at_kills[-1][0] - _done(out)
     assert in_flight, "the kill should have left runs in flight"
 
@@ -143,7 +143,7 @@ def _ready_to_kill(server: LoopbackServer, out: Path, results: int) -> bool:
     # Inputs, not starts (a start on the wire at an earlier kill is never recorded).
     # And with runs in flight, recorded: the kill is to leave some for --resume to wait for.
     started = sum(1 for count in _starts(server.emulator).values() if count)
-    recorded, done = _journal(out), _done(out)
+    recorded, done = _recorded(out), _done(out)
     return len(_lines(out)) >= results and started == len(recorded | done) and bool(recorded - done)
 
 

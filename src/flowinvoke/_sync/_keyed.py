@@ -15,7 +15,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from .._compat import sync_call_maybe, sync_sleep
 from .._core.deadline import Deadline
@@ -24,8 +24,10 @@ from .._core.models import WorkflowRun
 from ..ledger._calls import sync_ledger_call
 from ..ledger._errors import AmbiguousStartError, KeyConflictError, LedgerError, LedgerWriteError
 from ..ledger._owner import START_GRACE, owner_is_gone, this_owner
-from ..ledger._protocol import Ledger
 from ..ledger._record import Intent, LedgerState, RunRecord
+
+if TYPE_CHECKING:
+    from ..ledger._protocol import Ledger
 
 __all__ = ["KeyedRuns", "OnAmbiguous", "abandoned", "result_json"]
 

@@ -47,7 +47,6 @@ from ..ledger._calls import sync_ledger_call
 from ..ledger._errors import AmbiguousStartError, LedgerWriteError, MissingLedgerError
 from ..ledger._open import ledger_from_env, open_ledger
 from ..ledger._owner import this_owner
-from ..ledger._protocol import Ledger
 from ..ledger._record import (
     Intent,
     RunRecord,
@@ -65,6 +64,7 @@ from ._requester import DEFAULT_MAX_RESPONSE_BYTES, Requester
 from ._stream import first_state, run_states
 
 if TYPE_CHECKING:
+    from ..ledger._protocol import Ledger
     from ..webhooks import WebhookReceiver
 
 __all__ = [

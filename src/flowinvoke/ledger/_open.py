@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .._core.errors import ConfigurationError
-from ._protocol import Ledger
+
+if TYPE_CHECKING:
+    from ._protocol import Ledger
 
 __all__ = ["LEDGER_ENV", "open_ledger"]
 
@@ -24,11 +27,15 @@ def open_ledger(ledger: str | os.PathLike[str] | Ledger) -> Ledger:
         ConfigurationError: the value is of no known kind (or psycopg is missing).
         LedgerUnavailableError, LedgerSchemaError: the ledger cannot be opened.
     """
-    if isinstance(ledger, Ledger):
-        return ledger
     if isinstance(ledger, os.PathLike):
         ledger = os.fspath(ledger)
-    if not isinstance(ledger, str) or not ledger.strip():  # type: ignore[redundant-expr]
+    elif not isinstance(ledger, str):
+        if callable(getattr(ledger, "claim", None)):  # duck-typed, as the protocol says
+            return ledger
+        raise ConfigurationError(
+            f"ledger= must be a file path, a postgresql:// URL or a Ledger, not {ledger!r}"
+        )
+    if not ledger.strip():
         raise ConfigurationError(
             f"ledger= must be a file path, a postgresql:// URL or a Ledger, not {ledger!r}"
         )

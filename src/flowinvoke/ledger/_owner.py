@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import socket
-import uuid
 
 __all__ = ["START_GRACE", "owner_is_gone", "this_owner"]
 
@@ -24,7 +23,9 @@ _tokens: dict[int, str] = {}  # pid -> token: a forked child makes its own
 def this_owner() -> str:
     """This process's name in the ledger: host, pid and a token new in each process."""
     pid = os.getpid()
-    token = _tokens.setdefault(pid, uuid.uuid4().hex[:12])
+    token = _tokens.get(pid)
+    if token is None:
+        token = _tokens[pid] = os.urandom(6).hex()
     return f"{socket.gethostname()}/{pid}/{token}"
 
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import Protocol
 
 from ._record import Intent, RunRecord
 
 __all__ = ["Ledger"]
 
 
-@runtime_checkable
 class Ledger(Protocol):
     """A durable record of keyed runs (see the Durable runs page).
 

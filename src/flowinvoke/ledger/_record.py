@@ -3,8 +3,6 @@ inputs and accounts without holding them."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -137,10 +135,15 @@ def canonical_json(value: Any) -> str:
 
 def inputs_digest(inputs: Mapping[str, Any], user_id: str | None) -> str:
     """SHA-256 of what a start sends besides the key: the inputs and the user id."""
+    import hashlib  # on a keyed call only: hashlib costs milliseconds to import
+
     text = canonical_json({"input": inputs, "user_id": user_id})
     return hashlib.sha256(text.encode()).hexdigest()
 
 
 def account_digest(api_key: str) -> str:
     """A one-way name of the account behind an API key: equal keys, equal digests."""
+    import hashlib
+    import hmac
+
     return hmac.new(b"flowinvoke-ledger-account", api_key.encode(), hashlib.sha256).hexdigest()
