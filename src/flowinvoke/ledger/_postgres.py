@@ -27,8 +27,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from ._errors import LedgerSchemaError, LedgerUnavailableError
-from ._schema import MIGRATIONS, SCHEMA_VERSION
-from ._sql import SQLLedger
+from ._sql import SQLLedger, migrate
 
 if TYPE_CHECKING:
     import psycopg
@@ -99,29 +98,13 @@ class PostgresLedger(SQLLedger):
         return connection
 
     def _migrate(self, connection: psycopg.Connection[Any]) -> None:
+        def run(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+            cursor = connection.execute(sql.replace("?", "%s"), params)
+            return cursor.fetchall() if cursor.description is not None else []
+
         with connection.transaction():
             connection.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
-            connection.execute(
-                "CREATE TABLE IF NOT EXISTS flowinvoke_meta (name TEXT PRIMARY KEY, value TEXT)"
-            )
-            row = connection.execute(
-                "SELECT value FROM flowinvoke_meta WHERE name = 'schema_version'"
-            ).fetchone()
-            version = int(row[0]) if row else 0
-            if version > SCHEMA_VERSION:
-                raise LedgerSchemaError(
-                    f"the ledger {self.location} has schema version {version}, newer than "
-                    f"this flowinvoke's {SCHEMA_VERSION}: upgrade flowinvoke or use another "
-                    "ledger= database"
-                )
-            for statements in MIGRATIONS[version:]:
-                for statement in statements:
-                    connection.execute(statement)
-            connection.execute(
-                "INSERT INTO flowinvoke_meta VALUES ('schema_version', %s) "
-                "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-                (str(SCHEMA_VERSION),),
-            )
+            migrate(run, self.location)
 
     def _execute(
         self, sql: str, params: Sequence[Any] = (), *, durable: bool = False

@@ -11,13 +11,43 @@ ledger at once).
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from ._errors import LedgerSchemaError
 from ._record import COLUMNS, Intent, LedgerState, RunRecord
-from ._schema import TABLE
+from ._schema import MIGRATIONS, SCHEMA_VERSION, TABLE
 
-__all__ = ["SQLLedger"]
+__all__ = ["SQLLedger", "migrate"]
+
+#: Run one statement with `?` placeholders; its rows.
+Run = Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
+
+
+def migrate(run: Run, location: str) -> None:
+    """Bring a ledger's tables to `SCHEMA_VERSION`, inside the caller's transaction (which
+    holds the lock that keeps two processes from migrating at once).
+
+    Raises:
+        LedgerSchemaError: the ledger has a newer version.
+    """
+    run("CREATE TABLE IF NOT EXISTS flowinvoke_meta (name TEXT PRIMARY KEY, value TEXT)", ())
+    rows = run("SELECT value FROM flowinvoke_meta WHERE name = 'schema_version'", ())
+    version = int(rows[0][0]) if rows else 0
+    if version > SCHEMA_VERSION:
+        raise LedgerSchemaError(
+            f"the ledger {location} has schema version {version}, newer than this "
+            f"flowinvoke's {SCHEMA_VERSION}: upgrade flowinvoke or point ledger= elsewhere"
+        )
+    for statements in MIGRATIONS[version:]:
+        for statement in statements:
+            run(statement, ())
+    run(
+        "INSERT INTO flowinvoke_meta VALUES ('schema_version', ?) "
+        "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        (str(SCHEMA_VERSION),),
+    )
+
 
 _SELECT = f"SELECT {', '.join(COLUMNS)} FROM {TABLE}"
 _INSERT = (

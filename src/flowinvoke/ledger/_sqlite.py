@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ._errors import LedgerSchemaError, LedgerUnavailableError
-from ._schema import MIGRATIONS, SCHEMA_VERSION
-from ._sql import SQLLedger
+from ._sql import SQLLedger, migrate
 
 __all__ = ["SQLiteLedger"]
 
@@ -91,27 +90,7 @@ class SQLiteLedger(SQLLedger):
         # at once apply each migration once.
         connection.execute("BEGIN IMMEDIATE")
         try:
-            connection.execute(
-                "CREATE TABLE IF NOT EXISTS flowinvoke_meta (name TEXT PRIMARY KEY, value TEXT)"
-            )
-            row = connection.execute(
-                "SELECT value FROM flowinvoke_meta WHERE name = 'schema_version'"
-            ).fetchone()
-            version = int(row[0]) if row else 0
-            if version > SCHEMA_VERSION:
-                raise LedgerSchemaError(
-                    f"the ledger {self.location} has schema version {version}, newer than "
-                    f"this flowinvoke's {SCHEMA_VERSION}: upgrade flowinvoke or use another "
-                    "ledger= file"
-                )
-            for statements in MIGRATIONS[version:]:
-                for statement in statements:
-                    connection.execute(statement)
-            connection.execute(
-                "INSERT INTO flowinvoke_meta VALUES ('schema_version', ?) "
-                "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-                (str(SCHEMA_VERSION),),
-            )
+            migrate(lambda sql, params: connection.execute(sql, params).fetchall(), self.location)
         except BaseException:
             connection.execute("ROLLBACK")
             raise
