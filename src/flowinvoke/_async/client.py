@@ -448,19 +448,30 @@ class AsyncClient:
         """
         policy = poll or self._config.poll
         deadline = _deadline(timeout, policy)
-        return await self._wait_within(run_or_id, deadline, policy, workflow_id, on_update)
+        run_id = _id_of(run_or_id)
+        states = self._poll_states(run_or_id, policy, deadline, workflow_id)
+        del run_or_id  # the states hold the run until a newer one replaces it
+        return await self._follow_wait(states, run_id, on_update)
 
     async def _wait_within(
         self,
-        run_or_id: WorkflowRun | str,
+        run_id: str,
         deadline: Deadline,
         policy: PollPolicy,
         workflow_id: str | None,
         on_update: OnUpdate | None,
     ) -> WorkflowRun:
-        with self._call("flowinvoke.wait", run_id=_id_of(run_or_id)) as call:
-            states = self._poll_states(run_or_id, policy, deadline, workflow_id)
-            del run_or_id  # the states hold the run until a newer one replaces it
+        """`wait` for a recorded run id, within a deadline already running."""
+        states = self._poll_states(run_id, policy, deadline, workflow_id)
+        return await self._follow_wait(states, run_id, on_update)
+
+    async def _follow_wait(
+        self,
+        states: AsyncGenerator[WorkflowRun, None],
+        run_id: str | None,
+        on_update: OnUpdate | None,
+    ) -> WorkflowRun:
+        with self._call("flowinvoke.wait", run_id=run_id) as call:
             run = await self._follow(states, on_update)
             call.finished(run)
         return run
@@ -529,15 +540,14 @@ class AsyncClient:
         policy = poll or self._config.poll
         deadline = _deadline(timeout, policy)
         start = partial(self._run_once, input, user_id, workflow_id, webhooks, policy, deadline)
-        if key is None:
-            finished = await start(on_update)
-        else:
-            intent = self._intent(key, on_ambiguous, input, user_id, workflow_id)
-            recorded = partial(
-                self._wait_within, policy=policy, workflow_id=workflow_id, on_update=on_update
-            )
-            keyed = self._keyed_runs()
-            finished = await keyed.once(intent, deadline, on_ambiguous, on_update, start, recorded)
+        if key is None:  # a failure is raised inside the call's span, which records it
+            return await start(on_update, raise_on_failure=raise_on_failure)
+        intent = self._intent(key, on_ambiguous, input, user_id, workflow_id)
+        recorded = partial(
+            self._wait_within, policy=policy, workflow_id=workflow_id, on_update=on_update
+        )
+        keyed = self._keyed_runs()
+        finished = await keyed.once(intent, deadline, on_ambiguous, on_update, start, recorded)
         return finished.raise_for_status() if raise_on_failure else finished
 
     async def _run_once(
@@ -549,6 +559,8 @@ class AsyncClient:
         policy: PollPolicy,
         deadline: Deadline,
         on_update: OnUpdate | None,
+        *,
+        raise_on_failure: bool = False,
     ) -> WorkflowRun:
         provider = self._config.provider
         async_mode = provider.supports_async_invoke
@@ -569,7 +581,7 @@ class AsyncClient:
             )
             finished = await self._follow(states, on_update, call)
             call.finished(finished)
-            return finished
+            return finished.raise_for_status() if raise_on_failure else finished
 
     async def run_many(
         self,
