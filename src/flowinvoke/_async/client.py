@@ -25,6 +25,7 @@ from .._core.errors import (
 from .._core.inputs import check_input, check_run_id, check_webhooks
 from .._core.models import Webhook, WorkflowRun
 from .._observe.observers import CallSpan, Hooks, Observers, TracerProvider
+from .._transport import build
 from .._transport import http as _http
 from .._transport.cooldown import CoolDown
 from .._transport.proxy import async_proxy_transport
@@ -676,7 +677,7 @@ def _own_http_client(
         if fast_transport is None:
             fast_transport = env_flag("FAST_TRANSPORT")
         try:
-            transport = _http.async_default_transport(limits, fast=bool(fast_transport))
+            transport = build.async_default_transport(limits, fast=bool(fast_transport))
         except ImportError as exc:
             raise ConfigurationError(str(exc)) from None
     return _http.AsyncClient(
