@@ -50,7 +50,8 @@ from flowinvoke._transport.proxy import async_proxy_transport
 from .._async import other
 from .._async._batch import AsyncBatch
 from .._async._requester import AsyncRequester
-from flowinvoke._compat import AsyncRequestSlots, AsyncWakeup
+from flowinvoke._transport.slots import AsyncRequestSlots
+from flowinvoke._waiting.wakeup import AsyncWakeup
 
 
 class Runs:

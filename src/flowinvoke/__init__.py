@@ -34,14 +34,13 @@ if TYPE_CHECKING:
         ResponseValidationError,
         ServerError,
         UnsupportedOperationError,
-        WaitTimeoutError,
-        WorkflowFailedError,
     )
-    from ._core.models import RunStatus, Webhook, WorkflowRun
+    from ._core.models import RunStatus, WaitTimeoutError, Webhook, WorkflowFailedError, WorkflowRun
     from ._observe.observers import Hooks, RequestEvent, ResponseEvent, RetryEvent
     from ._sync.client import Client
     from ._transport.retry import RetryPolicy
-    from ._waiting.learning import DurationEstimate, LearnedDuration, RunDurations, WorkflowKey
+    from ._waiting.estimate import DurationEstimate
+    from ._waiting.learning import LearnedDuration, RunDurations, WorkflowKey
     from ._waiting.policy import PollPolicy
 
 #: Where each public name lives: the one table `__getattr__` imports from.
@@ -67,15 +66,15 @@ _HOMES: dict[str, str] = {
             "ResponseValidationError",
             "ServerError",
             "UnsupportedOperationError",
-            "WaitTimeoutError",
-            "WorkflowFailedError",
         ),
         "._core.errors",
     ),
+    **dict.fromkeys(("LearnedDuration", "RunDurations", "WorkflowKey"), "._waiting.learning"),
+    "DurationEstimate": "._waiting.estimate",
     **dict.fromkeys(
-        ("DurationEstimate", "LearnedDuration", "RunDurations", "WorkflowKey"), "._waiting.learning"
+        ("RunStatus", "WaitTimeoutError", "Webhook", "WorkflowFailedError", "WorkflowRun"),
+        "._core.models",
     ),
-    **dict.fromkeys(("RunStatus", "Webhook", "WorkflowRun"), "._core.models"),
     **dict.fromkeys(
         ("Hooks", "RequestEvent", "ResponseEvent", "RetryEvent"), "._observe.observers"
     ),

@@ -6,10 +6,11 @@ from collections.abc import AsyncGenerator, Iterator, Mapping
 from contextlib import aclosing, asynccontextmanager
 from typing import cast
 
-from .._compat import AsyncRequestSlots, async_deadline_scope, async_sleep
+from .._compat import async_sleep
 from .._core.deadline import Deadline
 from .._core.errors import APIError, RateLimitError
 from .._core.log import logger
+from .._core.scopes import async_deadline_scope
 from .._core.secret import Redactor
 from .._observe.observers import Observers, RetryEvent
 from .._transport import http as _http
@@ -20,6 +21,7 @@ from .._transport.cooldown import CoolDown
 from .._transport.rate import RateLimiter
 from .._transport.replies import Reply, read_reply, transport_error
 from .._transport.retry import RetryPolicy, next_retry_delay, slow_down_hint
+from .._transport.slots import AsyncRequestSlots
 from ..providers import AuthScheme, Provider, RequestSpec
 
 __all__ = ["AsyncRequester"]

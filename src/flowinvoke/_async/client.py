@@ -8,7 +8,7 @@ from functools import partial
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .._compat import AsyncRequestSlots, AsyncWakeup, async_call_maybe
+from .._compat import async_call_maybe
 from .._config import (
     CONFIG_ARGUMENTS,
     ClientConfig,
@@ -31,6 +31,7 @@ from .._transport.cooldown import CoolDown
 from .._transport.proxy import async_proxy_transport
 from .._transport.rate import RateLimiter
 from .._transport.retry import RetryPolicy
+from .._transport.slots import AsyncRequestSlots
 from .._waiting.learning import (
     RunDurations,
     RunTimer,
@@ -39,6 +40,7 @@ from .._waiting.learning import (
     workflow_identity,
 )
 from .._waiting.policy import PollPolicy
+from .._waiting.wakeup import AsyncWakeup
 from ..providers import AuthScheme, Provider, RequestSpec
 from ._batch import DEFAULT_BATCH_CONCURRENCY, AsyncBatch, OnProgress, OnStart
 from ._poller import poll_states

@@ -16,8 +16,7 @@ from typing import Any, Protocol
 from .._compat import sync_call_maybe, sync_map_unordered
 from .._core.batch import BatchItem, BatchProgress, BatchTally
 from .._core.deadline import positive_seconds
-from .._core.errors import WaitTimeoutError, WorkflowFailedError
-from .._core.models import WorkflowRun
+from .._core.models import WaitTimeoutError, WorkflowFailedError, WorkflowRun
 from .._waiting.policy import PollPolicy
 
 __all__ = ["DEFAULT_BATCH_CONCURRENCY", "Batch", "OnProgress", "OnStart"]

@@ -9,7 +9,7 @@ from functools import partial
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .._compat import SyncRequestSlots, SyncWakeup, sync_call_maybe
+from .._compat import sync_call_maybe
 from .._config import (
     CONFIG_ARGUMENTS,
     ClientConfig,
@@ -32,6 +32,7 @@ from .._transport.cooldown import CoolDown
 from .._transport.proxy import sync_proxy_transport
 from .._transport.rate import RateLimiter
 from .._transport.retry import RetryPolicy
+from .._transport.slots import SyncRequestSlots
 from .._waiting.learning import (
     RunDurations,
     RunTimer,
@@ -40,6 +41,7 @@ from .._waiting.learning import (
     workflow_identity,
 )
 from .._waiting.policy import PollPolicy
+from .._waiting.wakeup import SyncWakeup
 from ..providers import AuthScheme, Provider, RequestSpec
 from ._batch import DEFAULT_BATCH_CONCURRENCY, Batch, OnProgress, OnStart
 from ._poller import poll_states

@@ -44,10 +44,8 @@ from .._core.errors import (
     InsufficientCreditsError,
     PermissionDeniedError,
     UnsupportedOperationError,
-    WaitTimeoutError,
-    WorkflowFailedError,
 )
-from .._core.models import WorkflowRun
+from .._core.models import WaitTimeoutError, WorkflowFailedError, WorkflowRun
 from .._sync.client import DEFAULT_BATCH_CONCURRENCY, DEFAULT_MAX_CONNECTIONS, Client
 from ._exit import ExitCode, Job, exit_with, flag_words, handle_errors, interrupted_code
 from ._journal import StartedJournal, journal_path, read_journal

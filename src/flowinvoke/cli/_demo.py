@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from .._core.errors import APIStatusError, WorkflowFailedError
-from .._core.models import WorkflowRun
+from .._core.errors import APIStatusError
+from .._core.models import WorkflowFailedError, WorkflowRun
 from .._observe.observers import Hooks, RetryEvent
 from .._sync.client import Client
 from .._transport.retry import RetryPolicy

@@ -29,10 +29,8 @@ from .._core.errors import (
     ConfigurationError,
     FlowInvokeError,
     UnsupportedOperationError,
-    WaitTimeoutError,
-    WorkflowFailedError,
 )
-from .._core.models import WorkflowRun
+from .._core.models import WaitTimeoutError, WorkflowFailedError, WorkflowRun
 from ._render import error_line, note_line
 from ._safe import forget_key, hide_key_of
 
