@@ -17,7 +17,12 @@ from ._version import __version__
 
 if TYPE_CHECKING:
     from ._async.client import AsyncClient
-    from ._core.batch import BatchItem, BatchProgress
+    from ._core.batch import BatchItem, BatchProgress, BatchTally
+    from ._core.defaults import (
+        DEFAULT_BATCH_CONCURRENCY,
+        DEFAULT_MAX_CONNECTIONS,
+        DEFAULT_MAX_RESPONSE_BYTES,
+    )
     from ._core.errors import (
         APIConnectionError,
         APIError,
@@ -48,6 +53,11 @@ _HOMES: dict[str, str] = {
     "AsyncClient": "._async.client",
     "BatchItem": "._core.batch",
     "BatchProgress": "._core.batch",
+    "BatchTally": "._core.batch",
+    **dict.fromkeys(
+        ("DEFAULT_BATCH_CONCURRENCY", "DEFAULT_MAX_CONNECTIONS", "DEFAULT_MAX_RESPONSE_BYTES"),
+        "._core.defaults",
+    ),
     "Client": "._sync.client",
     **dict.fromkeys(
         (
@@ -87,6 +97,9 @@ _HOMES: dict[str, str] = {
 
 
 __all__ = [
+    "DEFAULT_BATCH_CONCURRENCY",
+    "DEFAULT_MAX_CONNECTIONS",
+    "DEFAULT_MAX_RESPONSE_BYTES",
     "APIConnectionError",
     "APIError",
     "APIStatusError",
@@ -96,6 +109,7 @@ __all__ = [
     "BadRequestError",
     "BatchItem",
     "BatchProgress",
+    "BatchTally",
     "Client",
     "ConfigurationError",
     "DurationEstimate",

@@ -8,6 +8,7 @@ from typing import cast
 
 from .._compat import async_sleep
 from .._core.deadline import Deadline
+from .._core.defaults import DEFAULT_MAX_RESPONSE_BYTES
 from .._core.errors import APIError, RateLimitError
 from .._core.log import logger
 from .._core.scopes import async_deadline_scope
@@ -27,9 +28,6 @@ from ..providers import AuthScheme, Provider, RequestSpec
 __all__ = ["AsyncRequester"]
 
 _NO_DEADLINE = Deadline(None)
-#: The most bytes of decoded body a client reads from one answer unless told otherwise.
-#: Platform answers are small, but a workflow's output can be large.
-DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
 # How long after its deadline a request is cancelled from outside (the async client), for
 # transports that do not cut their own socket operations there (aiohttp, a caller's
 # httpx client): their own timeout errors, which tell what was sent, come first.
