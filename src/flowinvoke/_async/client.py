@@ -27,7 +27,8 @@ from .._core.errors import (
 )
 from .._core.inputs import check_input, check_run_id, check_webhooks
 from .._core.models import Webhook, WorkflowRun
-from .._observe.observers import CallSpan, Hooks, Observers, TracerProvider
+from .._observe.events import Hooks, TracerProvider
+from .._observe.observers import CallSpan, Observers
 from .._transport import build
 from .._transport import http as _http
 from .._transport.cooldown import CoolDown
