@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Literal, Protocol
 
 from .._compat import async_call_maybe, async_sleep
 from .._core.deadline import Deadline
-from .._core.errors import APIError, FlowInvokeError, WaitTimeoutError
-from .._core.models import WorkflowRun
+from .._core.errors import APIError, FlowInvokeError
+from .._core.models import WaitTimeoutError, WorkflowRun
 from ..ledger._calls import async_ledger_call
 from ..ledger._errors import AmbiguousStartError, KeyConflictError, LedgerError, LedgerWriteError
 from ..ledger._owner import START_GRACE, owner_is_gone, this_owner

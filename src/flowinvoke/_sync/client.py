@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
-from contextlib import closing, nullcontext
+from contextlib import closing
 from functools import partial
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
-from .._compat import SyncRequestSlots, SyncWakeup, sync_call_maybe, sync_map_unordered
+from .._compat import sync_call_maybe, sync_map_unordered
 from .._config import (
     CONFIG_ARGUMENTS,
     ClientConfig,
@@ -21,20 +21,26 @@ from .._config import (
 )
 from .._core.batch import BatchItem
 from .._core.deadline import Deadline, positive_seconds
+from .._core.defaults import (
+    DEFAULT_BATCH_CONCURRENCY,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_RESPONSE_BYTES,
+)
 from .._core.errors import (
     ConfigurationError,
     FlowInvokeError,
-    WaitTimeoutError,
-    WorkflowFailedError,
 )
 from .._core.inputs import check_input, check_run_id, check_webhooks
-from .._core.models import Webhook, WorkflowRun
-from .._observe.observers import CallSpan, Hooks, Observers, TracerProvider
+from .._core.models import WaitTimeoutError, Webhook, WorkflowFailedError, WorkflowRun
+from .._observe.events import Hooks, TracerProvider
+from .._observe.observers import CallSpan, Observers
+from .._transport import build
 from .._transport import http as _http
 from .._transport.cooldown import CoolDown
 from .._transport.proxy import sync_proxy_transport
 from .._transport.rate import RateLimiter
 from .._transport.retry import RetryPolicy
+from .._transport.slots import SyncRequestSlots
 from .._waiting.learning import (
     RunDurations,
     RunTimer,
@@ -57,26 +63,25 @@ from ..ledger._record import (
 )
 from ..ledger._resumed import ResumedRun
 from ..providers import AuthScheme, Provider, RequestSpec
-from ._batch import DEFAULT_BATCH_CONCURRENCY, Batch, OnProgress, OnStart
+from ._batch import (
+    Batch,
+    OnProgress,
+    OnStart,
+    sync_wait_items,
+)
 from ._keyed import ON_AMBIGUOUS, KeyedRuns, OnAmbiguous, abandoned
 from ._poller import poll_states
-from ._requester import DEFAULT_MAX_RESPONSE_BYTES, Requester
+from ._requester import Requester
 from ._stream import first_state, run_states
+from ._waiter import sync_follow, sync_told_by_callback
 
 if TYPE_CHECKING:
     from ..ledger._protocol import Ledger
     from ..webhooks import WebhookReceiver
 
 __all__ = [
-    "DEFAULT_BATCH_CONCURRENCY",
-    "DEFAULT_MAX_CONNECTIONS",
-    "DEFAULT_MAX_RESPONSE_BYTES",
     "Client",
 ]
-
-#: Connections per client. Small on purpose: on 2 cores httpx spends 1.4 ms of CPU per
-#: request with 1 connection and 5.6 ms with 100, so a large pool is slower, not faster.
-DEFAULT_MAX_CONNECTIONS = 10
 
 T = TypeVar("T")
 _END: Any = object()  # the end of an iteration (an item can be any value, None included)
@@ -473,7 +478,7 @@ class Client:
         on_update: OnUpdate | None,
     ) -> WorkflowRun:
         with self._call("flowinvoke.wait", run_id=run_id) as call:
-            run = self._follow(states, on_update)
+            run = sync_follow(states, self._observers, on_update)
             call.finished(run)
         return run
 
@@ -567,20 +572,17 @@ class Client:
         async_mode = provider.supports_async_invoke
         # A run is told of its end by webhook only where the platform calls webhooks.
         receiver = self._webhook_receiver if async_mode and provider.supports_webhooks else None
-        wakeup = SyncWakeup() if receiver is not None else None
         with (
             self._call("flowinvoke.run", workflow_id, input=input) as call,
-            receiver.expect_callback(wakeup) if receiver and wakeup else nullcontext() as hook,
+            sync_told_by_callback(receiver, webhooks, policy) as (targets, schedule, wakeup),
         ):
-            if receiver is not None and hook is not None:
-                webhooks, policy = [*(webhooks or ()), hook], receiver.fallback
-            spec = self._invoke_spec(input, user_id, workflow_id, async_mode, webhooks)
+            spec = self._invoke_spec(input, user_id, workflow_id, async_mode, targets)
             # Learning times polls; a run told of its end by webhook polls only as a safety net.
-            timer = None if receiver is not None else partial(self._timer, policy=policy)
+            timer = None if receiver is not None else partial(self._timer, policy=schedule)
             states = run_states(
-                self._requester, provider, spec, policy, deadline, wakeup, timer_for=timer
+                self._requester, provider, spec, schedule, deadline, wakeup, timer_for=timer
             )
-            finished = self._follow(states, on_update, call)
+            finished = sync_follow(states, self._observers, on_update, call)
             call.finished(finished)
             return finished.raise_for_status() if raise_on_failure else finished
 
@@ -692,6 +694,30 @@ class Client:
         return sync_ledger_call(
             ledger.pending, provider=provider, workflow=workflow, older_than=older_than, limit=limit
         )
+
+    def wait_many(
+        self,
+        run_ids: Iterable[str],
+        *,
+        concurrency: int = DEFAULT_BATCH_CONCURRENCY,
+        timeout: float | None = None,
+        poll: PollPolicy | None = None,
+    ) -> Generator[BatchItem, None]:
+        """Wait for many runs already started, yielding each `BatchItem` as its run ends.
+
+        For runs started elsewhere or before a restart, known by their ids only: at most
+        `concurrency` waits at once, each with its own deadline (`timeout`, default the
+        poll policy's). An item's `input` is its run id and `index` its position in
+        `run_ids`; one id's failure (a timeout, a 404) is that item's error and the others
+        go on. Breaking out of the loop, or cancelling the task, stops the waits in flight.
+        """
+        items = sync_wait_items(
+            self.wait, run_ids, concurrency=concurrency, timeout=timeout, poll=poll
+        )
+        call = self._call("flowinvoke.wait_many")
+        with closing(_traced(call, items)) as traced:
+            for item in traced:
+                yield item
 
     def resume(
         self,
@@ -897,31 +923,6 @@ class Client:
         workflow = workflow_id or self._config.workflow_id
         return self._config.provider.query_for(check_run_id(run_id), workflow_id=workflow)
 
-    def _follow(
-        self,
-        states: Generator[WorkflowRun, None],
-        on_update: OnUpdate | None,
-        call: CallSpan | None = None,
-    ) -> WorkflowRun:
-        """The last of `states`, each observed and handed to `on_update` first; an error
-        raised once the run id is known carries it (and so does `call`, once told)."""
-        last: WorkflowRun | None = None
-        try:
-            with closing(states):
-                for state in states:
-                    if call is not None and state.id and (last is None or last.id is None):
-                        call.run_id(state.id)
-                    last = state
-                    self._observers.state(state)
-                    if on_update is not None:
-                        sync_call_maybe(on_update, state)
-        except FlowInvokeError as error:
-            error.run_id = error.run_id or (last.id if last else None)
-            raise
-        if last is None:  # pragma: no cover - the state generators always yield before ending
-            raise AssertionError("following the run ended without a state")
-        return last
-
     def _call(
         self,
         name: str,
@@ -959,7 +960,7 @@ def _own_http_client(
         if fast_transport is None:
             fast_transport = env_flag("FAST_TRANSPORT")
         try:
-            transport = _http.sync_default_transport(limits, fast=bool(fast_transport))
+            transport = build.sync_default_transport(limits, fast=bool(fast_transport))
         except ImportError as exc:
             raise ConfigurationError(str(exc)) from None
     return _http.Client(

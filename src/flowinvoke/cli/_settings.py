@@ -17,8 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 import click
 
-from .._observe.observers import Hooks
-from .._sync.client import Client
+from flowinvoke import Client, Hooks
 
 if TYPE_CHECKING:
     from ..ledger import Ledger
