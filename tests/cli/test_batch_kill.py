@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -19,7 +20,6 @@ from typing import Any
 
 import pytest
 
-from flowinvoke.ledger import SQLiteLedger
 from flowinvoke.testing import Emulator, LoopbackServer, Workflow
 
 pytest.importorskip("uvicorn")
@@ -67,12 +67,13 @@ def _ledger(out: Path) -> Path:
 
 
 def _recorded(out: Path) -> set[int]:
-    """The inputs whose run id the batch's ledger holds."""
+    """The inputs whose run id the batch's ledger holds (read-only: no lock taken)."""
     if not _ledger(out).exists():
         return set()
-    with closing(SQLiteLedger(_ledger(out))) as ledger:
-        rows = ledger.pending(limit=None) + ledger.runs(limit=10**6)
-    return {int(row.key.removeprefix("line-")) for row in rows if row.run_id is not None}
+    uri = f"file:{_ledger(out)}?mode=ro"
+    with closing(sqlite3.connect(uri, uri=True, timeout=5)) as ledger:
+        rows = ledger.execute("SELECT key FROM flowinvoke_runs WHERE run_id IS NOT NULL")
+        return {int(key.removeprefix("line-")) for (key,) in rows}
 
 
 def _when(condition: Any, process: subprocess.Popen[str], limit: float = 60.0) -> None:
@@ -96,9 +97,7 @@ def test_sigkill_then_resume_waits_for_started_runs_instead_of_paying_twice(
     for attempt in range(2):
         process = _start(server, inputs, out, *(["--resume"] if attempt else []))
         finished_before = len(_lines(out))
-        # Kill with runs in flight: some results written and every answered start recorded
-        # (the emulator's starts match the ledger's run ids: at most the starts then being sent
-        # can be on the wire at the kill instant).
+        # Kill with runs in flight, some recorded, some perhaps on the wire.
         _when(partial(_ready_to_kill, server, out, finished_before + 5), process)
         process.send_signal(signal.SIGKILL)
         process.communicate(timeout=30)
@@ -140,11 +139,9 @@ def test_sigkill_then_resume_waits_for_started_runs_instead_of_paying_twice(
 
 
 def _ready_to_kill(server: LoopbackServer, out: Path, results: int) -> bool:
-    # Inputs, not starts (a start on the wire at an earlier kill is never recorded).
-    # And with runs in flight, recorded: the kill is to leave some for --resume to wait for.
-    started = sum(1 for count in _starts(server.emulator).values() if count)
-    recorded, done = _recorded(out), _done(out)
-    return len(_lines(out)) >= results and started == len(recorded | done) and bool(recorded - done)
+    # Some results written, and runs in flight whose ids the ledger holds (for --resume to
+    # wait for). Starts on the wire at the kill are allowed: they become ambiguous lines.
+    return len(_lines(out)) >= results and bool(_recorded(out) - _done(out))
 
 
 def _done(out: Path) -> set[int]:
