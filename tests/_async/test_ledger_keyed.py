@@ -304,3 +304,26 @@ def _host() -> str:
     import socket
 
     return socket.gethostname()
+
+
+@pytest.mark.anyio
+async def test_the_callers_trace_context_is_recorded_where_tracing_is_on(
+    ledger_path: Path,
+) -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+
+    provider = TracerProvider()
+    server = emulator()
+    async with connect(server, ledger_path, tracing=provider) as traced:
+        with provider.get_tracer("app").start_as_current_span("request") as span:
+            await traced.run({"topic": "news"}, key="traced")
+    async with connect(server, ledger_path, tracing=False) as untraced:
+        await untraced.run({"topic": "news"}, key="untraced")
+    ledger = SQLiteLedger(ledger_path)
+    row, bare = ledger.get("traced"), ledger.get("untraced")
+    assert row is not None
+    assert bare is not None
+    trace_id = format(span.get_span_context().trace_id, "032x")
+    assert row.trace is not None
+    assert row.trace.split("-")[1] == trace_id
+    assert bare.trace is None

@@ -852,6 +852,7 @@ class AsyncClient:
             inputs_digest=inputs_digest(checked, user_id),
             inputs=canonical_json(checked) if keyed.store_inputs else None,
             owner=this_owner(),
+            trace=self._observers.traceparent(),
         )
 
     def _host(self) -> str:

@@ -28,7 +28,7 @@ from .events import (
     RetryEvent,
     TracerProvider,
 )
-from .otel import end_request_span, tracer_for, url_parts
+from .otel import current_traceparent, end_request_span, tracer_for, url_parts
 
 if TYPE_CHECKING:
     from .._core.models import WorkflowRun
@@ -164,6 +164,10 @@ class Observers:
         self._trace_inputs = trace_inputs
         #: Whether anything observes at all: when False, the hot path skips every call here.
         self.active = bool(self._hooks) or self._tracer is not None
+
+    def traceparent(self) -> str | None:
+        """The current trace context as a W3C `traceparent`, when tracing is on."""
+        return None if self._tracer is None else current_traceparent()
 
     def call(
         self,

@@ -53,3 +53,16 @@ def tracer_for(tracing: bool | TracerProvider | None) -> Any:
     from opentelemetry import trace
 
     return trace.get_tracer(_TRACER_NAME, __version__)
+
+
+def current_traceparent() -> str | None:
+    """The W3C `traceparent` of the current span (the caller's request, say), or None when
+    there is none or OpenTelemetry is not installed: what the run ledger keeps so that a
+    run can be found from its trace."""
+    try:
+        from opentelemetry import propagate
+    except ImportError:
+        return None
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier.get("traceparent")

@@ -853,6 +853,7 @@ class Client:
             inputs_digest=inputs_digest(checked, user_id),
             inputs=canonical_json(checked) if keyed.store_inputs else None,
             owner=this_owner(),
+            trace=self._observers.traceparent(),
         )
 
     def _host(self) -> str:
