@@ -8,6 +8,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -222,3 +223,36 @@ def test_a_refused_server_is_a_typed_error_without_the_password() -> None:
 def test_a_missing_server_is_refused_before_a_client_sends(tmp_path: Path) -> None:
     with pytest.raises(LedgerUnavailableError):
         AsyncClient(api_key="k", ledger="postgresql://127.0.0.1:1/db")
+
+
+def test_a_connection_lost_mid_batch_is_opened_again_and_no_input_runs_twice(
+    postgres_url: str,
+) -> None:
+    import psycopg
+
+    from flowinvoke.testing import Emulator, Workflow
+
+    from .policies import MILLISECOND_POLL
+
+    server = Emulator([Workflow(id="wf", api_key="key-wf", polls=1)])
+    inputs = [{"n": n} for n in range(12)]
+
+    def cut(index: int, run: object) -> None:
+        if index == 4:  # the server drops every ledger connection mid-batch
+            with psycopg.connect(postgres_url, autocommit=True) as admin:
+                admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE pid <> pg_backend_pid() AND datname = current_database()"
+                )
+
+    with server.client("wf", ledger=postgres_url, poll=MILLISECOND_POLL) as client:
+        first = client.run_many(inputs, key=lambda item: f"n-{item['n']}", on_start=cut)
+        again = client.run_many(inputs, key=lambda item: f"n-{item['n']}")
+    # The run id and end writes that met the cut were tried again on a new connection.
+    assert [item.error for item in first] == [None] * len(inputs)
+    assert [item.run.id for item in again if item.run] == [
+        item.run.id for item in first if item.run
+    ]
+    assert server.counters.total_invokes == len(inputs)
+    with closing(PostgresLedger(postgres_url)) as ledger:
+        assert ledger.pending() == []

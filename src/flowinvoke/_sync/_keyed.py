@@ -14,15 +14,22 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from .._compat import sync_call_maybe, sync_sleep
 from .._core.deadline import Deadline
 from .._core.errors import APIError, FlowInvokeError
 from .._core.models import WaitTimeoutError, WorkflowRun
 from ..ledger._calls import sync_ledger_call
-from ..ledger._errors import AmbiguousStartError, KeyConflictError, LedgerError, LedgerWriteError
+from ..ledger._errors import (
+    AmbiguousStartError,
+    KeyConflictError,
+    LedgerError,
+    LedgerUnavailableError,
+    LedgerWriteError,
+)
 from ..ledger._owner import START_GRACE, owner_is_gone, this_owner
 from ..ledger._record import Intent, LedgerState, RunRecord
 
@@ -96,7 +103,7 @@ class KeyedRuns:
         if not run.succeeded:
             error = json.dumps({"type": "WorkflowFailedError", "message": run.error})
         try:
-            sync_ledger_call(
+            self._write(
                 self.ledger.finished,
                 key,
                 run.id,
@@ -114,7 +121,7 @@ class KeyedRuns:
     ) -> RunRecord | None:
         """None when this caller is to send the start; else the key's row, with a run id
         or a recorded end."""
-        won, record = sync_ledger_call(self.ledger.claim, intent)
+        won, record = self._first_claim(intent)
         delay = _ID_POLL_FIRST
         while True:
             if won:
@@ -146,6 +153,26 @@ class KeyedRuns:
             else:
                 record = latest
 
+    def _first_claim(self, intent: Intent) -> tuple[bool, RunRecord]:
+        """`claim`, tried again once on a new connection. An intent of this process that
+        no call of it is starting is the first attempt's, which landed before the cut."""
+        try:
+            return sync_ledger_call(self.ledger.claim, intent)
+        except LedgerUnavailableError:
+            pass
+        try:
+            won, record = sync_ledger_call(self.ledger.claim, intent)
+        except LedgerUnavailableError:
+            # Nothing was sent; take back an intent that may have been written, so that a
+            # retry of this call starts cleanly.
+            with suppress(LedgerError):
+                sync_ledger_call(self.ledger.release, intent.key, intent.owner)
+            raise
+        ours = record.owner == intent.owner and record.state is LedgerState.STARTING
+        if not won and ours and record.run_id is None:
+            won = (id(self.ledger), intent.key) not in _starting
+        return won, record
+
     def _start(self, key: str, on_update: OnUpdate | None, start: Start) -> WorkflowRun:
         recorded: str | None = None
 
@@ -154,7 +181,7 @@ class KeyedRuns:
             if state.id is not None and recorded is None:
                 recorded = state.id
                 try:
-                    sync_ledger_call(self.ledger.started, key, state.id)
+                    self._write(self.ledger.started, key, state.id)
                 except LedgerError as exc:
                     raise LedgerWriteError(
                         f"the run started but recording its id failed: {exc.message}",
@@ -178,6 +205,14 @@ class KeyedRuns:
         elif recorded is None and run.id is not None:
             record_id(run)
         return run
+
+    def _write(self, write: Callable[..., None], *args: Any) -> None:
+        """A write after the start, tried twice: a backend opens a lost connection again on
+        the next call, and these writes may be repeated (they set, never add)."""
+        try:
+            sync_ledger_call(write, *args)
+        except LedgerUnavailableError:
+            sync_ledger_call(write, *args)
 
     def _forget_start(self, key: str, error: FlowInvokeError) -> None:
         """After a start that gave no run id: release the key if surely nothing started,

@@ -113,6 +113,8 @@ class PostgresLedger(SQLLedger):
 
         with self._lock:
             if self._pid != os.getpid() or self._connection.broken:
+                if self._pid == os.getpid():  # a forked child leaves its parent's alone
+                    self._connection.close()
                 self._pid = os.getpid()
                 self._connection = self._connect()
             connection = self._connection
