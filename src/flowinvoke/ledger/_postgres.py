@@ -5,8 +5,9 @@ One autocommit connection per ledger object, used under a lock from the worker t
 the async client hands its ledger calls to (the blocking client calls it directly): the
 same code serves both clients and never blocks an event loop. A connection found broken
 (the server restarted, the network cut) is opened again on the next call; the call that
-met the break fails with `LedgerUnavailableError`, and a write after a start keeps the run
-id on its `LedgerWriteError`.
+met the break fails with `LedgerUnavailableError` (the client tries a keyed call's writes
+once more), and a write after a start that still fails keeps the run id on its
+`LedgerWriteError`.
 
 Only the intent waits for the server's disk (`synchronous_commit = on` for that one
 statement): it is what keeps a second start from being sent, and a start follows at once.
