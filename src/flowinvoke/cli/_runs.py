@@ -14,7 +14,8 @@ from typing import Any
 
 import click
 
-from ..ledger import Ledger, LedgerError, RunRecord, open_ledger
+from flowinvoke.ledger import Ledger, LedgerError, RunRecord, open_ledger
+
 from . import _settings
 from ._exit import ExitCode, Job, exit_with, handle_errors
 from ._render import error_line, note_line

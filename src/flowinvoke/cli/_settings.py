@@ -20,7 +20,7 @@ import click
 from flowinvoke import Client, Hooks
 
 if TYPE_CHECKING:
-    from ..ledger import Ledger
+    from flowinvoke.ledger import Ledger
 
 __all__ = ["Settings", "client_options", "make_client"]
 
