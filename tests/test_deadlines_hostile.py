@@ -2,7 +2,7 @@
 
 Each test runs on asyncio, trio and the blocking client against a real socket server
 (tests/hostile_server.py). The promise is about time, so the checks are bound-style:
-"returned within the deadline + 1 s". A server that drips one byte every tenth of a second
+"returned within the deadline + 1.5 s". A server that drips one byte every tenth of a second
 keeps every single read inside any read timeout; only a deadline on the whole request ends
 it. The deadlines are short (half a second) because waiting out a long one proves nothing
 more: a broken client runs on for the whole drip (over ten seconds).
@@ -44,6 +44,9 @@ ALL = [*FLAVOURS, "fast"]
 #: answer of over a hundred bytes drips for over ten seconds, far past the deadline.
 DRIP = 0.1
 DEADLINE = 0.5
+#: How much later than its deadline a call may return on a busy machine (threads, loops and
+#: sockets to close): still far less than the drip-fed answer would last.
+SLACK = 1.5
 
 
 def dripping(where: str, *, only: str = "") -> Callable[[Connection], None]:
@@ -82,7 +85,7 @@ def test_a_misbehaving_start_answer_ends_run_at_its_deadline(flavour: str, where
         with stopwatch() as took, pytest.raises(APITimeoutError) as caught:
             perform(flavour, _options(server), "run", {"q": 1}, timeout=DEADLINE)
         assert len(server.requests_to(INVOKE)) == 1
-    assert took() < DEADLINE + 1
+    assert took() < DEADLINE + SLACK
     assert caught.value.may_have_started  # the start was sent: its answer never came
     assert KEY not in repr(caught.value) and KEY not in str(caught.value)
 
@@ -105,7 +108,7 @@ def test_a_drip_fed_query_ends_the_wait_at_its_deadline(
                 with pytest.raises(WaitTimeoutError) as caught:
                     perform(flavour, options, operation, subject, timeout=DEADLINE)
                 assert caught.value.run_id == "run-42"
-    assert took() < DEADLINE + 1
+    assert took() < DEADLINE + SLACK
     if operation == "run_many":
         assert [type(item.error) for item in items] == [WaitTimeoutError] * 2
 
@@ -124,7 +127,7 @@ def test_the_client_timeout_bounds_a_whole_request(
         subject = {"q": 1} if operation == "invoke" else "run-42"
         with stopwatch() as took, pytest.raises(APITimeoutError):
             perform(flavour, _options(server, timeout=timeout), operation, subject)
-    assert took() < DEADLINE + 1
+    assert took() < DEADLINE + SLACK
 
 
 @pytest.mark.parametrize("flavour", FLAVOURS)
@@ -134,11 +137,13 @@ def test_a_full_pool_ends_run_at_its_deadline_and_the_start_is_never_sent_late(
 ) -> None:
     """The only connection is busy for 2 s: run(timeout=0.5) gives up after half a second,
     says nothing started, and its start is not sent when the connection frees up."""
+    freed: list[float] = []  # when the busy connection answered
 
     def handle(connection: Connection) -> None:
         while (request := connection.read_request()) is not None:
             if QUERY in request.path:
                 connection.server.stopping.wait(2)
+                freed.append(time.monotonic())
                 connection.answer(SUCCEEDED)
             else:
                 connection.answer(PENDING)
@@ -156,10 +161,11 @@ def test_a_full_pool_ends_run_at_its_deadline_and_the_start_is_never_sent_late(
                     time.sleep(0.2)
                     with stopwatch() as took, pytest.raises(APITimeoutError) as caught:
                         client.run({"q": 1}, timeout=DEADLINE)
+                    gave_up = time.monotonic()
                     busy.join(10)
         else:
 
-            async def main() -> tuple[Callable[[], float], Any]:
+            async def main() -> tuple[Callable[[], float], Any, float]:
                 async with httpx.AsyncClient(limits=limits) as yours:
                     settings = _options(server, http_client=yours) if pool == "yours" else options
                     client = AsyncClient(api_key=KEY, **settings)
@@ -168,9 +174,11 @@ def test_a_full_pool_ends_run_at_its_deadline_and_the_start_is_never_sent_late(
                         await anyio.sleep(0.2)
                         with stopwatch() as took, pytest.raises(APITimeoutError) as caught:
                             await client.run({"q": 1}, timeout=DEADLINE)
-                return took, caught
+                        gave_up = time.monotonic()
+                return took, caught, gave_up
 
-            took, caught = anyio.run(main, backend=flavour)
+            took, caught, gave_up = anyio.run(main, backend=flavour)
         assert server.requests_to(INVOKE) == []  # not even after the connection freed up
-    assert took() < DEADLINE + 1  # the connection freed up only after 2 s
+    assert took() < DEADLINE + SLACK
+    assert gave_up < freed[0]  # at its deadline, not once the connection came free
     assert not caught.value.may_have_started

@@ -19,16 +19,17 @@ from collections.abc import (
     Iterable,
     Iterator,
 )
-from contextlib import asynccontextmanager, contextmanager, suppress
+from contextlib import AbstractContextManager, asynccontextmanager, contextmanager, suppress
 from contextvars import copy_context
 from itertools import islice
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import anyio.lowlevel
 
+from . import _deadline
 from ._batch_stop import BatchStopped, current_stop, stop_with
-from ._deadline import Deadline
+from ._deadline import Deadline, DeadlineScope
 from ._http import PoolTimeout
 
 if TYPE_CHECKING:
@@ -52,39 +53,43 @@ __all__ = [
 ]
 
 
-class DeadlineScope(Protocol):
-    """What a deadline scope tells after its block: whether the deadline cut it short.
+def async_sleep(seconds: float) -> Awaitable[None]:
+    """Sleep without blocking the event loop (asyncio or trio), on the client's clock.
 
-    `deadline` (the event loop's clock) may be moved while the block runs.
+    A plain function handing back anyio's own coroutine, not a wrapper coroutine: a
+    sleeping wait then holds one coroutine frame fewer.
     """
-
-    deadline: float
-
-    @property
-    def cancelled_caught(self) -> bool: ...
-
-
-# Sleep without blocking the event loop (asyncio or trio). anyio's own function, not a
-# wrapper: a sleeping wait then holds one coroutine frame fewer.
-async_sleep = anyio.sleep
+    source = _deadline.time_source()
+    return anyio.sleep(seconds) if source is None else source.async_sleep(seconds)
 
 
 def sync_sleep(seconds: float) -> None:
     """Sleep the calling thread (cut short, ending the run, when its batch is closed)."""
     stop = current_stop()
-    if stop is None:
+    source = _deadline.time_source()
+    if source is not None:  # a fake clock: the stop is looked at when the sleep ends
+        source.sleep(seconds)
+        if stop is not None and stop.is_set():
+            raise BatchStopped
+    elif stop is None:
         time.sleep(seconds)
     elif stop.wait(seconds):
         raise BatchStopped
 
 
-def async_deadline_scope(deadline: Deadline) -> anyio.CancelScope:
+def cancel_after(seconds: float | None) -> AbstractContextManager[DeadlineScope]:
+    """`anyio.move_on_after(seconds)` on the client's clock."""
+    source = _deadline.time_source()
+    return anyio.move_on_after(seconds) if source is None else source.cancel_after(seconds)
+
+
+def async_deadline_scope(deadline: Deadline) -> AbstractContextManager[DeadlineScope]:
     """A `with` block cancelled when `deadline` passes (the cancellation is caught there).
 
     A plain scope, not a generator-based context manager: a wait holds one while its query
     is queued, and thousands may queue at once.
     """
-    return anyio.move_on_after(deadline.remaining() if deadline.finite else None)
+    return cancel_after(deadline.remaining() if deadline.finite else None)
 
 
 class _NeverCut:
@@ -340,7 +345,7 @@ class AsyncWakeup:
                 self._pending = False
                 return True
             self._event = event = anyio.Event()
-        with anyio.move_on_after(seconds):
+        with cancel_after(seconds):
             await event.wait()
         with self._lock:
             woken, self._pending = self._pending, False
