@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from flowinvoke import APITimeoutError, Client, PollPolicy, RetryPolicy
-from flowinvoke._deadline import now, time_source
+from flowinvoke._core.deadline import now, time_source
 from flowinvoke.testing import Emulator, FakeClock, Fault, Workflow
 
 from .seed_bodies import GPTBOTS_ASYNC_ANSWER, gptbots_state

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from flowinvoke._deadline import set_time_source
+from flowinvoke._core.deadline import set_time_source
 
 from ..client_clock import PatchedClientClock
 
@@ -17,7 +17,7 @@ __all__ = ["PatchedClientClock", "clock"]
 def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[PatchedClientClock]:
     """The client on an exact fake clock (its random spreads at their low end)."""
     fake = PatchedClientClock()
-    monkeypatch.setattr("flowinvoke._cooldown.random", fake)
+    monkeypatch.setattr("flowinvoke._transport.cooldown.random", fake)
     previous = set_time_source(fake)
     yield fake
     set_time_source(previous)

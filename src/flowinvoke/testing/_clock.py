@@ -23,7 +23,7 @@ from types import TracebackType
 import anyio
 import anyio.lowlevel
 
-from flowinvoke._deadline import set_time_source
+from flowinvoke._core.deadline import set_time_source
 
 __all__ = ["AsyncSleep", "Clock", "FakeClock", "Sleep"]
 
@@ -266,7 +266,7 @@ class FakeClock:
         """The running event loop's thread-safe `call(function)`, remembered for probes:
         the clock fires from its driver thread or a test's, and each task must be woken in
         its own loop."""
-        from flowinvoke._compat import loop_caller  # not at import: it loads the HTTP layer
+        from flowinvoke._waiting.wakeup import loop_caller
 
         call = loop_caller()
         key = id(getattr(call, "__self__", call))  # the loop, or trio's token

@@ -20,13 +20,14 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlsplit
 
-from ._errors import ConfigurationError
+from .._core.errors import ConfigurationError
 
 if TYPE_CHECKING:
-    from ._errors import APIError
-    from ._models import WorkflowRun
-    from .providers import RequestSpec
+    from .._core.errors import APIError
+    from .._core.models import WorkflowRun
+    from ..providers import RequestSpec
 
 __all__ = [
     "CallSpan",
@@ -360,7 +361,7 @@ class Observers:
             try:
                 callback(event)
             except Exception:  # an observer must never break a run
-                from ._logging import logger
+                from .._core.log import logger
 
                 logger.exception("flowinvoke hook %s raised; ignored", name)
 
@@ -393,11 +394,9 @@ def _end_request_span(span: Any, outcome: _RequestOutcome) -> None:
 
 
 def _url_parts(url: str) -> tuple[str, int]:
-    from ._http import URL
-
-    parsed = URL(url)
+    parsed = urlsplit(url)  # a URL the client itself built and sent: already valid
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
-    return parsed.host, port
+    return parsed.hostname or "", port
 
 
 def _hooks_tuple(hooks: Hooks | Sequence[Hooks] | None) -> tuple[Hooks, ...]:
@@ -414,7 +413,7 @@ def _tracer(tracing: bool | TracerProvider | None) -> Any:
     """OpenTelemetry's tracer for flowinvoke, or None when tracing is off or not installed."""
     if tracing is False:
         return None
-    from ._version import __version__
+    from .._version import __version__
 
     if not isinstance(tracing, bool | None):
         return tracing.get_tracer(_TRACER_NAME, __version__)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 import threading
 
-from ._deadline import now
+from .._core.deadline import now
 
 __all__ = ["CoolDown"]
 

@@ -1,9 +1,10 @@
 """A point in monotonic time after which an operation gives up, and the one clock seam.
 
 Every time flowinvoke reads (deadlines, the rate limit, the cool-down) comes from `now()`,
-and every wait (`_compat`'s sleeps, deadline scopes and wake-ups) goes through the time
-source, so a test swaps one object (`set_time_source`, or `FakeClock.install()`) and the
-whole client runs on fake time. With no source set, the real clocks are used directly.
+and every wait (`_compat`'s sleeps, `scopes`' deadline scopes, `_waiting`'s wake-ups) goes
+through the time source, so a test swaps one object (`set_time_source`, or
+`FakeClock.install()`) and the whole client runs on fake time. With no source set, the
+real clocks are used directly.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from ._deadline import now, positive_seconds
+from .._core.deadline import now, positive_seconds
 
 __all__ = ["RateLimiter"]
 
