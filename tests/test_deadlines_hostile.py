@@ -2,10 +2,11 @@
 
 Each test runs on asyncio, trio and the blocking client against a real socket server
 (tests/hostile_server.py). The promise is about time, so the checks are bound-style:
-"returned within the deadline + 1.5 s". A server that drips one byte every tenth of a second
+"returned within the deadline + 3 s". A server that drips one byte every tenth of a second
 keeps every single read inside any read timeout; only a deadline on the whole request ends
-it. The deadlines are short (half a second) because waiting out a long one proves nothing
-more: a broken client runs on for the whole drip (over ten seconds).
+it. The deadlines are short (a second) because waiting out a long one proves nothing more:
+a broken client runs on for the whole drip (over ten seconds). The slack is wide because
+the machine may be busy (threads, event loops and sockets to start and close).
 """
 
 from __future__ import annotations
@@ -43,10 +44,10 @@ ALL = [*FLAVOURS, "fast"]
 #: The seconds between two bytes of a drip-fed answer, and the deadline each test sets: an
 #: answer of over a hundred bytes drips for over ten seconds, far past the deadline.
 DRIP = 0.1
-DEADLINE = 0.5
-#: How much later than its deadline a call may return on a busy machine (threads, loops and
-#: sockets to close): still far less than the drip-fed answer would last.
-SLACK = 1.5
+DEADLINE = 1.0
+#: How much later than its deadline a call may return on a busy machine: still far less
+#: than the drip-fed answer would last.
+SLACK = 3.0
 
 
 def dripping(where: str, *, only: str = "") -> Callable[[Connection], None]:
@@ -116,7 +117,7 @@ def test_a_drip_fed_query_ends_the_wait_at_its_deadline(
 @pytest.mark.parametrize("flavour", ALL)
 @pytest.mark.parametrize("operation", ["invoke", "get_run"])
 @pytest.mark.parametrize(
-    "timeout", [DEADLINE, httpx.Timeout(DEADLINE, connect=0.25)], ids=["float", "httpx"]
+    "timeout", [DEADLINE, httpx.Timeout(DEADLINE, connect=0.5)], ids=["float", "httpx"]
 )
 def test_the_client_timeout_bounds_a_whole_request(
     flavour: str, operation: str, timeout: Any
@@ -135,8 +136,8 @@ def test_the_client_timeout_bounds_a_whole_request(
 def test_a_full_pool_ends_run_at_its_deadline_and_the_start_is_never_sent_late(
     flavour: str, pool: str
 ) -> None:
-    """The only connection is busy for 2 s: run(timeout=0.5) gives up after half a second,
-    says nothing started, and its start is not sent when the connection frees up."""
+    """The only connection is busy for 2 s: run(timeout=1) gives up after a second, before
+    the connection frees up, says nothing started, and its start is not sent then."""
     freed: list[float] = []  # when the busy connection answered
 
     def handle(connection: Connection) -> None:
