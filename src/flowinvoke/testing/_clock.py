@@ -174,7 +174,8 @@ class FakeClock:
         finally:
             set_time_source(previous)
 
-    # The scheduler. Every method below runs with `self._lock` held.
+    # The scheduler. `_schedule`, `_seen`, `_move_to` and `_fire` run with `self._lock`
+    # held; the other methods take it themselves.
 
     def _schedule(self, at: float, wake: Callable[[], object]) -> _Timer:
         self._touched += 1
@@ -270,9 +271,8 @@ class FakeClock:
 
         call = loop_caller()
         key = id(getattr(call, "__self__", call))  # the loop, or trio's token
-        if key not in self._loops:
-            with self._lock:
-                self._loops[key] = call
+        with self._lock:  # always: a new loop may have the id of an ended one
+            self._loops[key] = call
         return call
 
 
