@@ -42,8 +42,8 @@ def _no_leftover_faults(server: LoopbackServer) -> Iterator[None]:
     server.emulator.set_random_faults(None)
 
 
-#: Forty runs for each of the client's ten connections: every request queues for one.
-IN_FLIGHT = 400
+#: Twenty runs for each of the client's ten connections: every request queues for one.
+IN_FLIGHT = 200
 
 
 async def test_hundreds_of_runs_in_flight_share_ten_connections_without_pool_timeouts(
