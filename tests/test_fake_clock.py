@@ -128,18 +128,18 @@ async def test_a_deadline_holds_against_a_slow_server_on_the_same_clock() -> Non
 
 @pytest.mark.anyio
 async def test_many_waits_poll_on_their_schedules_on_fake_time() -> None:
-    """150 runs in flight, each lasting half a fake minute: every wait polls on its own
+    """100 runs in flight, each lasting half a fake minute: every wait polls on its own
     schedule and sees its run finish, in a fraction of a second of real time."""
     clock = FakeClock()
     emulator = Emulator([Workflow(id="wf", api_key=KEY, duration=30.0)], clock=clock)
     poll = PollPolicy(initial_delay=5.0, multiplier=1.0, max_interval=5.0, jitter=0)
     with clock.install():
         async with emulator.async_client("wf", poll=poll) as client:
-            items = await client.run_many([{"n": n} for n in range(150)], concurrency=150)
+            items = await client.run_many([{"n": n} for n in range(100)], concurrency=100)
     assert all(item.ok for item in items)
     assert 30.0 <= clock() <= 40.0  # one poll interval past the runs' end
     queries = sum(emulator.counters.queries.values())
-    assert 150 * 6 <= queries <= 150 * 7  # a query every 5 s for half a minute, each
+    assert 100 * 6 <= queries <= 100 * 7  # a query every 5 s for half a minute, each
 
 
 def test_the_blocking_clients_threads_share_the_rate_limit_on_fake_time() -> None:
