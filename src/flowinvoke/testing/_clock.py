@@ -18,7 +18,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
-from types import TracebackType
+from typing import Any
 
 import anyio
 import anyio.lowlevel
@@ -308,16 +308,11 @@ class _FakeCancelScope:
         self._arm()
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> bool:
+    def __exit__(self, *exc_info: Any) -> bool:
         if self._timer is not None:
             self._clock._cancel(self._timer)
         self._call = None
-        return bool(self._scope.__exit__(exc_type, exc, traceback))
+        return bool(self._scope.__exit__(*exc_info))
 
     def _arm(self) -> None:
         if self._timer is not None:
