@@ -1,0 +1,159 @@
+"""Every Python block of README.md and docs/ runs as written, against the emulator.
+
+The blocks name real providers and placeholder keys (`sk-...`). Here every httpx transport
+in the process answers from one in-process emulator that knows those keys, so a block runs
+unchanged and nothing reaches the network; a block that starts a subprocess gets the same
+emulator on a loopback port through `FLOWINVOKE_BASE_URL`. See tests/docs_examples.py for
+the marker comments (fragment, env, output).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from flowinvoke.testing import Emulator, LoopbackServer, Workflow, demo_emulator
+from tests.docs_examples import Example, examples, unknown_markers
+
+pytest_plugins = ["pytester"]
+
+EXAMPLES = examples()
+RUNNABLE = [example for example in EXAMPLES if not example.fragment]
+
+# The placeholder keys the pages use, each a workflow of the emulator behind every transport.
+PLACEHOLDER_WORKFLOWS = (
+    Workflow(id="wf-docs", api_key="sk-...", polls=1),
+    Workflow(id="wf-docs-other", api_key="sk-other-workflow", polls=1),
+    Workflow(id="dify-docs", api_key="app-...", provider="dify", polls=1),
+    Workflow(id="7428720442700000000", api_key="pat_...", provider="coze", polls=1),
+)
+# What a page tells the reader to have in the environment (FLOWINVOKE_API_KEY and friends).
+DEFAULT_ENV = {
+    "FLOWINVOKE_API_KEY": "sk-...",
+    "FLOWINVOKE_PROVIDER": "gptbots",
+    "FLOWINVOKE_WEBHOOK_KEY": "a-secret-shared-by-every-worker",
+    "REDIS_URL": "redis://127.0.0.1:6379/0",  # a channel connects when it listens, not before
+}
+# A batch example reads its inputs from this file, as the page says.
+INPUT_LINES = "".join(f'{{"question": "What is {word}?"}}\n' for word in ("tea", "coffee"))
+
+
+def docs_emulator() -> Emulator:
+    """The demo workflows (their keys are public) and one workflow per placeholder key."""
+    emulator = demo_emulator(run_seconds=0.2)
+    for workflow in PLACEHOLDER_WORKFLOWS:
+        emulator.add_workflow(workflow)
+    return emulator
+
+
+@pytest.fixture
+def served(monkeypatch: pytest.MonkeyPatch) -> Emulator:
+    """Route every httpx transport of this process to one emulator (no socket is opened)."""
+    emulator = docs_emulator()
+    transport = emulator.transport()
+
+    def handle(_self: httpx.HTTPTransport, request: httpx.Request) -> httpx.Response:
+        return transport.handle_request(request)
+
+    async def handle_async(
+        _self: httpx.AsyncHTTPTransport, request: httpx.Request
+    ) -> httpx.Response:
+        return await transport.handle_async_request(request)
+
+    monkeypatch.setattr(httpx.HTTPTransport, "handle_request", handle)
+    monkeypatch.setattr(httpx.AsyncHTTPTransport, "handle_async_request", handle_async)
+    return emulator
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A scratch directory as the working directory, with the files the pages read."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "in.jsonl").write_text(INPUT_LINES, encoding="utf-8")
+    for name in ("FLOWINVOKE_BASE_URL", "FLOWINVOKE_FAST_TRANSPORT", "FLOWINVOKE_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path
+
+
+def _set_env(monkeypatch: pytest.MonkeyPatch, example: Example) -> None:
+    for name, value in {**DEFAULT_ENV, **example.env}.items():
+        monkeypatch.setenv(name, value)
+    # A block that runs the command line finds the venv's `flowinvoke`.
+    bin_dir = str(Path(sys.executable).parent)
+    monkeypatch.setenv("PATH", bin_dir + os.pathsep + os.environ.get("PATH", ""))
+
+
+def _run_script(example: Example, capsys: pytest.CaptureFixture[str]) -> str:
+    code = compile(example.block.source, example.block.name, "exec")
+    exec(code, {"__name__": "__main__"})  # a script, as the reader would run it
+    return capsys.readouterr().out
+
+
+@pytest.mark.parametrize("example", RUNNABLE, ids=[e.block.name for e in RUNNABLE])
+def test_example_runs(
+    example: Example,
+    request: pytest.FixtureRequest,
+    workspace: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _set_env(monkeypatch, example)
+    if example.is_test_module:
+        with capsys.disabled():  # the inner session captures its own output
+            _run_test_module(example, request.getfixturevalue("pytester"))
+        return
+    emulator = request.getfixturevalue("served")
+    if "subprocess" in example.block.source:
+        with LoopbackServer(emulator) as server:
+            monkeypatch.setenv("FLOWINVOKE_BASE_URL", server.base_url)
+            printed = _run_script(example, capsys)
+    else:
+        printed = _run_script(example, capsys)
+    if example.output is not None:
+        assert printed.splitlines() == example.output.splitlines()
+
+
+def _run_test_module(example: Example, pytester: pytest.Pytester) -> None:
+    """A page's test module, run by pytest as the user's suite would run it."""
+    pytester.makepyfile(test_from_docs=example.block.source)
+    options = ["-W", "error", "-p", "no:cacheprovider"]
+    if importlib.util.find_spec("pytest_asyncio") is not None:  # silence its config warning
+        options += ["-o", "asyncio_default_fixture_loop_scope=function"]
+    # pytest cannot rewrite the asserts of modules this session imported: about us, not them.
+    options += ["-W", "ignore::pytest.PytestAssertRewriteWarning"]
+    result = pytester.runpytest_inprocess(*options)
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("passed", 0) >= 1, result.stdout.str()
+    assert set(outcomes) <= {"passed", "warnings"}, result.stdout.str()
+
+
+def test_every_marker_is_understood() -> None:
+    assert unknown_markers() == []
+
+
+def test_most_blocks_run_and_fragments_are_few() -> None:
+    """The count the docs promise: fragments are the exception (each one marked)."""
+    fragments = [example.block.name for example in EXAMPLES if example.fragment]
+    assert len(EXAMPLES) >= 50
+    assert len(fragments) * 5 <= len(EXAMPLES), fragments
+
+
+def test_the_collector_reads_markers_env_and_output(tmp_path: Path) -> None:
+    page = tmp_path / "page.md"
+    page.write_text(
+        "Intro.\n\n<!-- example: fragment -->\n```python\nawait x\n```\n\n"
+        "<!-- example: env A=1 B='two words' -->\n\n```python\nprint(1)\n```\n\n"
+        "<!-- example: output -->\n```text\n1\n```\n\n"
+        "- a list:\n\n  ```python\n  print(2)\n  ```\n",
+        encoding="utf-8",
+    )
+    found = examples((page,))
+    assert [e.fragment for e in found] == [True, False, False]
+    assert found[1].env == {"A": "1", "B": "two words"}
+    assert found[1].output == "1\n"
+    assert found[2].block.source == "print(2)\n"
