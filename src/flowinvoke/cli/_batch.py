@@ -34,9 +34,9 @@ from typing import IO, TYPE_CHECKING, Any
 
 import click
 
-from .._batch_items import BatchItem, BatchProgress, BatchTally
 from .._compat import sync_map_unordered
-from .._errors import (
+from .._core.batch import BatchItem, BatchProgress, BatchTally
+from .._core.errors import (
     APIError,
     AuthenticationError,
     ConfigurationError,
@@ -47,7 +47,7 @@ from .._errors import (
     WaitTimeoutError,
     WorkflowFailedError,
 )
-from .._models import WorkflowRun
+from .._core.models import WorkflowRun
 from .._sync.client import DEFAULT_BATCH_CONCURRENCY, DEFAULT_MAX_CONNECTIONS, Client
 from ._exit import ExitCode, Job, exit_with, flag_words, handle_errors, interrupted_code
 from ._journal import StartedJournal, journal_path, read_journal

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._models import WorkflowRun
+    from .models import WorkflowRun
 
 __all__ = [
     "APIConnectionError",
