@@ -9,14 +9,19 @@ the marker comments (fragment, env, output).
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import logging
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from opentelemetry import trace as otel_trace
 
+from flowinvoke import providers
 from flowinvoke.testing import Emulator, LoopbackServer, Workflow, demo_emulator
 from tests.docs_examples import Example, examples, unknown_markers
 
@@ -90,8 +95,35 @@ def _set_env(monkeypatch: pytest.MonkeyPatch, example: Example) -> None:
 
 def _run_script(example: Example, capsys: pytest.CaptureFixture[str]) -> str:
     code = compile(example.block.source, example.block.name, "exec")
-    exec(code, {"__name__": "__main__"})  # a script, as the reader would run it
+    with _process_globals_restored():
+        exec(code, {"__name__": "__main__"})  # a script, as the reader would run it
     return capsys.readouterr().out
+
+
+@contextlib.contextmanager
+def _process_globals_restored() -> Iterator[None]:
+    """Undo what a script sets for its whole process: the root logger's configuration
+    (`logging.basicConfig`), OpenTelemetry's global tracer provider and the providers it
+    registers, which the other tests would otherwise meet."""
+    registered = dict(providers._REGISTRY)
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    provider = otel_trace._TRACER_PROVIDER
+    set_once = otel_trace._TRACER_PROVIDER_SET_ONCE._done
+    try:
+        yield
+    finally:
+        providers._REGISTRY.clear()
+        providers._REGISTRY.update(registered)
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        installed = otel_trace._TRACER_PROVIDER
+        if installed is not provider:
+            shutdown = getattr(installed, "shutdown", None)
+            if shutdown is not None:
+                shutdown()  # flush and stop its export thread while its output is open
+            otel_trace._TRACER_PROVIDER = provider
+            otel_trace._TRACER_PROVIDER_SET_ONCE._done = set_once
 
 
 @pytest.mark.parametrize("example", RUNNABLE, ids=[e.block.name for e in RUNNABLE])
