@@ -121,64 +121,39 @@ def _footer(figure: plt.Figure, results: Mapping[str, Any], names: str) -> None:
     )
 
 
-def draw_lag(results: Mapping[str, Any]) -> plt.Figure:
+def _against_duration(
+    results: Mapping[str, Any], computed: str, measured: int, ylabel: str
+) -> tuple[plt.Figure, Axes]:
+    """Two panels of one measure against run duration, a line per schedule: `computed`
+    names the polling benchmark's stat, `measured` the index in the learning points."""
     benchmarks = results["benchmarks"]
     figure, (left, right) = plt.subplots(1, 2, figsize=SIZE, sharey=True)
     for schedule, cells in computed_by_schedule(benchmarks["polling"]).items():
-        durations = [d for d, _ in cells]
-        left.plot(
-            durations,
-            [s["median_lag"] for _, s in cells],
-            "o-",
-            color=colour(schedule),
-            label=schedule,
-        )
-    goal_x = [1.0, 300.0]
-    left.plot(goal_x, [0.15 * d + 0.1 for d in goal_x], "k--", linewidth=1, label=GOAL_NAME)
-    _style(left, "computed from the schedules", "median lag (s)")
+        xs, ys = [d for d, _ in cells], [stats[computed] for _, stats in cells]
+        left.plot(xs, ys, "o-", color=colour(schedule), label=schedule)
+    _style(left, "computed from the schedules", ylabel)
     left.set_yscale("log")
-    left.legend(fontsize=6.5, loc="upper left")
     for schedule, points in measured_by_schedule(benchmarks["learning"]).items():
-        right.plot(
-            [p[0] for p in points],
-            [p[1] for p in points],
-            "o-",
-            color=colour(schedule),
-            label=schedule,
-        )
+        xs, ys = [p[0] for p in points], [p[measured] for p in points]
+        right.plot(xs, ys, "o-", color=colour(schedule), label=schedule)
     _style(right, "measured over loopback, warm clients", "")
     right.legend(fontsize=6.5, loc="upper left")
     figure.tight_layout(rect=(0, 0.04, 1, 1))
     _footer(figure, results, "polling --only learning")
+    return figure, left
+
+
+def draw_lag(results: Mapping[str, Any]) -> plt.Figure:
+    figure, computed = _against_duration(results, "median_lag", 1, "median lag (s)")
+    goal_x = [1.0, 300.0]
+    computed.plot(goal_x, [0.15 * d + 0.1 for d in goal_x], "k--", linewidth=1, label=GOAL_NAME)
+    computed.legend(fontsize=6.5, loc="upper left")
     return figure
 
 
 def draw_queries(results: Mapping[str, Any]) -> plt.Figure:
-    benchmarks = results["benchmarks"]
-    figure, (left, right) = plt.subplots(1, 2, figsize=SIZE, sharey=True)
-    for schedule, cells in computed_by_schedule(benchmarks["polling"]).items():
-        left.plot(
-            [d for d, _ in cells],
-            [s["mean_queries"] for _, s in cells],
-            "o-",
-            color=colour(schedule),
-            label=schedule,
-        )
-    _style(left, "computed from the schedules", "queries per run (mean)")
-    left.set_yscale("log")
-    left.legend(fontsize=6.5, loc="upper left")
-    for schedule, points in measured_by_schedule(benchmarks["learning"]).items():
-        right.plot(
-            [p[0] for p in points],
-            [p[2] for p in points],
-            "o-",
-            color=colour(schedule),
-            label=schedule,
-        )
-    _style(right, "measured over loopback, warm clients", "")
-    right.legend(fontsize=6.5, loc="upper left")
-    figure.tight_layout(rect=(0, 0.04, 1, 1))
-    _footer(figure, results, "polling --only learning")
+    figure, computed = _against_duration(results, "mean_queries", 2, "queries per run (mean)")
+    computed.legend(fontsize=6.5, loc="upper left")
     return figure
 
 
