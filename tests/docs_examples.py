@@ -41,7 +41,7 @@ class Block:
 
     @property
     def name(self) -> str:
-        return f"{self.page.relative_to(ROOT)}:{self.line}"
+        return f"{shown(self.page)}:{self.line}"
 
 
 @dataclass
@@ -59,6 +59,11 @@ class Example:
     @property
     def is_test_module(self) -> bool:
         return re.search(r"^(async )?def test_", self.block.source, re.MULTILINE) is not None
+
+
+def shown(page: Path) -> str:
+    """A page's path as the test ids show it: from the repository root when inside it."""
+    return str(page.relative_to(ROOT)) if page.is_relative_to(ROOT) else page.name
 
 
 def blocks(page: Path) -> list[Block]:
@@ -123,6 +128,7 @@ def unknown_markers(pages: tuple[Path, ...] = PAGES) -> list[str]:
     for page in pages:
         for number, line in enumerate(page.read_text(encoding="utf-8").splitlines(), 1):
             marker = _MARKER.match(line)
-            if "<!-- example" in line and (marker is None or marker["word"] not in MARKERS):
-                bad.append(f"{page.relative_to(ROOT)}:{number}")
+            written = line.lstrip().startswith("<!-- example")
+            if written and (marker is None or marker["word"] not in MARKERS):
+                bad.append(f"{shown(page)}:{number}")
     return bad

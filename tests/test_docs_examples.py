@@ -13,9 +13,11 @@ import contextlib
 import importlib.util
 import logging
 import os
+import socket
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -44,6 +46,7 @@ DEFAULT_ENV = {
     "FLOWINVOKE_WEBHOOK_KEY": "a-secret-shared-by-every-worker",
     "REDIS_URL": "redis://127.0.0.1:6379/0",  # a channel connects when it listens, not before
 }
+LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
 # A batch example reads its inputs from this file, as the page says.
 INPUT_LINES = "".join(f'{{"question": "What is {word}?"}}\n' for word in ("tea", "coffee"))
 
@@ -72,7 +75,21 @@ def served(monkeypatch: pytest.MonkeyPatch) -> Emulator:
 
     monkeypatch.setattr(httpx.HTTPTransport, "handle_request", handle)
     monkeypatch.setattr(httpx.AsyncHTTPTransport, "handle_async_request", handle_async)
+    monkeypatch.setattr(socket, "getaddrinfo", _loopback_only(socket.getaddrinfo))
     return emulator
+
+
+def _loopback_only(resolve: Callable[..., Any]) -> Callable[..., Any]:
+    """A name lookup that refuses every host but this machine: should a transport ever
+    slip past the patch above, its request fails here instead of reaching the internet."""
+
+    def lookup(host: Any, *args: Any, **kwargs: Any) -> Any:
+        name = host.decode() if isinstance(host, bytes) else str(host)
+        if name not in LOOPBACK_NAMES and not name.endswith(".localhost"):
+            raise socket.gaierror(f"the docs' examples stay on loopback, not {name!r}")
+        return resolve(host, *args, **kwargs)
+
+    return lookup
 
 
 @pytest.fixture
@@ -189,3 +206,6 @@ def test_the_collector_reads_markers_env_and_output(tmp_path: Path) -> None:
     assert found[1].env == {"A": "1", "B": "two words"}
     assert found[1].output == "1\n"
     assert found[2].block.source == "print(2)\n"
+    assert unknown_markers((page,)) == []
+    page.write_text("<!-- example: fragmnet -->\n```python\nx\n```\n", encoding="utf-8")
+    assert unknown_markers((page,)) == ["page.md:1"]
