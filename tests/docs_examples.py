@@ -9,6 +9,9 @@ Every ```python block is run by the test suite. An HTML comment on the line befo
   the reader to export these first); the test sets them.
 - `<!-- example: output -->` before a ```text block right after a Python block: what that
   block prints, compared line by line with what it printed.
+- `<!-- example: request METHOD PATH [name=value ...] -->`: the block defines a web app,
+  `app`; after the block, the test sends it this request (with its lifespan) and expects
+  HTTP 200 with a `run_id`.
 
 A block that defines `test_*` functions is a user's test module: it runs under pytest.
 """
@@ -25,7 +28,7 @@ PAGES = (ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")))
 
 _FENCE = re.compile(r"^(?P<indent> *)(?P<ticks>```+|~~~+)(?P<lang>[\w+-]*)")
 _MARKER = re.compile(r"^ *<!-- example: (?P<word>\w+)(?P<rest>[^>]*?) *-->\s*$")
-MARKERS = ("fragment", "env", "output")
+MARKERS = ("fragment", "env", "output", "request")
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,10 @@ class Example:
     @property
     def fragment(self) -> bool:
         return self.block.marker == "fragment"
+
+    @property
+    def request(self) -> tuple[str, ...] | None:
+        return self.block.marker_args if self.block.marker == "request" else None
 
     @property
     def is_test_module(self) -> bool:

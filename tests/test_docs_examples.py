@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 from opentelemetry import trace as otel_trace
@@ -34,7 +35,7 @@ RUNNABLE = [example for example in EXAMPLES if not example.fragment]
 
 # The placeholder keys the pages use, each a workflow of the emulator behind every transport.
 PLACEHOLDER_WORKFLOWS = (
-    Workflow(id="wf-docs", api_key="sk-...", polls=1),
+    Workflow(id="wf-docs", api_key="sk-...", polls=0),
     Workflow(id="wf-docs-other", api_key="sk-other-workflow", polls=1),
     Workflow(id="dify-docs", api_key="app-...", provider="dify", polls=1),
     Workflow(id="7428720442700000000", api_key="pat_...", provider="coze", polls=1),
@@ -112,9 +113,29 @@ def _set_env(monkeypatch: pytest.MonkeyPatch, example: Example) -> None:
 
 def _run_script(example: Example, capsys: pytest.CaptureFixture[str]) -> str:
     code = compile(example.block.source, example.block.name, "exec")
+    namespace: dict[str, Any] = {"__name__": "__main__"}
     with _process_globals_restored():
-        exec(code, {"__name__": "__main__"})  # a script, as the reader would run it
+        exec(code, namespace)  # a script, as the reader would run it
+        if example.request is not None:
+            _serve_one_request(namespace["app"], *example.request)
     return capsys.readouterr().out
+
+
+def _serve_one_request(app: Any, method: str, path: str, *params: str) -> None:
+    """The web app a block defines answers the request its page describes, lifespan and
+    all: a run through the app's flowinvoke client, its id and output in the answer."""
+    query = dict(param.split("=", 1) for param in params)
+
+    async def serve() -> httpx.Response:
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://app") as web,
+        ):
+            return await web.request(method, path, params=query)
+
+    answer = anyio.run(serve)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["run_id"], answer.text
 
 
 @contextlib.contextmanager
