@@ -26,7 +26,11 @@ from opentelemetry import trace as otel_trace
 
 from flowinvoke import providers
 from flowinvoke.testing import Emulator, LoopbackServer, Workflow, demo_emulator
+from flowinvoke.webhooks import WebhookReceiver
 from tests.docs_examples import Example, examples, unknown_markers
+
+# The Redis tests' fixture starts a real redis-server on a loopback port.
+from tests.test_webhooks_redis import redis_url  # noqa: F401
 
 pytest_plugins = ["pytester"]
 
@@ -118,7 +122,16 @@ def _run_script(example: Example, capsys: pytest.CaptureFixture[str]) -> str:
         exec(code, namespace)  # a script, as the reader would run it
         if example.request is not None:
             _serve_one_request(namespace["app"], *example.request)
+        if isinstance(namespace.get("receiver"), WebhookReceiver):
+            anyio.run(_listen_once, namespace["receiver"])
     return capsys.readouterr().out
+
+
+async def _listen_once(receiver: WebhookReceiver) -> None:
+    """A receiver a block builds starts listening, as in a worker's lifespan (with a
+    channel, that connects to it), and stops."""
+    async with receiver:
+        pass
 
 
 def _serve_one_request(app: Any, method: str, path: str, *params: str) -> None:
@@ -178,6 +191,8 @@ def test_example_runs(
             _run_test_module(example, request.getfixturevalue("pytester"))
         return
     emulator = request.getfixturevalue("served")
+    if "RedisChannel(" in example.block.source:  # a real Redis, as the page's workers use
+        monkeypatch.setenv("REDIS_URL", request.getfixturevalue("redis_url"))
     if "subprocess" in example.block.source:
         with LoopbackServer(emulator) as server:
             monkeypatch.setenv("FLOWINVOKE_BASE_URL", server.base_url)
