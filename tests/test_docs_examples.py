@@ -3,7 +3,8 @@
 The blocks name real providers and placeholder keys (`sk-...`). Here every httpx transport
 in the process answers from one in-process emulator that knows those keys, so a block runs
 unchanged and nothing reaches the network; a block that starts a subprocess gets the same
-emulator on a loopback port through `FLOWINVOKE_BASE_URL`. See tests/docs_examples.py for
+emulator on a loopback port through `FLOWINVOKE_BASE_URL`, and a block that builds a
+`RedisChannel` gets a real redis-server on a loopback port through `REDIS_URL`. See tests/docs_examples.py for
 the marker comments (fragment, env, output).
 """
 
@@ -49,7 +50,7 @@ DEFAULT_ENV = {
     "FLOWINVOKE_API_KEY": "sk-...",
     "FLOWINVOKE_PROVIDER": "gptbots",
     "FLOWINVOKE_WEBHOOK_KEY": "a-secret-shared-by-every-worker",
-    "REDIS_URL": "redis://127.0.0.1:6379/0",  # a channel connects when it listens, not before
+    "REDIS_URL": "redis://127.0.0.1:6379/0",  # a block that uses it gets a real server's
 }
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
 # A batch example reads its inputs from this file, as the page says.
