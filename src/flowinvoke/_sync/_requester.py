@@ -7,10 +7,12 @@ from collections.abc import Generator, Iterator, Mapping
 from contextlib import closing, contextmanager
 from typing import cast
 
-from .._compat import SyncRequestSlots, sync_deadline_scope, sync_sleep
+from .._compat import sync_sleep
 from .._core.deadline import Deadline
+from .._core.defaults import DEFAULT_MAX_RESPONSE_BYTES
 from .._core.errors import APIError, RateLimitError
 from .._core.log import logger
+from .._core.scopes import sync_deadline_scope
 from .._core.secret import Redactor
 from .._observe.observers import Observers, RetryEvent
 from .._transport import http as _http
@@ -21,14 +23,12 @@ from .._transport.cooldown import CoolDown
 from .._transport.rate import RateLimiter
 from .._transport.replies import Reply, read_reply, transport_error
 from .._transport.retry import RetryPolicy, next_retry_delay, slow_down_hint
+from .._transport.slots import SyncRequestSlots
 from ..providers import AuthScheme, Provider, RequestSpec
 
 __all__ = ["Requester"]
 
 _NO_DEADLINE = Deadline(None)
-#: The most bytes of decoded body a client reads from one answer unless told otherwise.
-#: Platform answers are small, but a workflow's output can be large.
-DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
 # How long after its deadline a request is cancelled from outside (the async client), for
 # transports that do not cut their own socket operations there (aiohttp, a caller's
 # httpx client): their own timeout errors, which tell what was sent, come first.
