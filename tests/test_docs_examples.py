@@ -4,8 +4,8 @@ The blocks name real providers and placeholder keys (`sk-...`). Here every httpx
 in the process answers from one in-process emulator that knows those keys, so a block runs
 unchanged and nothing reaches the network; a block that starts a subprocess gets the same
 emulator on a loopback port through `FLOWINVOKE_BASE_URL`, and a block that builds a
-`RedisChannel` gets a real redis-server on a loopback port through `REDIS_URL`. See tests/docs_examples.py for
-the marker comments (fragment, env, output).
+`RedisChannel` gets a real redis-server on a loopback port through `REDIS_URL`. See
+tests/docs_examples.py for the marker comments (fragment, env, output, request).
 """
 
 from __future__ import annotations
