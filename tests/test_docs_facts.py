@@ -1,13 +1,15 @@
 """Facts the code knows, checked where the docs repeat them, so that they cannot go stale.
 
 The demo's steps (from `flowinvoke demo --help`), the demo emulator's workflows and keys,
-the registered providers, the extras and dependency groups of pyproject.toml.
+the registered providers, the extras and dependency groups of pyproject.toml, and the
+benchmark results the Performance page and its charts come from.
 """
 
 from __future__ import annotations
 
 import functools
 import importlib.metadata
+import json
 import re
 import subprocess
 import sys
@@ -140,3 +142,14 @@ def test_readme_docs_install_without_group_names_the_docs_group() -> None:
     group = re.findall(r'"([^"]+)"', found[1])
     line = next(line for line in _page("README.md").splitlines() if "mkdocs-material" in line)
     assert re.findall(r'"([^"]+)"', line) == group
+
+
+def test_performance_page_shows_the_committed_results() -> None:
+    """The figures of benchmarks/results.json (which the charts are drawn from) are the
+    ones the Performance page prints, and its date is the one the page gives them."""
+    results = json.loads((ROOT / "benchmarks/results.json").read_text(encoding="utf-8"))
+    page = _page("docs/performance.md")
+    assert results["date"].split()[0] in page
+    for benchmark in results["benchmarks"].values():
+        for goal in benchmark["goals"]:
+            assert goal["measured"] in page, f"{goal['name']}: {goal['measured']}"
