@@ -188,8 +188,7 @@ def test_example_runs(
 ) -> None:
     _set_env(monkeypatch, example)
     if example.is_test_module:
-        with capsys.disabled():  # the inner session captures its own output
-            _run_test_module(example, request.getfixturevalue("pytester"))
+        _run_test_module(example, request.getfixturevalue("pytester"))
         return
     emulator = request.getfixturevalue("served")
     if "RedisChannel(" in example.block.source:  # a real Redis, as the page's workers use
