@@ -41,7 +41,7 @@ if TYPE_CHECKING:
         UnsupportedOperationError,
     )
     from ._core.models import RunStatus, WaitTimeoutError, Webhook, WorkflowFailedError, WorkflowRun
-    from ._observe.observers import Hooks, RequestEvent, ResponseEvent, RetryEvent
+    from ._observe.events import Hooks, RequestEvent, ResponseEvent, RetryEvent
     from ._sync.client import Client
     from ._transport.retry import RetryPolicy
     from ._waiting.estimate import DurationEstimate
@@ -85,9 +85,7 @@ _HOMES: dict[str, str] = {
         ("RunStatus", "WaitTimeoutError", "Webhook", "WorkflowFailedError", "WorkflowRun"),
         "._core.models",
     ),
-    **dict.fromkeys(
-        ("Hooks", "RequestEvent", "ResponseEvent", "RetryEvent"), "._observe.observers"
-    ),
+    **dict.fromkeys(("Hooks", "RequestEvent", "ResponseEvent", "RetryEvent"), "._observe.events"),
     "PollPolicy": "._waiting.policy",
     "RetryPolicy": "._transport.retry",
     # Public subpackages stay reachable as attributes (`flowinvoke.providers.Provider`), as

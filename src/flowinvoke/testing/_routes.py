@@ -23,6 +23,7 @@ __all__ = [
     "WireOptions",
     "checked_method",
     "not_found",
+    "post_start_get_query",
 ]
 
 #: Told (seconds until the end, targets, end answer) of each async run with webhooks.
@@ -87,6 +88,27 @@ def checked_method(
     if request.method.upper() != method:
         return Route("other", workflow, wire, _method_not_allowed(method))
     return Route(operation, workflow, wire, handler)
+
+
+class StartsAndQueries(ErrorRenderer, Protocol):
+    """A wire whose platform starts a run with POST and queries it with GET."""
+
+    def named_workflow(self, request: WireRequest) -> Workflow | None: ...
+
+    def invoke(self, request: WireRequest) -> Handling: ...
+
+    def query(self, request: WireRequest) -> Handling: ...
+
+
+def post_start_get_query(
+    request: WireRequest, operation: str | None, wire: StartsAndQueries
+) -> Route | None:
+    """The route of a POST-start, GET-query platform (Dify, Coze) for the `operation` its
+    path means; None if the path means none."""
+    if operation is None:
+        return None
+    method, handler = ("POST", wire.invoke) if operation == "invoke" else ("GET", wire.query)
+    return checked_method(request, method, operation, wire.named_workflow(request), wire, handler)
 
 
 def not_found(request: WireRequest) -> Handling:

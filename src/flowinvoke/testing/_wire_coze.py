@@ -35,7 +35,7 @@ import threading
 from typing import Any
 from urllib.parse import parse_qs
 
-from ._routes import Route, WireOptions, checked_method
+from ._routes import Route, WireOptions, post_start_get_query
 from ._state import EmulatorState, Run
 from ._wire import (
     ErrorKind,
@@ -84,12 +84,7 @@ class CozeWire:
 
     def route(self, request: WireRequest) -> Route | None:
         """Starts are POSTs, queries GETs."""
-        operation = coze_operation(request.path.rstrip("/"))
-        if operation is None:
-            return None
-        method, handler = ("POST", self.invoke) if operation == "invoke" else ("GET", self.query)
-        workflow = self.named_workflow(request)
-        return checked_method(request, method, operation, workflow, self, handler)
+        return post_start_get_query(request, coze_operation(request.path.rstrip("/")), self)
 
     def named_workflow(self, request: WireRequest) -> Workflow | None:
         """The Coze workflow the request names (body, path or query), whoever calls."""

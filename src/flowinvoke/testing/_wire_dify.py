@@ -34,7 +34,7 @@ import threading
 from email.utils import formatdate
 from typing import Any
 
-from ._routes import Route, WireOptions, checked_method
+from ._routes import Route, WireOptions, post_start_get_query
 from ._state import EmulatorState, Run
 from ._wire import (
     SSE_HEADERS,
@@ -91,12 +91,7 @@ class DifyWire:
 
     def route(self, request: WireRequest) -> Route | None:
         """Starts are POSTs, queries GETs."""
-        operation = dify_operation(request.path.rstrip("/"))
-        if operation is None:
-            return None
-        method, handler = ("POST", self.invoke) if operation == "invoke" else ("GET", self.query)
-        workflow = self.named_workflow(request)
-        return checked_method(request, method, operation, workflow, self, handler)
+        return post_start_get_query(request, dify_operation(request.path.rstrip("/")), self)
 
     def named_workflow(self, request: WireRequest) -> Workflow | None:
         """The workflow the request's Bearer key names (the key belongs to one), else `None`."""
