@@ -178,7 +178,7 @@ async def test_wait_many_refuses_bad_settings_before_any_query() -> None:
 
 
 @pytest.mark.anyio
-async def test_a_wait_timeout_in_a_batch_keeps_the_last_state() -> None:
+async def test_a_wait_timeout_in_a_batch_keeps_the_last_state(clock: PatchedClientClock) -> None:
     workflow = ScriptedWorkflow()
     transport = httpx.MockTransport(workflow.handle)
     policy = PollPolicy(initial_delay=0.01, multiplier=1, max_interval=0.01, jitter=0)
