@@ -10,7 +10,7 @@ client's redactor.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
     from ._models import WorkflowRun
@@ -36,7 +36,33 @@ __all__ = [
 ]
 
 
-class FlowInvokeError(Exception):
+# Marks the second of an error's `args` as its attributes (see `_ErrorType`).
+_STATE_MARK = "flowinvoke_error"
+
+
+class _ErrorType(type):
+    """The metaclass of the exception tree: `args` are (message, attributes as JSON).
+
+    Celery's default JSON result backend, and anything else that rebuilds an exception as
+    `cls(*args)`, keeps only `args`; our constructors take keyword-only arguments, so that
+    call failed and callers got a bare `Exception`. Every error therefore carries its
+    JSON-safe attributes (run id, provider, status code, ...) as a second argument, and
+    `cls(message, attributes)` rebuilds it with them.
+    """
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        if len(args) == 2 and not kwargs and _is_state(args[1]):
+            return cls._from_state(args[0], args[1])  # type: ignore[attr-defined]
+        error = super().__call__(*args, **kwargs)
+        error.args = (error.message, {_STATE_MARK: 1, **error._state()})
+        return error
+
+
+def _is_state(value: Any) -> bool:
+    return isinstance(value, Mapping) and value.get(_STATE_MARK) == 1
+
+
+class FlowInvokeError(Exception, metaclass=_ErrorType):
     """Base class of every error flowinvoke raises.
 
     Attributes:
@@ -44,20 +70,32 @@ class FlowInvokeError(Exception):
         run_id: The id of the run the error concerns, when the server has given one.
     """
 
+    # The constructor's keywords whose values travel in `args` as they are (JSON scalars).
+    _portable: ClassVar[tuple[str, ...]] = ("run_id",)
+
     def __init__(self, message: str, *, run_id: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.run_id = run_id
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # The default rebuilds with `cls(*args)`, which fails for keyword-only arguments
-        # (Celery then hands callers a bare error): rebuild from args and attributes instead.
+        # Pickle keeps every attribute, JSON-safe or not (a response body, headers): rebuild
+        # from args and the instance dict rather than with `cls(*args)`.
         return (_rebuild, (type(self), self.args), self.__dict__)
 
     def __str__(self) -> str:
         if self.run_id is not None and self.run_id not in self.message:
             return f"{self.message} (run id: {self.run_id})"
         return self.message
+
+    def _state(self) -> dict[str, Any]:
+        """The attributes `cls(message, state)` restores, as JSON-safe values."""
+        return {name: getattr(self, name) for name in self._portable}
+
+    @classmethod
+    def _from_state(cls, message: str, state: Mapping[str, Any]) -> FlowInvokeError:
+        """The error rebuilt from its message and `_state()` (keys it does not know ignored)."""
+        return cls(message, **{name: state[name] for name in cls._portable if name in state})
 
 
 def _rebuild(cls: type[FlowInvokeError], args: tuple[Any, ...]) -> FlowInvokeError:
@@ -74,6 +112,8 @@ class ConfigurationError(FlowInvokeError, ValueError):
 class UnsupportedOperationError(FlowInvokeError):
     """The provider has no such operation (for example, aitutor-api has no query endpoint)."""
 
+    _portable: ClassVar[tuple[str, ...]] = ("provider", "run_id")
+
     def __init__(self, message: str, *, provider: str, run_id: str | None = None) -> None:
         super().__init__(message, run_id=run_id)
         self.provider = provider
@@ -88,6 +128,8 @@ class APIError(FlowInvokeError):
             unknown (the server may have started the run before the failure). Such a start
             is never retried automatically; check the provider's run list before retrying.
     """
+
+    _portable: ClassVar[tuple[str, ...]] = ("provider", "run_id", "may_have_started")
 
     def __init__(
         self,
@@ -118,6 +160,8 @@ class APIStatusError(APIError):
         body: The decoded error body as received (or its text when it was not JSON).
         headers: The response headers.
     """
+
+    _portable: ClassVar[tuple[str, ...]] = (*APIError._portable, "status_code", "code", "request_id")
 
     def __init__(
         self,
@@ -169,6 +213,8 @@ class RateLimitError(APIStatusError):
         retry_after: The server's `Retry-After` hint in seconds, if it sent one.
     """
 
+    _portable: ClassVar[tuple[str, ...]] = (*APIStatusError._portable, "retry_after")
+
     def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.retry_after = retry_after
@@ -194,13 +240,15 @@ class ResponseValidationError(APIError):
         status_code: The HTTP status of the answer.
     """
 
+    _portable: ClassVar[tuple[str, ...]] = (*APIError._portable, "status_code")
+
     def __init__(
         self,
         message: str,
         *,
         provider: str,
-        body: Any,
         status_code: int,
+        body: Any = None,
         run_id: str | None = None,
         may_have_started: bool = False,
     ) -> None:
@@ -220,6 +268,13 @@ class WorkflowFailedError(FlowInvokeError):
         super().__init__(f"workflow run ended with status {word}{detail}", run_id=run.id)
         self.run = run
 
+    def _state(self) -> dict[str, Any]:
+        return {"run": self.run.model_dump(mode="json")}
+
+    @classmethod
+    def _from_state(cls, message: str, state: Mapping[str, Any]) -> FlowInvokeError:
+        return cls(_run_from_json(state["run"]))
+
 
 class WaitTimeoutError(FlowInvokeError, TimeoutError):
     """The wait deadline passed before the run finished.
@@ -235,3 +290,22 @@ class WaitTimeoutError(FlowInvokeError, TimeoutError):
     ) -> None:
         super().__init__(message, run_id=run_id)
         self.last_run = last_run
+
+    def _state(self) -> dict[str, Any]:
+        last = None if self.last_run is None else self.last_run.model_dump(mode="json")
+        return {"run_id": self.run_id, "last_run": last}
+
+    @classmethod
+    def _from_state(cls, message: str, state: Mapping[str, Any]) -> FlowInvokeError:
+        last = state.get("last_run")
+        return cls(
+            message,
+            run_id=state.get("run_id"),
+            last_run=None if last is None else _run_from_json(last),
+        )
+
+
+def _run_from_json(data: Any) -> WorkflowRun:
+    from ._models import WorkflowRun  # the model module imports this one
+
+    return WorkflowRun.model_validate(data)
