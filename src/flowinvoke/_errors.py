@@ -161,7 +161,12 @@ class APIStatusError(APIError):
         headers: The response headers.
     """
 
-    _portable: ClassVar[tuple[str, ...]] = (*APIError._portable, "status_code", "code", "request_id")
+    _portable: ClassVar[tuple[str, ...]] = (
+        *APIError._portable,
+        "status_code",
+        "code",
+        "request_id",
+    )
 
     def __init__(
         self,
