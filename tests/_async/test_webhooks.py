@@ -154,6 +154,22 @@ async def test_with_options_keeps_the_receiver(
     assert emulator.counters.queries[run.id] == 1
 
 
+@pytest.mark.anyio
+async def test_with_options_none_turns_the_receiver_off_and_a_receiver_turns_it_on(
+    emulator: Emulator, receiver: WebhookReceiver
+) -> None:
+    five = [{"url": f"https://example.com/{i}"} for i in range(5)]  # never called: not loopback
+    async with emulator.async_client("wf", webhook_receiver=receiver) as client:
+        off = client.with_options(webhook_receiver=None)
+        run = await off.run({"q": 1}, webhooks=five, timeout=30, poll=QUICK)  # room for five
+        assert run.status is RunStatus.SUCCEEDED
+        on = off.with_options(webhook_receiver=receiver)
+        with pytest.raises(ValueError, match="at most 5"):
+            await on.run({"q": 1}, webhooks=five)
+        run = await on.run({"q": 2}, timeout=30)
+    assert emulator.counters.queries[run.id] == 1  # woken by the callback
+
+
 def test_the_client_repr_shows_no_secret(receiver: WebhookReceiver) -> None:
     client = AsyncClient(api_key="sk-secret-key", webhook_receiver=receiver)
     assert "sk-secret-key" not in repr(client)

@@ -138,6 +138,21 @@ def test_with_options_keeps_the_receiver(emulator: Emulator, receiver: WebhookRe
     assert emulator.counters.queries[run.id] == 1
 
 
+def test_with_options_none_turns_the_receiver_off_and_a_receiver_turns_it_on(
+    emulator: Emulator, receiver: WebhookReceiver
+) -> None:
+    five = [{"url": f"https://example.com/{i}"} for i in range(5)]  # never called: not loopback
+    with emulator.client("wf", webhook_receiver=receiver) as client:
+        off = client.with_options(webhook_receiver=None)
+        run = off.run({"q": 1}, webhooks=five, timeout=30, poll=QUICK)  # room for five
+        assert run.status is RunStatus.SUCCEEDED
+        on = off.with_options(webhook_receiver=receiver)
+        with pytest.raises(ValueError, match="at most 5"):
+            on.run({"q": 1}, webhooks=five)
+        run = on.run({"q": 2}, timeout=30)
+    assert emulator.counters.queries[run.id] == 1  # woken by the callback
+
+
 def test_the_client_repr_shows_no_secret(receiver: WebhookReceiver) -> None:
     client = Client(api_key="sk-secret-key", webhook_receiver=receiver)
     assert "sk-secret-key" not in repr(client)

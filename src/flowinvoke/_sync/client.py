@@ -14,7 +14,9 @@ from .._batch_items import BatchItem
 from .._compat import SyncRequestSlots, SyncWakeup, sync_call_maybe
 from .._config import (
     CONFIG_ARGUMENTS,
+    KEEP,
     ClientConfig,
+    Keep,
     check_max_connections,
     env_flag,
     resolve_config,
@@ -260,12 +262,15 @@ class Client:
         auth_scheme: AuthScheme | None = None,
         default_headers: Mapping[str, str] | None = None,
         max_response_bytes: int | None = None,
+        webhook_receiver: WebhookReceiver | Keep | None = KEEP,
     ) -> Client:
         """A client with some settings changed that shares this one's connection pool.
 
         It also shares the rate limit, if any, the cool-down after rate-limited answers,
         and the hooks and tracing. Closing the new client leaves the pool open; closing
-        this one closes it for both.
+        this one closes it for both. A setting left out (or None) keeps this client's
+        value, except `webhook_receiver`: None turns callbacks off for the new client
+        (its runs are followed by polling), another receiver replaces this one's.
         """
         changes = {name: value for name, value in locals().items() if name in CONFIG_ARGUMENTS}
         arguments = self._config.arguments()
@@ -285,7 +290,9 @@ class Client:
             self._durations,
             owns_http=False,
         )
-        derived._webhook_receiver = self._webhook_receiver
+        derived._webhook_receiver = (
+            self._webhook_receiver if isinstance(webhook_receiver, Keep) else webhook_receiver
+        )
         return derived
 
     def invoke(
