@@ -22,6 +22,7 @@ Ctrl-C, 143 SIGTERM (the output stays valid; `--resume` continues).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -30,7 +31,7 @@ from collections.abc import Callable, Generator, Iterator, Mapping
 from contextlib import AbstractContextManager, closing, contextmanager, nullcontext
 from functools import partial
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
 import click
 
@@ -48,7 +49,9 @@ from .._errors import (
     WorkflowFailedError,
 )
 from .._models import WorkflowRun
+from .._observe import Hooks
 from .._sync.client import DEFAULT_BATCH_CONCURRENCY, DEFAULT_MAX_CONNECTIONS, Client
+from ._cost import BatchCost
 from ._exit import ExitCode, Job, exit_with, flag_words, handle_errors, interrupted_code
 from ._journal import StartedJournal, journal_path, read_journal
 from ._live import BatchProgressBar
@@ -64,9 +67,6 @@ from ._results import (
 )
 from ._settings import Settings, client_options
 
-if TYPE_CHECKING:
-    pass
-
 __all__ = ["batch", "make_client"]
 
 #: Errors that every other input of the batch would meet too: the batch stops at the first.
@@ -76,15 +76,24 @@ _STOP_USAGE = (ConfigurationError, UnsupportedOperationError)
 
 
 def make_client(
-    settings: Settings, *, rate_limit: float | None, max_connections: int
+    settings: Settings,
+    *,
+    rate_limit: float | None,
+    max_connections: int,
+    hooks: Hooks | None = None,
 ) -> AbstractContextManager[Client]:
     """Build the batch's client (a context manager that closes it); tests replace this.
+
+    `hooks` count what the batch costs (queries, retries).
 
     Raises:
         ConfigurationError: a setting is missing or wrong (no key, unknown provider, ...).
     """
     return Client(
-        **settings.client_kwargs(), rate_limit=rate_limit, max_connections=max_connections
+        **settings.client_kwargs(),
+        rate_limit=rate_limit,
+        max_connections=max_connections,
+        hooks=hooks,
     )
 
 
@@ -215,6 +224,12 @@ def _check_paths(inputs: str, out: Path, resume: bool) -> None:
     metavar="SECONDS",
     help="Each run's deadline, from when it takes a slot. [default: 1800]",
 )
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="At the end, print the tally and the cost as one JSON object on standard output.",
+)
 def batch(
     settings: Settings,
     inputs: str,
@@ -224,6 +239,7 @@ def batch(
     resume: bool,
     user_id: str | None,
     timeout: float | None,
+    as_json: bool,
 ) -> None:
     """Run the workflow once per line of INPUTS.jsonl (a JSON object per line; - for stdin).
 
@@ -231,7 +247,8 @@ def batch(
     {"index", "run_id", "status", "output", "error"}, where index is the input's 0-based
     line number. Each run id is recorded in RESULTS.jsonl.started as soon as its start
     returns. After Ctrl-C, SIGTERM or a crash, run the same command with --resume: it
-    waits for the runs already started instead of starting them again.
+    waits for the runs already started instead of starting them again. The last line says
+    what the batch cost: runs started and resumed, queries sent, retries.
 
     \b
     Examples:
@@ -250,6 +267,8 @@ def batch(
             f"cannot read {out}: {exc.strerror or exc}", param_hint="'--out'"
         ) from None
     waits = {line: run_id for line, run_id in recorded.items() if line not in done}
+    cost = BatchCost(resumed=len(waits))
+    tally = BatchTally()
     job = Job(settings)
     with _open_input(inputs) as source, handle_errors(job), _quiet_library_warnings():
         console = err_console()
@@ -257,7 +276,8 @@ def batch(
         if inputs != "-" and console.is_terminal:
             total = count_todo(Path(inputs), done)
         connections = min(concurrency, DEFAULT_MAX_CONNECTIONS)
-        with make_client(settings, rate_limit=rate, max_connections=connections) as client:
+        client_for = partial(make_client, settings, rate_limit=rate, max_connections=connections)
+        with client_for(hooks=cost.hooks()) as client:
             job.bind(client)
             try:
                 results = out.open("ab")
@@ -266,9 +286,12 @@ def batch(
                 raise click.BadParameter(
                     f"cannot write {out}: {exc.strerror or exc}", param_hint="'--out'"
                 ) from None
+            started = time.monotonic()
             with results:
                 code = _run(
                     client,
+                    tally,
+                    cost,
                     _Inputs(source, skip=lambda line: line in done or line in waits),
                     ResultWriter(results),
                     journal,
@@ -280,7 +303,27 @@ def batch(
                     user_id=user_id,
                     timeout=timeout,
                 )
+            if as_json:
+                elapsed = time.monotonic() - started
+                click.echo(
+                    json.dumps(_json_summary(tally, cost, code, elapsed, skipped=done.count))
+                )
     exit_with(code)
+
+
+def _json_summary(
+    tally: BatchTally, cost: BatchCost, code: ExitCode, elapsed: float, *, skipped: int
+) -> dict[str, Any]:
+    progress = tally.progress()
+    return {
+        "exit_code": int(code),
+        "done": progress.done,
+        "succeeded": progress.succeeded,
+        "failed": progress.failed,
+        "skipped": skipped,
+        "seconds": round(elapsed, 3),
+        **cost.as_json(),
+    }
 
 
 def _wait_item(client: Client, timeout: float | None, job: tuple[int, str]) -> BatchItem:
@@ -328,6 +371,8 @@ def _items(
 
 def _run(
     client: Client,
+    tally: BatchTally,
+    cost: BatchCost,
     inputs: _Inputs,
     writer: ResultWriter,
     journal: StartedJournal,
@@ -340,7 +385,6 @@ def _run(
     user_id: str | None,
     timeout: float | None,
 ) -> ExitCode:
-    tally = BatchTally()
     api_errors = 0
     started = time.monotonic()
     stopped_by: Exception | None = None
@@ -350,6 +394,7 @@ def _run(
         line = inputs.line_number(index)
         if run.id is not None:
             journal.record(line, run.id)  # before the wait: a killed batch knows this run
+        cost.run_started()
         tally.started()
         display.update(tally.progress())
 
@@ -385,6 +430,7 @@ def _run(
         writer.repair()
         where = f" ({exc.filename})" if exc.filename else ""
         error_line(f"stopped: {exc.strerror or exc}{where}; {writer.written} results written")
+        note_line(cost.line())
         return ExitCode.USAGE
     except KeyboardInterrupt as interrupt:
         writer.repair()
@@ -395,6 +441,7 @@ def _run(
             f"({writer.written + skipped} in all); the runs in flight go on on the server and "
             "--resume waits for them"
         )
+        note_line(cost.line())
         note_line("continue with the same command plus --resume")
         return code
     finally:
@@ -406,8 +453,9 @@ def _run(
             f"stopped: {type(stopped_by).__name__}: {flag_words(str(stopped_by))} "
             f"({progress.done} results written to {out}); fix it and rerun with --resume"
         )
+        note_line(cost.line())
         return ExitCode.USAGE if isinstance(stopped_by, _STOP_USAGE) else ExitCode.API_ERROR
-    note_line(_summary(progress, elapsed, out, skipped))
+    note_line(f"{_summary(progress, elapsed, out, skipped)}; {cost.line()}")
     if progress.failed == 0:
         return ExitCode.OK
     if api_errors == progress.done:
