@@ -7,7 +7,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from flowinvoke.cli import _batch, _live
+from flowinvoke.cli import _live
 from flowinvoke.testing import Emulator, Fault
 
 from .conftest import Invoke

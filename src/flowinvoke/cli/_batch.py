@@ -446,8 +446,21 @@ def _run(
         return code
     finally:
         journal.close(delete=finished)
-    progress = tally.progress()
-    elapsed = time.monotonic() - started
+    return _ended(
+        tally.progress(), time.monotonic() - started, stopped_by, api_errors, cost, out, skipped
+    )
+
+
+def _ended(
+    progress: BatchProgress,
+    elapsed: float,
+    stopped_by: Exception | None,
+    api_errors: int,
+    cost: BatchCost,
+    out: Path,
+    skipped: int,
+) -> ExitCode:
+    """Print how a batch that was not interrupted ended, with its cost; its exit code."""
     if stopped_by is not None:
         error_line(
             f"stopped: {type(stopped_by).__name__}: {flag_words(str(stopped_by))} "
