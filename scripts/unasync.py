@@ -50,7 +50,7 @@ RULES: list[Rule] = [
     Rule("__aexit__", "__exit__"),
     # typing / collections.abc / contextlib.
     Rule("AsyncGenerator", "Generator"),
-    # httpx names, taken from flowinvoke._http (also matches `_http.AsyncClient`).
+    # httpx names, taken from flowinvoke._transport.http (also matches `_http.AsyncClient`).
     Rule("AsyncClient", "Client"),
     Rule("AsyncBaseTransport", "BaseTransport"),
     Rule("async_default_transport", "sync_default_transport"),

@@ -23,9 +23,9 @@ HEAVY = [
     "typing",
     "flowinvoke._async.client",
     "flowinvoke._sync.client",
-    "flowinvoke._errors",
-    "flowinvoke._models",
-    "flowinvoke._observe",
+    "flowinvoke._core.errors",
+    "flowinvoke._core.models",
+    "flowinvoke._observe.observers",
     "flowinvoke.providers",
 ]
 
@@ -257,5 +257,5 @@ def test_the_pytest_plugin_loads_neither_the_emulator_nor_a_client() -> None:
     )
     assert isinstance(loaded, list)
     heavy = {*HEAVY, "flowinvoke.testing._emulator", "flowinvoke.testing._workflows"}
-    heavy -= {"typing", "logging", "flowinvoke._errors"}  # pytest's; PollPolicy's (cheap)
+    heavy -= {"typing", "logging", "flowinvoke._core.errors"}  # pytest's; PollPolicy's (cheap)
     assert sorted(heavy & set(loaded)) == []

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 import flowinvoke
-from flowinvoke import _errors
-from flowinvoke._models import RunStatus, WorkflowRun
+from flowinvoke._core import errors as _errors
+from flowinvoke._core.models import RunStatus, WorkflowRun
 
 RUN = WorkflowRun(
     id="run-42",

@@ -8,8 +8,8 @@ import anyio
 import pytest
 
 from flowinvoke._compat import AsyncRequestSlots
-from flowinvoke._deadline import Deadline
-from flowinvoke._http import PoolTimeout
+from flowinvoke._core.deadline import Deadline
+from flowinvoke._transport.http import PoolTimeout
 
 pytestmark = pytest.mark.anyio
 

@@ -37,15 +37,15 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from contextlib import aclosing, asynccontextmanager
 
-from flowinvoke import _http
+from flowinvoke._transport import http as _http
 from flowinvoke._compat import (
     async_call_maybe,
     async_deadline_scope,
     async_map_unordered,
     async_sleep,
 )
-from flowinvoke._http import async_default_transport
-from flowinvoke._proxy import async_proxy_transport
+from flowinvoke._transport.http import async_default_transport
+from flowinvoke._transport.proxy import async_proxy_transport
 
 from .._async import other
 from .._async._batch import AsyncBatch
@@ -194,9 +194,9 @@ def test_generates_sync_code(root: Path) -> None:
         "    def __exit__(self, *exc_info: object) -> None:\n        self.close()\n",
         "    def close(self) -> None:\n        self._client.close()\n",
         "    def wait(self, runs: Generator[int, None], async_mode: bool) -> list[int]:\n",
-        "from flowinvoke._http import sync_default_transport\n",
+        "from flowinvoke._transport.http import sync_default_transport\n",
         "        self._default = sync_default_transport(None, fast=None)\n",
-        "from flowinvoke._proxy import sync_proxy_transport\n",
+        "from flowinvoke._transport.proxy import sync_proxy_transport\n",
         '        self._proxied = sync_proxy_transport("https://x", 1)\n',
         "        return [run for run in sync_map_unordered(print, runs, 2)]\n",
         "        with sync_deadline_scope(other.DEADLINE) as scope:\n            sync_sleep(0.1)\n",

@@ -12,13 +12,13 @@ docs/performance.md).
 
 from __future__ import annotations
 
-from ._lazy import TYPE_CHECKING, lazy_dir, lazy_getattr
+from ._core.lazy import TYPE_CHECKING, lazy_dir, lazy_getattr
 from ._version import __version__
 
 if TYPE_CHECKING:
     from ._async.client import AsyncClient
-    from ._batch_items import BatchItem, BatchProgress
-    from ._errors import (
+    from ._core.batch import BatchItem, BatchProgress
+    from ._core.errors import (
         APIConnectionError,
         APIError,
         APIStatusError,
@@ -37,18 +37,18 @@ if TYPE_CHECKING:
         WaitTimeoutError,
         WorkflowFailedError,
     )
-    from ._learning import DurationEstimate, LearnedDuration, RunDurations, WorkflowKey
-    from ._models import RunStatus, Webhook, WorkflowRun
-    from ._observe import Hooks, RequestEvent, ResponseEvent, RetryEvent
-    from ._poll_policy import PollPolicy
-    from ._retry import RetryPolicy
+    from ._core.models import RunStatus, Webhook, WorkflowRun
+    from ._observe.observers import Hooks, RequestEvent, ResponseEvent, RetryEvent
     from ._sync.client import Client
+    from ._transport.retry import RetryPolicy
+    from ._waiting.learning import DurationEstimate, LearnedDuration, RunDurations, WorkflowKey
+    from ._waiting.policy import PollPolicy
 
 #: Where each public name lives: the one table `__getattr__` imports from.
 _HOMES: dict[str, str] = {
     "AsyncClient": "._async.client",
-    "BatchItem": "._batch_items",
-    "BatchProgress": "._batch_items",
+    "BatchItem": "._core.batch",
+    "BatchProgress": "._core.batch",
     "Client": "._sync.client",
     **dict.fromkeys(
         (
@@ -70,15 +70,17 @@ _HOMES: dict[str, str] = {
             "WaitTimeoutError",
             "WorkflowFailedError",
         ),
-        "._errors",
+        "._core.errors",
     ),
     **dict.fromkeys(
-        ("DurationEstimate", "LearnedDuration", "RunDurations", "WorkflowKey"), "._learning"
+        ("DurationEstimate", "LearnedDuration", "RunDurations", "WorkflowKey"), "._waiting.learning"
     ),
-    **dict.fromkeys(("RunStatus", "Webhook", "WorkflowRun"), "._models"),
-    **dict.fromkeys(("Hooks", "RequestEvent", "ResponseEvent", "RetryEvent"), "._observe"),
-    "PollPolicy": "._poll_policy",
-    "RetryPolicy": "._retry",
+    **dict.fromkeys(("RunStatus", "Webhook", "WorkflowRun"), "._core.models"),
+    **dict.fromkeys(
+        ("Hooks", "RequestEvent", "ResponseEvent", "RetryEvent"), "._observe.observers"
+    ),
+    "PollPolicy": "._waiting.policy",
+    "RetryPolicy": "._transport.retry",
     # Public subpackages stay reachable as attributes (`flowinvoke.providers.Provider`), as
     # when the client's imports loaded them as a side effect.
     **{name: f".{name}" for name in ("providers", "testing", "webhooks")},

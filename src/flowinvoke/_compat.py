@@ -27,9 +27,9 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 import anyio
 import anyio.lowlevel
 
-from ._batch_stop import BatchStopped, current_stop, stop_with
-from ._deadline import Deadline
-from ._http import PoolTimeout
+from ._core.batch_stop import BatchStopped, current_stop, stop_with
+from ._core.deadline import Deadline
+from ._transport.http import PoolTimeout
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -249,7 +249,7 @@ class AsyncRequestSlots:
         loop = anyio.lowlevel.current_token().native_token
         if loop is not self._loop:
             if self._users:
-                from ._errors import ConfigurationError  # a misuse, not a transport failure
+                from ._core.errors import ConfigurationError  # a misuse, not a transport failure
 
                 raise ConfigurationError(
                     "this AsyncClient is in use by another event loop (another thread or "

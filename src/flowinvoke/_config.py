@@ -14,15 +14,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
 
-from . import _http
-from ._deadline import positive_seconds
-from ._errors import ConfigurationError
-from ._hosts import is_loopback
-from ._poll_policy import PollPolicy
-from ._retry import RetryPolicy
-from ._secret import APIKey, Redactor
-from ._text import has_control_character
+from ._core.deadline import positive_seconds
+from ._core.errors import ConfigurationError
+from ._core.secret import APIKey, Redactor
+from ._core.text import has_control_character
+from ._transport import http as _http
+from ._transport.hosts import is_loopback
+from ._transport.retry import RetryPolicy
 from ._version import __version__
+from ._waiting.policy import PollPolicy
 from .providers import AuthScheme, Provider, get_provider
 
 __all__ = [

@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 
 from .._compat import AsyncWakeup, async_sleep
-from .._deadline import Deadline
-from .._errors import APIError, UnsupportedOperationError, WaitTimeoutError
-from .._input import check_run_id
-from .._learning import RunTimer
-from .._logging import logger
-from .._models import RunStatus, WorkflowRun
-from .._operation import Operation
-from .._poll_policy import PollPolicy
-from .._retry import is_retryable, retry_hint
+from .._core.deadline import Deadline
+from .._core.errors import APIError, UnsupportedOperationError, WaitTimeoutError
+from .._core.inputs import check_run_id
+from .._core.log import logger
+from .._core.models import RunStatus, WorkflowRun
+from .._core.operation import Operation
+from .._transport.retry import is_retryable, retry_hint
+from .._waiting.learning import RunTimer
+from .._waiting.policy import PollPolicy
 from ..providers import Provider
 from ._requester import AsyncRequester
 

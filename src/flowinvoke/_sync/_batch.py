@@ -13,12 +13,12 @@ from contextlib import closing
 from functools import partial
 from typing import Any, Protocol
 
-from .._batch_items import BatchItem, BatchProgress, BatchTally
 from .._compat import sync_call_maybe, sync_map_unordered
-from .._deadline import positive_seconds
-from .._errors import WaitTimeoutError, WorkflowFailedError
-from .._models import WorkflowRun
-from .._poll_policy import PollPolicy
+from .._core.batch import BatchItem, BatchProgress, BatchTally
+from .._core.deadline import positive_seconds
+from .._core.errors import WaitTimeoutError, WorkflowFailedError
+from .._core.models import WorkflowRun
+from .._waiting.policy import PollPolicy
 
 __all__ = ["DEFAULT_BATCH_CONCURRENCY", "Batch", "OnProgress", "OnStart"]
 

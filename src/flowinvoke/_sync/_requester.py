@@ -7,17 +7,17 @@ from collections.abc import Generator, Iterator, Mapping
 from contextlib import closing, contextmanager
 from typing import cast
 
-from .. import _http
 from .._compat import SyncRequestSlots, sync_deadline_scope, sync_sleep
-from .._cooldown import CoolDown
-from .._deadline import Deadline
-from .._errors import APIError, RateLimitError
-from .._logging import logger
-from .._observe import Observers, RetryEvent
-from .._rate import RateLimiter
-from .._responses import Reply, read_reply, transport_error
-from .._retry import RetryPolicy, next_retry_delay, slow_down_hint
-from .._secret import Redactor
+from .._core.deadline import Deadline
+from .._core.errors import APIError, RateLimitError
+from .._core.log import logger
+from .._core.secret import Redactor
+from .._observe.observers import Observers, RetryEvent
+from .._transport import http as _http
+from .._transport.cooldown import CoolDown
+from .._transport.rate import RateLimiter
+from .._transport.replies import Reply, read_reply, transport_error
+from .._transport.retry import RetryPolicy, next_retry_delay, slow_down_hint
 from ..providers import AuthScheme, Provider, RequestSpec
 
 __all__ = ["Requester"]

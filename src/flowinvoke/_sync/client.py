@@ -9,8 +9,6 @@ from functools import partial
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .. import _http
-from .._batch_items import BatchItem
 from .._compat import SyncRequestSlots, SyncWakeup, sync_call_maybe
 from .._config import (
     CONFIG_ARGUMENTS,
@@ -21,20 +19,28 @@ from .._config import (
     env_flag,
     resolve_config,
 )
-from .._cooldown import CoolDown
-from .._deadline import Deadline, positive_seconds
-from .._errors import (
+from .._core.batch import BatchItem
+from .._core.deadline import Deadline, positive_seconds
+from .._core.errors import (
     ConfigurationError,
     FlowInvokeError,
 )
-from .._input import check_input, check_run_id, check_webhooks
-from .._learning import RunDurations, RunTimer, WorkflowKey, key_fingerprint, workflow_identity
-from .._models import Webhook, WorkflowRun
-from .._observe import CallSpan, Hooks, Observers, TracerProvider
-from .._poll_policy import PollPolicy
-from .._proxy import sync_proxy_transport
-from .._rate import RateLimiter
-from .._retry import RetryPolicy
+from .._core.inputs import check_input, check_run_id, check_webhooks
+from .._core.models import Webhook, WorkflowRun
+from .._observe.observers import CallSpan, Hooks, Observers, TracerProvider
+from .._transport import http as _http
+from .._transport.cooldown import CoolDown
+from .._transport.proxy import sync_proxy_transport
+from .._transport.rate import RateLimiter
+from .._transport.retry import RetryPolicy
+from .._waiting.learning import (
+    RunDurations,
+    RunTimer,
+    WorkflowKey,
+    key_fingerprint,
+    workflow_identity,
+)
+from .._waiting.policy import PollPolicy
 from ..providers import AuthScheme, Provider, RequestSpec
 from ._batch import DEFAULT_BATCH_CONCURRENCY, Batch, OnProgress, OnStart
 from ._poller import poll_states
@@ -669,7 +675,7 @@ def _own_http_client(
     Its transport is httpx's own unless the aiohttp one is asked for (respx and httpx
     instrumentation see only httpx's own), and is made anew in a forked child.
     """
-    if transport is None:  # through a proxy, when the policy picks one (flowinvoke._proxy)
+    if transport is None:  # through a proxy, when the policy picks one (_transport.proxy)
         transport = sync_proxy_transport(config.base_url, max_connections)
     if transport is None:
         limits = _http.Limits(

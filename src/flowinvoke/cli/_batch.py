@@ -35,9 +35,11 @@ from typing import IO, Any
 
 import click
 
-from .._batch_items import BatchItem, BatchProgress, BatchTally
+from flowinvoke import Hooks
+
 from .._compat import sync_map_unordered
-from .._errors import (
+from .._core.batch import BatchItem, BatchProgress, BatchTally
+from .._core.errors import (
     APIError,
     AuthenticationError,
     ConfigurationError,
@@ -48,8 +50,7 @@ from .._errors import (
     WaitTimeoutError,
     WorkflowFailedError,
 )
-from .._models import WorkflowRun
-from .._observe import Hooks
+from .._core.models import WorkflowRun
 from .._sync.client import DEFAULT_BATCH_CONCURRENCY, DEFAULT_MAX_CONNECTIONS, Client
 from ._cost import BatchCost
 from ._exit import ExitCode, Job, exit_with, flag_words, handle_errors, interrupted_code

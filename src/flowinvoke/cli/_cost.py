@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from .._observe import Hooks, RequestEvent, RetryEvent
+from flowinvoke import Hooks, RequestEvent, RetryEvent
 
 __all__ = ["BatchCost"]
 

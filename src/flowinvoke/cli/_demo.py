@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from .._errors import APIStatusError, WorkflowFailedError
-from .._models import WorkflowRun
-from .._observe import Hooks, RetryEvent
-from .._poll_policy import PollPolicy
-from .._retry import RetryPolicy
+from .._core.errors import APIStatusError, WorkflowFailedError
+from .._core.models import WorkflowRun
+from .._observe.observers import Hooks, RetryEvent
 from .._sync.client import Client
+from .._transport.retry import RetryPolicy
+from .._waiting.policy import PollPolicy
 from ._exit import Job, handle_errors
 from ._live import RunProgress
 from ._render import format_duration, out_console, output_renderable, run_table

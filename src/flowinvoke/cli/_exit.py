@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 import click
 
-from .._errors import (
+from .._core.errors import (
     APIConnectionError,
     APIError,
     ConfigurationError,
@@ -32,7 +32,7 @@ from .._errors import (
     WaitTimeoutError,
     WorkflowFailedError,
 )
-from .._models import WorkflowRun
+from .._core.models import WorkflowRun
 from ._render import error_line, note_line
 from ._safe import forget_key, hide_key_of
 

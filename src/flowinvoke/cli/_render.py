@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from .._models import RunStatus, WorkflowRun
+from .._core.models import RunStatus, WorkflowRun
 from ._safe import clean, clean_json
 
 if TYPE_CHECKING:

@@ -22,7 +22,7 @@ ASGI) and `LoopbackServer` / `serve` (that app under uvicorn on a loopback port,
 
 from __future__ import annotations
 
-from .._lazy import TYPE_CHECKING, lazy_dir, lazy_getattr
+from .._core.lazy import TYPE_CHECKING, lazy_dir, lazy_getattr
 
 if TYPE_CHECKING:
     from ._asgi import EmulatorASGIApp

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import anyio
 
-from flowinvoke import AsyncClient, Client, _http
+from flowinvoke import AsyncClient, Client
+from flowinvoke._transport import http as _http
 
 from ._callbacks import CallbackFaults, CallbackSender
 from ._clock import AsyncSleep, Clock, FakeClock, Sleep

@@ -30,8 +30,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from flowinvoke import AsyncClient, Client
-from flowinvoke._hosts import is_loopback
-from flowinvoke._http import TransportError
+from flowinvoke._transport.hosts import is_loopback
+from flowinvoke._transport.http import TransportError
 
 if TYPE_CHECKING:
     from ._asgi import EmulatorASGIApp, Receive, Scope, Send

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING
 
-from flowinvoke._http import (
+from flowinvoke._transport.http import (
     ConnectError,
     MockTransport,
     ReadError,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 
-from .._logging import logger
+from .._core.log import logger
 from ._channel import Channel
 
 __all__ = ["Handoff"]

@@ -20,10 +20,10 @@ from urllib.parse import urlsplit
 import anyio
 
 from .._config import _check_base_url
-from .._errors import ConfigurationError
-from .._logging import logger
-from .._models import Webhook
-from .._poll_policy import PollPolicy
+from .._core.errors import ConfigurationError
+from .._core.log import logger
+from .._core.models import Webhook
+from .._waiting.policy import PollPolicy
 from ._channel import Channel
 from ._credentials import SECRET_HEADER, Credentials, is_token, new_key
 from ._handoff import Handoff

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 from anyio.abc import TaskStatus
 
-from .._logging import logger
+from .._core.log import logger
 from ._channel import Channel, Deliver
 
 if TYPE_CHECKING:

@@ -62,7 +62,7 @@ from httpx import (
     WriteTimeout,
 )
 
-from ._deadline import Deadline
+from .._core.deadline import Deadline
 
 __all__ = [
     "URL",
@@ -329,7 +329,7 @@ def async_default_transport(
 
     Through `proxy` (a URL) it is httpx's own whatever `fast` says."""
     if not fast or proxy is not None:
-        from ._deadline_backend import own_async_transport
+        from .deadline_backend import own_async_transport
 
         return _PerProcess(partial(own_async_transport, limits, proxy))
     if not fast_transport_installed():
@@ -344,7 +344,7 @@ def sync_default_transport(
     a URL, if given)."""
     if fast:
         raise ImportError("the fast transport serves the async client on asyncio only")
-    from ._deadline_backend import own_sync_transport
+    from .deadline_backend import own_sync_transport
 
     return _PerProcess(partial(own_sync_transport, limits, proxy))
 
@@ -380,7 +380,7 @@ class _AiohttpTransport(AsyncBaseTransport):
     async def handle_async_request(self, request: Request) -> Response:
         if not self._loop_checked:
             if _on_trio():
-                from ._errors import ConfigurationError  # a wrong setting, not a failure
+                from .._core.errors import ConfigurationError  # a wrong setting, not a failure
 
                 raise ConfigurationError("fast_transport=True needs asyncio; this loop is trio's")
             self._loop_checked = True

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
-    from ._models import WorkflowRun
+    from .models import WorkflowRun
 
 __all__ = [
     "APIConnectionError",
@@ -311,6 +311,6 @@ class WaitTimeoutError(FlowInvokeError, TimeoutError):
 
 
 def _run_from_json(data: Any) -> WorkflowRun:
-    from ._models import WorkflowRun  # the model module imports this one
+    from .models import WorkflowRun  # the model module imports this one
 
     return WorkflowRun.model_validate(data)

@@ -8,9 +8,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ._errors import WorkflowFailedError
-from ._http import URL
-from ._text import has_control_character
+from .._transport.http import URL
+from .errors import WorkflowFailedError
+from .text import has_control_character
 
 __all__ = ["MAX_WEBHOOKS", "RunStatus", "Webhook", "WorkflowRun"]
 

@@ -17,12 +17,12 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from . import _deadline
-from ._errors import ConfigurationError
+from .._core import deadline as _deadline
+from .._core.errors import ConfigurationError
 
 if TYPE_CHECKING:
-    from ._models import WorkflowRun
-    from ._poll_policy import PollPolicy
+    from .._core.models import WorkflowRun
+    from .policy import PollPolicy
 
 __all__ = [
     "DurationEstimate",

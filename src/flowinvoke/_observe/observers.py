@@ -21,12 +21,12 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ._errors import ConfigurationError
+from .._core.errors import ConfigurationError
 
 if TYPE_CHECKING:
-    from ._errors import APIError
-    from ._models import WorkflowRun
-    from .providers import RequestSpec
+    from .._core.errors import APIError
+    from .._core.models import WorkflowRun
+    from ..providers import RequestSpec
 
 __all__ = [
     "CallSpan",
@@ -360,7 +360,7 @@ class Observers:
             try:
                 callback(event)
             except Exception:  # an observer must never break a run
-                from ._logging import logger
+                from .._core.log import logger
 
                 logger.exception("flowinvoke hook %s raised; ignored", name)
 
@@ -393,7 +393,7 @@ def _end_request_span(span: Any, outcome: _RequestOutcome) -> None:
 
 
 def _url_parts(url: str) -> tuple[str, int]:
-    from ._http import URL
+    from .._transport.http import URL
 
     parsed = URL(url)
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
@@ -414,7 +414,7 @@ def _tracer(tracing: bool | TracerProvider | None) -> Any:
     """OpenTelemetry's tracer for flowinvoke, or None when tracing is off or not installed."""
     if tracing is False:
         return None
-    from ._version import __version__
+    from .._version import __version__
 
     if not isinstance(tracing, bool | None):
         return tracing.get_tracer(_TRACER_NAME, __version__)

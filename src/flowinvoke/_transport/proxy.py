@@ -17,8 +17,8 @@ import os
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-from . import _http
-from ._hosts import is_loopback
+from . import http as _http
+from .hosts import is_loopback
 
 __all__ = ["async_proxy_transport", "proxy_url_for", "sync_proxy_transport"]
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpcore
 
-from ._http import AsyncHTTPTransport, HTTPTransport, Limits, cut_to_deadline
+from .http import AsyncHTTPTransport, HTTPTransport, Limits, cut_to_deadline
 
 __all__ = ["own_async_transport", "own_sync_transport"]
 

@@ -10,8 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from . import _http
-from ._errors import (
+from .._core.errors import (
     APIConnectionError,
     APIError,
     APIStatusError,
@@ -26,10 +25,9 @@ from ._errors import (
     ResponseValidationError,
     ServerError,
 )
-from ._models import WorkflowRun
-from ._retry import parse_retry_after
-from ._secret import Redactor
-from .providers._base import (
+from .._core.models import WorkflowRun
+from .._core.secret import Redactor
+from ..providers._base import (
     AuthScheme,
     ErrorInfo,
     ErrorKind,
@@ -38,6 +36,8 @@ from .providers._base import (
     RequestSpec,
     StreamError,
 )
+from . import http as _http
+from .retry import parse_retry_after
 
 __all__ = ["MAX_JSON_DEPTH", "Reply", "read_reply", "stream_error", "transport_error"]
 
