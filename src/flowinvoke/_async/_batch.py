@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from .._compat import async_call_maybe, async_map_unordered
 from .._core.batch import BatchItem, BatchProgress, BatchTally
 from .._core.deadline import positive_seconds
-from .._core.errors import WaitTimeoutError, WorkflowFailedError
+from .._core.errors import OutputValidationError, WaitTimeoutError, WorkflowFailedError
 from .._core.models import WorkflowRun
 from .._waiting.policy import PollPolicy
 
@@ -109,6 +109,8 @@ class AsyncBatch:
             )
         except WaitTimeoutError as error:
             return BatchItem(index, input, error.last_run, error)
+        except OutputValidationError as error:  # the run succeeded: keep it
+            return BatchItem(index, input, error.run, error)
         except Exception as error:  # whatever one input meets is its own error: the batch goes on
             return BatchItem(index, input, None, error)
         return BatchItem(index, input, run, None if run.succeeded else WorkflowFailedError(run))

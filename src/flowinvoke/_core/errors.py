@@ -9,7 +9,7 @@ client's redactor.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
@@ -26,6 +26,7 @@ __all__ = [
     "FlowInvokeError",
     "InsufficientCreditsError",
     "NotFoundError",
+    "OutputValidationError",
     "PermissionDeniedError",
     "RateLimitError",
     "ResponseValidationError",
@@ -279,6 +280,50 @@ class WorkflowFailedError(FlowInvokeError):
     @classmethod
     def _from_state(cls, message: str, state: Mapping[str, Any]) -> FlowInvokeError:
         return cls(_run_from_json(state["run"]))
+
+
+class OutputValidationError(FlowInvokeError, ValueError):
+    """A succeeded run's output does not fit the `output_type` the call asked for.
+
+    The run is not lost: `run` is the run as received, `output` its raw output, so the
+    result can be read (or validated into another type) by hand.
+
+    Attributes:
+        run: The run, its output as the server sent it.
+        output: That raw output.
+        output_type: The name of the type asked for.
+        errors: pydantic's errors (`type`, `loc`, `msg`), without the input's values.
+    """
+
+    def __init__(
+        self, run: WorkflowRun, *, output_type: str, errors: Sequence[Mapping[str, Any]]
+    ) -> None:
+        problems = "; ".join(_problem(error) for error in errors[:3])
+        more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
+        super().__init__(
+            f"the run's output is not a valid {output_type}: {problems}{more}", run_id=run.id
+        )
+        self.run = run
+        self.output = run.output
+        self.output_type = output_type
+        self.errors = [{**error, "loc": tuple(error.get("loc", ()))} for error in errors]
+
+    def _state(self) -> dict[str, Any]:
+        return {
+            "run": self.run.model_dump(mode="json"),
+            "output_type": self.output_type,
+            "errors": [{**error, "loc": list(error.get("loc", ()))} for error in self.errors],
+        }
+
+    @classmethod
+    def _from_state(cls, message: str, state: Mapping[str, Any]) -> FlowInvokeError:
+        run = _run_from_json(state["run"])
+        return cls(run, output_type=state["output_type"], errors=state["errors"])
+
+
+def _problem(error: Mapping[str, Any]) -> str:
+    where = ".".join(str(part) for part in error.get("loc", ())) or "output"
+    return f"{where}: {error.get('msg', 'invalid')}"
 
 
 class WaitTimeoutError(FlowInvokeError, TimeoutError):

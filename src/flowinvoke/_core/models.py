@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Generic, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from typing_extensions import Self, TypeVar
 
 from .._transport.http import URL
 from .errors import WorkflowFailedError
 from .text import has_control_character
 
-__all__ = ["MAX_WEBHOOKS", "RunStatus", "Webhook", "WorkflowRun"]
+__all__ = ["MAX_WEBHOOKS", "OutputT", "RunStatus", "Webhook", "WorkflowRun"]
+
+OutputT = TypeVar("OutputT", default=Any)
+"""The type of a run's output: Any, unless an `output_type` validated it."""
+T = TypeVar("T")
 
 
 class RunStatus(str, enum.Enum):
@@ -105,11 +110,13 @@ class Webhook(BaseModel):
         return body
 
 
-class WorkflowRun(BaseModel):
+class WorkflowRun(BaseModel, Generic[OutputT]):
     """One workflow run as the provider last described it, in normalised form.
 
     Built by the provider modules from whatever the server sent; `raw` keeps the body as
-    received, so fields this model does not know are never lost.
+    received, so fields this model does not know are never lost. `WorkflowRun[Answer]` is
+    a run whose output was validated into `Answer` (`output_type=Answer` on the client's
+    calls, or `run.output_as(Answer)`); plain `WorkflowRun` has an output of any type.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
@@ -119,7 +126,7 @@ class WorkflowRun(BaseModel):
     raw_status: str | None = Field(None, description="The status word as the server sent it.")
     provider: str
     input: dict[str, Any] | None = None
-    output: Any = None
+    output: OutputT = None  # type: ignore[assignment]  # None until the run has an output
     workflow_id: str | None = None
     workflow_name: str | None = None
     workflow_version: str | None = None
@@ -148,7 +155,23 @@ class WorkflowRun(BaseModel):
         """True when the run finished successfully."""
         return self.status is RunStatus.SUCCEEDED
 
-    def raise_for_status(self) -> WorkflowRun:
+    def output_as(self, output_type: type[T]) -> WorkflowRun[T]:
+        """This run with its output validated into `output_type`, for runs already in hand.
+
+        `output_type` is a pydantic model, a dataclass, a TypedDict or any type pydantic's
+        `TypeAdapter` accepts (`list[str]`, ...). An output that arrives as a JSON-encoded
+        string (as Coze sends it) is decoded first. The run itself is unchanged.
+
+        Raises:
+            ConfigurationError: pydantic cannot validate into `output_type`.
+            OutputValidationError: the output does not fit; it carries this run and the
+                raw output.
+        """
+        from .outputs import output_adapter, validated
+
+        return validated(self, output_adapter(output_type))
+
+    def raise_for_status(self) -> Self:
         """Raise `WorkflowFailedError` if the run ended without success; else return self.
 
         A run not yet done (PENDING, RUNNING, or an UNKNOWN word) is not an error: the call
