@@ -25,6 +25,7 @@ from .._core.errors import (
     FlowInvokeError,
 )
 from .._core.inputs import check_input, check_run_id, check_webhooks
+from .._core.log import logger
 from .._core.models import OutputT, Webhook, WorkflowRun
 from .._core.outputs import OutputAdapter, output_adapter, typed_run
 from .._observe.observers import CallSpan, Hooks, Observers, TracerProvider
@@ -33,6 +34,7 @@ from .._transport.cooldown import CoolDown
 from .._transport.proxy import async_proxy_transport
 from .._transport.rate import RateLimiter
 from .._transport.retry import RetryPolicy
+from .._waiting.ending import WaitEnd
 from .._waiting.learning import (
     RunDurations,
     RunTimer,
@@ -214,6 +216,7 @@ class AsyncClient:
         self._cooldown = cooldown
         self._observers = observers
         self._owns_http = owns_http
+        self._warned_no_callback = False
         self._requester = AsyncRequester(
             http,
             provider=config.provider,
@@ -485,11 +488,14 @@ class AsyncClient:
             spec = self._invoke_spec(input, user_id, workflow_id, async_mode, webhooks)
             # Learning times polls; a run told of its end by webhook polls only as a safety net.
             timer = None if receiver is not None else partial(self._timer, policy=policy)
+            end = WaitEnd() if receiver is not None else None
             states = run_states(
-                self._requester, provider, spec, policy, deadline, wakeup, timer_for=timer
+                self._requester, provider, spec, policy, deadline, wakeup, timer_for=timer, end=end
             )
             finished = await self._follow(states, on_update, call)
             call.finished(finished)
+            if receiver is not None and end is not None and end.how == "poll":
+                self._no_callback(finished, receiver, end)
             if raise_on_failure:
                 finished.raise_for_status()
             return typed_run(finished, adapter)
@@ -595,6 +601,22 @@ class AsyncClient:
         return (
             f"{type(self).__name__}(provider={self._config.provider.name!r}, "
             f"base_url={self._config.base_url!r})"
+        )
+
+    def _no_callback(self, run: WorkflowRun, receiver: WebhookReceiver, end: WaitEnd) -> None:
+        """Warn, once per client, that a run expecting a callback finished by polling."""
+        if self._warned_no_callback:
+            return
+        self._warned_no_callback = True
+        logger.warning(
+            "run %s expected a webhook callback but finished by the receiver's fallback "
+            "polling (%d queries): the platform most likely cannot reach public_url %s "
+            "(is it public, and routed to the receiver?). Said once per client; each wait's "
+            "ending is logged at DEBUG",
+            run.id,
+            end.queries,
+            receiver.public_url,
+            extra={"provider": run.provider, "operation": "run", "run_id": run.id},
         )
 
     def _run_for(self, output_type: type[Any] | None) -> Callable[..., Any]:
