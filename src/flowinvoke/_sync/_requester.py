@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Generator, Iterator, Mapping
 from contextlib import closing, contextmanager
 from typing import cast
@@ -213,6 +214,7 @@ class Requester:
             try:
                 response = self._request(spec, url, deadline)
             except _http.TransportError as exc:
+                _release_frames(exc)
                 outcome.error = transport_error(self._provider, spec, exc, self._redact)
                 return None, outcome.error, exc
             outcome.status = response.status_code
@@ -222,6 +224,7 @@ class Requester:
                 )
                 return reply, None, None
             except APIError as exc:
+                _release_frames(exc)
                 outcome.error = exc
                 return None, exc, exc
 
@@ -362,6 +365,23 @@ class Requester:
             f"the answer is larger than max_response_bytes ({self._max_bytes} bytes)",
             request=request,
         )
+
+
+def _release_frames(error: BaseException) -> None:
+    """Clear the finished frames in `error`'s traceback chain, and the answer they hold.
+
+    A failed attempt's error keeps its traceback, whose frames keep their locals: the
+    buffer of an answer cut at `max_response_bytes` (32 MiB by default) among them. With
+    the error in a reference cycle, only the garbage collector frees them, late: a wait
+    retrying against a gzip bomb held one buffer per attempt (over 270 MB in 6 s). The
+    chain of errors and the lines of the traceback stay; only the frames' locals go.
+    """
+    seen: set[int] = set()
+    link: BaseException | None = error
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        traceback.clear_frames(link.__traceback__)  # skips the frames still running
+        link = link.__cause__ or link.__context__
 
 
 def _cut(attempt: _http.Attempt | None, url: _http.URL) -> _http.TransportError:
