@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import AsyncGenerator, Iterator, Mapping
-from contextlib import aclosing, asynccontextmanager
+from contextlib import AbstractContextManager, aclosing, asynccontextmanager
 from typing import cast
 
 from .._compat import AsyncRequestSlots, async_deadline_scope, async_sleep
@@ -12,7 +12,7 @@ from .._core.deadline import Deadline
 from .._core.errors import APIError, RateLimitError
 from .._core.log import logger
 from .._core.secret import Redactor
-from .._observe.observers import Observers, RetryEvent
+from .._observe.observers import Observers, RequestOutcome, RetryEvent
 from .._transport import http as _http
 from .._transport.cooldown import CoolDown
 from .._transport.rate import RateLimiter
@@ -149,7 +149,7 @@ class AsyncRequester:
             await self._hold_back(deadline)
             # The request's hooks and span cover the whole stream (the span is never made
             # current, so it may stay open across the `yield`).
-            with self._observers.request(self._provider.name, spec, url, attempt) as outcome:
+            with self._observe(spec, url, attempt) as outcome:
                 try:
                     async with self._stream(spec, url, deadline) as response:
                         outcome.status = response.status_code
@@ -209,7 +209,7 @@ class AsyncRequester:
         self, spec: RequestSpec, url: _http.URL, deadline: Deadline, attempt: int
     ) -> tuple[Reply | None, APIError | None, BaseException | None]:
         """One try: its reply, or the typed error it ended with and that error's cause."""
-        with self._observers.request(self._provider.name, spec, url, attempt) as outcome:
+        with self._observe(spec, url, attempt) as outcome:
             try:
                 response = await self._request(spec, url, deadline)
             except _http.TransportError as exc:
@@ -226,6 +226,14 @@ class AsyncRequester:
                 _release_frames(exc)
                 outcome.error = exc
                 return None, exc, exc
+
+    def _observe(
+        self, spec: RequestSpec, url: _http.URL, attempt: int
+    ) -> AbstractContextManager[RequestOutcome]:
+        """The hooks and span of one attempt; no span of ours where OpenTelemetry's httpx
+        instrumentation traces the request itself (one span per request, not two)."""
+        span = self._observers.tracing and not _http.traced_by_httpx_instrumentation(self._http)
+        return self._observers.request(self._provider.name, spec, url, attempt, span=span)
 
     def _retry_delay(
         self,

@@ -33,6 +33,7 @@ __all__ = [
     "Hooks",
     "Observers",
     "RequestEvent",
+    "RequestOutcome",
     "ResponseEvent",
     "RetryEvent",
     "TracerProvider",
@@ -284,24 +285,36 @@ class Observers:
             provider, spec.operation.value, spec.method, str(url), attempt, spec.run_id
         )
 
+    @property
+    def tracing(self) -> bool:
+        """Whether spans are made (hooks alone make none)."""
+        return self._tracer is not None
+
     def request(
-        self, provider: str, spec: RequestSpec, url: object, attempt: int
-    ) -> AbstractContextManager[_RequestOutcome]:
-        """Observe one HTTP request: hooks before and after, and a client span around it.
+        self,
+        provider: str,
+        spec: RequestSpec,
+        url: object,
+        attempt: int,
+        *,
+        span: bool = True,
+    ) -> AbstractContextManager[RequestOutcome]:
+        """Observe one HTTP request: hooks before and after, and a client span around it
+        unless `span` is False (another instrumentation traces the request itself).
 
         The requester fills the outcome in (status, error) before the block ends.
         """
         if not self.active:
             return _UNOBSERVED
-        return self._observed(self.request_event(provider, spec, url, attempt))
+        return self._observed(self.request_event(provider, spec, url, attempt), span)
 
     @contextmanager
-    def _observed(self, event: RequestEvent) -> Iterator[_RequestOutcome]:
-        outcome = _RequestOutcome()
+    def _observed(self, event: RequestEvent, with_span: bool) -> Iterator[RequestOutcome]:
+        outcome = RequestOutcome()
         if event.operation == "query":
             current_call().counted_query()
         self._notify("on_request", event)
-        span = self._request_span(event)
+        span = self._request_span(event) if with_span else None
         began = time.monotonic()
         try:
             yield outcome
@@ -365,7 +378,7 @@ class Observers:
                 logger.exception("flowinvoke hook %s raised; ignored", name)
 
 
-class _RequestOutcome:
+class RequestOutcome:
     """Filled in by the requester as the request ends: the status or the error."""
 
     __slots__ = ("error", "status")
@@ -377,10 +390,10 @@ class _RequestOutcome:
 
 # When nobody observes, every request shares this: what the requester writes to its
 # outcome is never read.
-_UNOBSERVED = nullcontext(_RequestOutcome())
+_UNOBSERVED = nullcontext(RequestOutcome())
 
 
-def _end_request_span(span: Any, outcome: _RequestOutcome) -> None:
+def _end_request_span(span: Any, outcome: RequestOutcome) -> None:
     if outcome.status is not None:
         span.set_attribute("http.response.status_code", outcome.status)
     if outcome.error is not None:

@@ -103,6 +103,7 @@ __all__ = [
     "known_sent",
     "settled_failure",
     "sync_default_transport",
+    "traced_by_httpx_instrumentation",
     "whole_request_seconds",
     "with_content",
 ]
@@ -319,6 +320,25 @@ class _PerProcess(BaseTransport, AsyncBaseTransport):
     async def aclose(self) -> None:
         if self._pid == os.getpid():
             await self._inner.aclose()
+
+
+def traced_by_httpx_instrumentation(client: Client | AsyncClient) -> bool:
+    """Whether OpenTelemetry's httpx instrumentation traces `client`'s requests itself.
+
+    `HTTPXClientInstrumentor().instrument()` wraps httpx's own transports (not aiohttp's,
+    not a test's mock), `instrument_client(client)` one client whatever its transport. The
+    instrumentation is looked for only if something imported it: this costs a dictionary
+    lookup per request otherwise.
+    """
+    if getattr(client, "_is_instrumented_by_opentelemetry", False):
+        return True
+    module = sys.modules.get("opentelemetry.instrumentation.httpx")
+    if module is None or not module.HTTPXClientInstrumentor().is_instrumented_by_opentelemetry:
+        return False
+    transport: Any = getattr(client, "_transport", None)
+    if isinstance(transport, _PerProcess):
+        transport = transport._current()
+    return isinstance(transport, HTTPTransport | AsyncHTTPTransport)
 
 
 def async_default_transport(
