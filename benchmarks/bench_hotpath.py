@@ -29,9 +29,9 @@ from stdlib_server import BODY
 
 from flowinvoke import AsyncClient, WorkflowRun
 from flowinvoke._async._requester import _capped
-from flowinvoke._compat import async_deadline_scope
 from flowinvoke._core.deadline import Deadline
 from flowinvoke._core.models import RunStatus
+from flowinvoke._core.scopes import async_deadline_scope
 from flowinvoke._core.secret import Redactor
 from flowinvoke._transport.replies import read_reply
 from flowinvoke._transport.retry import RetryPolicy, parse_retry_after

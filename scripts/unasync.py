@@ -64,8 +64,9 @@ RULES: list[Rule] = [
     # flowinvoke's own async names.
     Rule("AsyncRequester", "Requester"),
     Rule("AsyncBatch", "Batch"),
+    Rule("async_wait_items", "sync_wait_items"),
     Rule("async_client", "client"),  # flowinvoke.testing.Emulator's ready clients
-    # The named pairs of flowinvoke._compat.
+    # The named pairs of flowinvoke._compat, _core.scopes, _transport.slots, _waiting.wakeup.
     Rule("async_sleep", "sync_sleep"),
     Rule("async_deadline_scope", "sync_deadline_scope"),
     Rule("async_call_maybe", "sync_call_maybe"),

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from celery import Celery
 
-from flowinvoke._core import errors as _errors
+import flowinvoke as _errors
 
 from .test_pickle import ERROR_CLASSES, RUN, _example
 

@@ -105,7 +105,9 @@ def test_each_public_name_loads_on_first_use_and_is_its_home_modules_object() ->
                 continue
             held_before = name in vars(flowinvoke)
             value = getattr(flowinvoke, name)
-            home = importlib.import_module(value.__module__)
+            # A class or function names its module; a constant's home is the lazy table's.
+            module = getattr(value, "__module__", None) or flowinvoke._HOMES[name]
+            home = importlib.import_module(module, "flowinvoke")
             held_after = name in vars(flowinvoke)
             result.append([name, held_before, value is getattr(home, name), held_after])
         """

@@ -7,17 +7,21 @@ that mistake and nothing else.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
-
-from mypy import api
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_typed_outputs_type_check(tmp_path: Path) -> None:
     snippet = ROOT / "tests" / "typing" / "typed_outputs.py"
-    out, err, status = api.run(
+    # In a process of its own: mypy raises the interpreter's recursion limit for good.
+    done = subprocess.run(
         [
+            sys.executable,
+            "-m",
+            "mypy",
             str(snippet),
             "--config-file",
             str(ROOT / "pyproject.toml"),
@@ -25,8 +29,14 @@ def test_typed_outputs_type_check(tmp_path: Path) -> None:
             str(tmp_path / "mypy-cache"),
             "--no-incremental",
             "--warn-unused-ignores",
-        ]
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+        check=False,
     )
+    out, err, status = done.stdout, done.stderr, done.returncode
     errors = [line for line in out.splitlines() if ": error:" in line]
     assert len(errors) == 1, out + err
     assert "typed_outputs.py:41: error: Incompatible return value type" in errors[0], out

@@ -17,8 +17,8 @@ import httpx
 import pytest
 
 from flowinvoke import ConfigurationError
-from flowinvoke._compat import AsyncWakeup, SyncWakeup
 from flowinvoke._core.models import Webhook
+from flowinvoke._waiting.wakeup import AsyncWakeup, SyncWakeup
 from flowinvoke.webhooks import MAX_BODY_BYTES, SECRET_HEADER, InProcessChannel, WebhookReceiver
 
 URL = "https://api.example.com/flowinvoke/hooks"

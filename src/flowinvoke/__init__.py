@@ -17,7 +17,12 @@ from ._version import __version__
 
 if TYPE_CHECKING:
     from ._async.client import AsyncClient
-    from ._core.batch import BatchItem, BatchProgress
+    from ._core.batch import BatchItem, BatchProgress, BatchTally
+    from ._core.defaults import (
+        DEFAULT_BATCH_CONCURRENCY,
+        DEFAULT_MAX_CONNECTIONS,
+        DEFAULT_MAX_RESPONSE_BYTES,
+    )
     from ._core.errors import (
         APIConnectionError,
         APIError,
@@ -29,20 +34,25 @@ if TYPE_CHECKING:
         FlowInvokeError,
         InsufficientCreditsError,
         NotFoundError,
-        OutputValidationError,
         PermissionDeniedError,
         RateLimitError,
         ResponseValidationError,
         ServerError,
         UnsupportedOperationError,
-        WaitTimeoutError,
-        WorkflowFailedError,
     )
-    from ._core.models import RunStatus, Webhook, WorkflowRun
+    from ._core.models import (
+        OutputValidationError,
+        RunStatus,
+        WaitTimeoutError,
+        Webhook,
+        WorkflowFailedError,
+        WorkflowRun,
+    )
     from ._observe.observers import Hooks, RequestEvent, ResponseEvent, RetryEvent
     from ._sync.client import Client
     from ._transport.retry import RetryPolicy
-    from ._waiting.learning import DurationEstimate, LearnedDuration, RunDurations, WorkflowKey
+    from ._waiting.estimate import DurationEstimate
+    from ._waiting.learning import LearnedDuration, RunDurations, WorkflowKey
     from ._waiting.policy import PollPolicy
 
 #: Where each public name lives: the one table `__getattr__` imports from.
@@ -50,6 +60,11 @@ _HOMES: dict[str, str] = {
     "AsyncClient": "._async.client",
     "BatchItem": "._core.batch",
     "BatchProgress": "._core.batch",
+    "BatchTally": "._core.batch",
+    **dict.fromkeys(
+        ("DEFAULT_BATCH_CONCURRENCY", "DEFAULT_MAX_CONNECTIONS", "DEFAULT_MAX_RESPONSE_BYTES"),
+        "._core.defaults",
+    ),
     "Client": "._sync.client",
     **dict.fromkeys(
         (
@@ -63,21 +78,27 @@ _HOMES: dict[str, str] = {
             "FlowInvokeError",
             "InsufficientCreditsError",
             "NotFoundError",
-            "OutputValidationError",
             "PermissionDeniedError",
             "RateLimitError",
             "ResponseValidationError",
             "ServerError",
             "UnsupportedOperationError",
-            "WaitTimeoutError",
-            "WorkflowFailedError",
         ),
         "._core.errors",
     ),
+    **dict.fromkeys(("LearnedDuration", "RunDurations", "WorkflowKey"), "._waiting.learning"),
+    "DurationEstimate": "._waiting.estimate",
     **dict.fromkeys(
-        ("DurationEstimate", "LearnedDuration", "RunDurations", "WorkflowKey"), "._waiting.learning"
+        (
+            "OutputValidationError",
+            "RunStatus",
+            "WaitTimeoutError",
+            "Webhook",
+            "WorkflowFailedError",
+            "WorkflowRun",
+        ),
+        "._core.models",
     ),
-    **dict.fromkeys(("RunStatus", "Webhook", "WorkflowRun"), "._core.models"),
     **dict.fromkeys(
         ("Hooks", "RequestEvent", "ResponseEvent", "RetryEvent"), "._observe.observers"
     ),
@@ -90,6 +111,9 @@ _HOMES: dict[str, str] = {
 
 
 __all__ = [
+    "DEFAULT_BATCH_CONCURRENCY",
+    "DEFAULT_MAX_CONNECTIONS",
+    "DEFAULT_MAX_RESPONSE_BYTES",
     "APIConnectionError",
     "APIError",
     "APIStatusError",
@@ -99,6 +123,7 @@ __all__ = [
     "BadRequestError",
     "BatchItem",
     "BatchProgress",
+    "BatchTally",
     "Client",
     "ConfigurationError",
     "DurationEstimate",

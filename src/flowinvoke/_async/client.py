@@ -8,7 +8,7 @@ from functools import partial
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .._compat import AsyncRequestSlots, AsyncWakeup, async_call_maybe
+from .._compat import async_call_maybe
 from .._config import (
     CONFIG_ARGUMENTS,
     KEEP,
@@ -20,20 +20,27 @@ from .._config import (
 )
 from .._core.batch import BatchItem
 from .._core.deadline import Deadline, positive_seconds
+from .._core.defaults import (
+    DEFAULT_BATCH_CONCURRENCY,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_RESPONSE_BYTES,
+)
 from .._core.errors import (
     ConfigurationError,
     FlowInvokeError,
 )
 from .._core.inputs import check_input, check_run_id, check_webhooks
 from .._core.log import logger
-from .._core.models import OutputT, Webhook, WorkflowRun
-from .._core.outputs import OutputAdapter, output_adapter, typed_run
+from .._core.models import OutputT, Webhook, WorkflowRun, typed_run
+from .._core.outputs import OutputAdapter, output_adapter
 from .._observe.observers import CallSpan, Hooks, Observers, TracerProvider
+from .._transport import build
 from .._transport import http as _http
 from .._transport.cooldown import CoolDown
 from .._transport.proxy import async_proxy_transport
 from .._transport.rate import RateLimiter
 from .._transport.retry import RetryPolicy
+from .._transport.slots import AsyncRequestSlots
 from .._waiting.ending import WaitEnd
 from .._waiting.learning import (
     RunDurations,
@@ -43,25 +50,24 @@ from .._waiting.learning import (
     workflow_identity,
 )
 from .._waiting.policy import PollPolicy
+from .._waiting.wakeup import AsyncWakeup
 from ..providers import AuthScheme, Provider, RequestSpec
-from ._batch import DEFAULT_BATCH_CONCURRENCY, AsyncBatch, OnProgress, OnStart
+from ._batch import (
+    AsyncBatch,
+    OnProgress,
+    OnStart,
+    async_wait_items,
+)
 from ._poller import poll_states
-from ._requester import DEFAULT_MAX_RESPONSE_BYTES, AsyncRequester
+from ._requester import AsyncRequester
 from ._stream import first_state, run_states
 
 if TYPE_CHECKING:
     from ..webhooks import WebhookReceiver
 
 __all__ = [
-    "DEFAULT_BATCH_CONCURRENCY",
-    "DEFAULT_MAX_CONNECTIONS",
-    "DEFAULT_MAX_RESPONSE_BYTES",
     "AsyncClient",
 ]
-
-#: Connections per client. Small on purpose: on 2 cores httpx spends 1.4 ms of CPU per
-#: request with 1 connection and 5.6 ms with 100, so a large pool is slower, not faster.
-DEFAULT_MAX_CONNECTIONS = 10
 
 T = TypeVar("T")
 _END: Any = object()  # the end of an iteration (an item can be any value, None included)
@@ -581,6 +587,30 @@ class AsyncClient:
             async for item in traced:
                 yield item
 
+    async def wait_many(
+        self,
+        run_ids: Iterable[str],
+        *,
+        concurrency: int = DEFAULT_BATCH_CONCURRENCY,
+        timeout: float | None = None,
+        poll: PollPolicy | None = None,
+    ) -> AsyncGenerator[BatchItem, None]:
+        """Wait for many runs already started, yielding each `BatchItem` as its run ends.
+
+        For runs started elsewhere or before a restart, known by their ids only: at most
+        `concurrency` waits at once, each with its own deadline (`timeout`, default the
+        poll policy's). An item's `input` is its run id and `index` its position in
+        `run_ids`; one id's failure (a timeout, a 404) is that item's error and the others
+        go on. Breaking out of the loop, or cancelling the task, stops the waits in flight.
+        """
+        items = async_wait_items(
+            self.wait, run_ids, concurrency=concurrency, timeout=timeout, poll=poll
+        )
+        call = self._call("flowinvoke.wait_many")
+        async with aclosing(_traced(call, items)) as traced:
+            async for item in traced:
+                yield item
+
     async def aclose(self) -> None:
         """Close the connection pool, unless it was passed in or is shared from another."""
         if self._owns_http:
@@ -747,7 +777,7 @@ def _own_http_client(
         if fast_transport is None:
             fast_transport = env_flag("FAST_TRANSPORT")
         try:
-            transport = _http.async_default_transport(limits, fast=bool(fast_transport))
+            transport = build.async_default_transport(limits, fast=bool(fast_transport))
         except ImportError as exc:
             raise ConfigurationError(str(exc)) from None
     return _http.AsyncClient(

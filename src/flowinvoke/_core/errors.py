@@ -9,11 +9,8 @@ client's redactor.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
-
-if TYPE_CHECKING:
-    from .models import WorkflowRun
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 __all__ = [
     "APIConnectionError",
@@ -26,14 +23,11 @@ __all__ = [
     "FlowInvokeError",
     "InsufficientCreditsError",
     "NotFoundError",
-    "OutputValidationError",
     "PermissionDeniedError",
     "RateLimitError",
     "ResponseValidationError",
     "ServerError",
     "UnsupportedOperationError",
-    "WaitTimeoutError",
-    "WorkflowFailedError",
 ]
 
 
@@ -263,99 +257,3 @@ class ResponseValidationError(APIError):
         )
         self.body = body
         self.status_code = status_code
-
-
-class WorkflowFailedError(FlowInvokeError):
-    """A run finished without success; `run` holds everything the server said of it."""
-
-    def __init__(self, run: WorkflowRun) -> None:
-        detail = f": {run.error}" if run.error else ""
-        word = run.raw_status or run.status.value
-        super().__init__(f"workflow run ended with status {word}{detail}", run_id=run.id)
-        self.run = run
-
-    def _state(self) -> dict[str, Any]:
-        return {"run": self.run.model_dump(mode="json")}
-
-    @classmethod
-    def _from_state(cls, message: str, state: Mapping[str, Any]) -> FlowInvokeError:
-        return cls(_run_from_json(state["run"]))
-
-
-class OutputValidationError(FlowInvokeError, ValueError):
-    """A succeeded run's output does not fit the `output_type` the call asked for.
-
-    The run is not lost: `run` is the run as received, `output` its raw output, so the
-    result can be read (or validated into another type) by hand.
-
-    Attributes:
-        run: The run, its output as the server sent it.
-        output: That raw output.
-        output_type: The name of the type asked for.
-        errors: pydantic's errors (`type`, `loc`, `msg`), without the input's values.
-    """
-
-    def __init__(
-        self, run: WorkflowRun, *, output_type: str, errors: Sequence[Mapping[str, Any]]
-    ) -> None:
-        problems = "; ".join(_problem(error) for error in errors[:3])
-        more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
-        super().__init__(
-            f"the run's output is not a valid {output_type}: {problems}{more}", run_id=run.id
-        )
-        self.run = run
-        self.output = run.output
-        self.output_type = output_type
-        self.errors = [{**error, "loc": tuple(error.get("loc", ()))} for error in errors]
-
-    def _state(self) -> dict[str, Any]:
-        return {
-            "run": self.run.model_dump(mode="json"),
-            "output_type": self.output_type,
-            "errors": [{**error, "loc": list(error.get("loc", ()))} for error in self.errors],
-        }
-
-    @classmethod
-    def _from_state(cls, message: str, state: Mapping[str, Any]) -> FlowInvokeError:
-        run = _run_from_json(state["run"])
-        return cls(run, output_type=state["output_type"], errors=state["errors"])
-
-
-def _problem(error: Mapping[str, Any]) -> str:
-    where = ".".join(str(part) for part in error.get("loc", ())) or "output"
-    return f"{where}: {error.get('msg', 'invalid')}"
-
-
-class WaitTimeoutError(FlowInvokeError, TimeoutError):
-    """The wait deadline passed before the run finished.
-
-    The run itself is not marked failed and may still finish: resume with its `run_id`.
-
-    Attributes:
-        last_run: The last state observed before the deadline, if any was.
-    """
-
-    def __init__(
-        self, message: str, *, run_id: str | None, last_run: WorkflowRun | None = None
-    ) -> None:
-        super().__init__(message, run_id=run_id)
-        self.last_run = last_run
-
-    def _state(self) -> dict[str, Any]:
-        last = None if self.last_run is None else self.last_run.model_dump(mode="json")
-        return {"run_id": self.run_id, "last_run": last}
-
-    @classmethod
-    def _from_state(cls, message: str, state: Mapping[str, Any]) -> FlowInvokeError:
-        last = state.get("last_run")
-        return cls(
-            message,
-            run_id=state.get("run_id"),
-            last_run=None if last is None else _run_from_json(last),
-        )
-
-
-def _run_from_json(data: Any) -> WorkflowRun:
-    from .models import WorkflowRun  # the model module imports this one
-
-    return WorkflowRun.model_validate(data)

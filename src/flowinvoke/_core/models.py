@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Generic, Literal
+from typing import Any, Generic, Literal, cast
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from typing_extensions import Self, TypeVar
 
-from .._transport.http import URL
-from .errors import WorkflowFailedError
+from .errors import FlowInvokeError
+from .outputs import OutputAdapter, output_adapter
 from .text import has_control_character
 
-__all__ = ["MAX_WEBHOOKS", "OutputT", "RunStatus", "Webhook", "WorkflowRun"]
+__all__ = [
+    "MAX_WEBHOOKS",
+    "OutputT",
+    "OutputValidationError",
+    "RunStatus",
+    "WaitTimeoutError",
+    "Webhook",
+    "WorkflowFailedError",
+    "WorkflowRun",
+    "typed_run",
+]
 
 OutputT = TypeVar("OutputT", default=Any)
 """The type of a run's output: Any, unless an `output_type` validated it."""
@@ -82,13 +94,17 @@ class Webhook(BaseModel):
     @field_validator("url")
     @classmethod
     def _absolute_http_url(cls, value: str) -> str:
-        # Checked here rather than with pydantic's HttpUrl, whose module costs ~20 ms of
-        # `import flowinvoke` (it loads importlib.metadata); the URL is sent as given.
+        # Checked with the standard library rather than pydantic's HttpUrl, whose module
+        # costs ~20 ms of `import flowinvoke`, or httpx, which the vocabulary does not
+        # import; the URL is sent as given.
+        if has_control_character(value) or any(char.isspace() for char in value):
+            raise ValueError("not a URL: it has white space or a control character in it")
         try:
-            parsed = URL(value)
-        except Exception as exc:  # httpx raises InvalidURL or TypeError
+            parsed = urlsplit(value)
+            parsed.port  # noqa: B018 (a port that is not a number raises here)
+        except ValueError as exc:
             raise ValueError(f"not a URL: {exc}") from None
-        if parsed.scheme not in ("http", "https") or not parsed.host:
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
             raise ValueError("must be an absolute http(s) URL")
         return value
 
@@ -167,9 +183,7 @@ class WorkflowRun(BaseModel, Generic[OutputT]):
             OutputValidationError: the output does not fit; it carries this run and the
                 raw output.
         """
-        from .outputs import output_adapter, validated
-
-        return validated(self, output_adapter(output_type))
+        return _validated(self, output_adapter(output_type))
 
     def raise_for_status(self) -> Self:
         """Raise `WorkflowFailedError` if the run ended without success; else return self.
@@ -182,10 +196,126 @@ class WorkflowRun(BaseModel, Generic[OutputT]):
         return self
 
 
+# --- The errors that carry a run (here, beside the model, since `raise_for_status` raises one)
+
+
+class WorkflowFailedError(FlowInvokeError):
+    """A run finished without success; `run` holds everything the server said of it."""
+
+    def __init__(self, run: WorkflowRun) -> None:
+        detail = f": {run.error}" if run.error else ""
+        word = run.raw_status or run.status.value
+        super().__init__(f"workflow run ended with status {word}{detail}", run_id=run.id)
+        self.run = run
+
+    def _state(self) -> dict[str, Any]:
+        return {"run": self.run.model_dump(mode="json")}
+
+    @classmethod
+    def _from_state(cls, message: str, state: Mapping[str, Any]) -> FlowInvokeError:
+        return cls(WorkflowRun.model_validate(state["run"]))
+
+
+class OutputValidationError(FlowInvokeError, ValueError):
+    """A succeeded run's output does not fit the `output_type` the call asked for.
+
+    The run is not lost: `run` is the run as received, `output` its raw output, so the
+    result can be read (or validated into another type) by hand.
+
+    Attributes:
+        run: The run, its output as the server sent it.
+        output: That raw output.
+        output_type: The name of the type asked for.
+        errors: pydantic's errors (`type`, `loc`, `msg`), without the input's values.
+    """
+
+    def __init__(
+        self, run: WorkflowRun, *, output_type: str, errors: Sequence[Mapping[str, Any]]
+    ) -> None:
+        problems = "; ".join(_problem(error) for error in errors[:3])
+        more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
+        super().__init__(
+            f"the run's output is not a valid {output_type}: {problems}{more}", run_id=run.id
+        )
+        self.run = run
+        self.output = run.output
+        self.output_type = output_type
+        self.errors = [{**error, "loc": tuple(error.get("loc", ()))} for error in errors]
+
+    def _state(self) -> dict[str, Any]:
+        return {
+            "run": self.run.model_dump(mode="json"),
+            "output_type": self.output_type,
+            "errors": [{**error, "loc": list(error.get("loc", ()))} for error in self.errors],
+        }
+
+    @classmethod
+    def _from_state(cls, message: str, state: Mapping[str, Any]) -> FlowInvokeError:
+        run = WorkflowRun.model_validate(state["run"])
+        return cls(run, output_type=state["output_type"], errors=state["errors"])
+
+
+def _problem(error: Mapping[str, Any]) -> str:
+    where = ".".join(str(part) for part in error.get("loc", ())) or "output"
+    return f"{where}: {error.get('msg', 'invalid')}"
+
+
+class WaitTimeoutError(FlowInvokeError, TimeoutError):
+    """The wait deadline passed before the run finished.
+
+    The run itself is not marked failed and may still finish: resume with its `run_id`.
+
+    Attributes:
+        last_run: The last state observed before the deadline, if any was.
+    """
+
+    def __init__(
+        self, message: str, *, run_id: str | None, last_run: WorkflowRun | None = None
+    ) -> None:
+        super().__init__(message, run_id=run_id)
+        self.last_run = last_run
+
+    def _state(self) -> dict[str, Any]:
+        last = None if self.last_run is None else self.last_run.model_dump(mode="json")
+        return {"run_id": self.run_id, "last_run": last}
+
+    @classmethod
+    def _from_state(cls, message: str, state: Mapping[str, Any]) -> FlowInvokeError:
+        last = state.get("last_run")
+        return cls(
+            message,
+            run_id=state.get("run_id"),
+            last_run=None if last is None else WorkflowRun.model_validate(last),
+        )
+
+
 # A run read off the wire has every field determined, so all count as set: one shared set
 # rather than a 728-byte set per run (a batch holds thousands of runs). `WorkflowRun` is
 # frozen, so nothing adds to it, and `model_copy` gives a copy a set of its own.
 _ALL_FIELDS: set[str] = set(WorkflowRun.model_fields)
+
+
+def typed_run(run: WorkflowRun, adapter: OutputAdapter[T] | None) -> WorkflowRun[T]:
+    """`run` validated by `adapter` when there is one and the run succeeded; else as it is.
+
+    A run that has not succeeded (pending, running, failed) has no output to promise: it
+    keeps what the server sent.
+
+    Raises:
+        OutputValidationError: the output does not fit; it carries `run` as it was.
+    """
+    if adapter is None or not run.succeeded:
+        return cast("WorkflowRun[T]", run)
+    return _validated(run, adapter)
+
+
+def _validated(run: WorkflowRun, adapter: OutputAdapter[T]) -> WorkflowRun[T]:
+    try:
+        output = adapter.validate(run.output)
+    except ValidationError as error:
+        problems = error.errors(include_url=False, include_context=False, include_input=False)
+        raise OutputValidationError(run, output_type=adapter.name, errors=problems) from None
+    return cast("WorkflowRun[T]", run.model_copy(update={"output": output}))
 
 
 def wire_run(**values: Any) -> WorkflowRun:

@@ -1,23 +1,21 @@
-"""Typed outputs: a finished run's output validated into the type the caller asked for.
+"""Typed outputs: validating a value into the type a caller asked for, with pydantic.
 
 The check of the type itself (can pydantic validate into it?) happens when the call is
-made, before any request, so a wrong `output_type` never costs a run. A mismatch found
-after the run raises `OutputValidationError`, which carries the run as received: the
-result the caller paid for is never lost to a validation error.
+made, before any request, so a wrong `output_type` never costs a run. What a mismatch
+means for a run (`OutputValidationError`, carrying it) is the run model's business.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
 
-from .errors import ConfigurationError, OutputValidationError
-from .models import WorkflowRun
+from .errors import ConfigurationError
 
-__all__ = ["OutputAdapter", "output_adapter", "typed_run", "validated"]
+__all__ = ["OutputAdapter", "output_adapter"]
 
 T = TypeVar("T")
 
@@ -37,7 +35,11 @@ class OutputAdapter(Generic[T]):
             ) from None
 
     def validate(self, output: Any) -> T:
-        """The output as a `T`; a string holding JSON is decoded first (Coze sends such)."""
+        """The output as a `T`; a string holding JSON is decoded first (Coze sends such).
+
+        Raises:
+            pydantic.ValidationError: it does not fit.
+        """
         if isinstance(output, str):
             try:
                 decoded = json.loads(output)
@@ -61,31 +63,6 @@ def output_adapter(output_type: type[T]) -> OutputAdapter[T]:
         ConfigurationError: pydantic cannot validate into it.
     """
     return OutputAdapter(output_type)
-
-
-def validated(run: WorkflowRun, adapter: OutputAdapter[T]) -> WorkflowRun[T]:
-    """A copy of `run` whose output is validated.
-
-    Raises:
-        OutputValidationError: the output does not fit; it carries `run` as it was.
-    """
-    try:
-        output = adapter.validate(run.output)
-    except ValidationError as error:
-        problems = error.errors(include_url=False, include_context=False, include_input=False)
-        raise OutputValidationError(run, output_type=adapter.name, errors=problems) from None
-    return cast("WorkflowRun[T]", run.model_copy(update={"output": output}))
-
-
-def typed_run(run: WorkflowRun, adapter: OutputAdapter[T] | None) -> WorkflowRun[T]:
-    """`run` validated by `adapter` when there is one and the run succeeded; else as it is.
-
-    A run that has not succeeded (pending, running, failed) has no output to promise: it
-    keeps what the server sent.
-    """
-    if adapter is None or not run.succeeded:
-        return cast("WorkflowRun[T]", run)
-    return validated(run, adapter)
 
 
 @functools.lru_cache(maxsize=256)

@@ -20,6 +20,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlsplit
 
 from .._core.errors import ConfigurationError
 
@@ -406,11 +407,9 @@ def _end_request_span(span: Any, outcome: RequestOutcome) -> None:
 
 
 def _url_parts(url: str) -> tuple[str, int]:
-    from .._transport.http import URL
-
-    parsed = URL(url)
+    parsed = urlsplit(url)  # a URL the client itself built and sent: already valid
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
-    return parsed.host, port
+    return parsed.hostname or "", port
 
 
 def _hooks_tuple(hooks: Hooks | Sequence[Hooks] | None) -> tuple[Hooks, ...]:

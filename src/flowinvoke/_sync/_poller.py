@@ -5,17 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Generator
 
-from .._compat import SyncWakeup, sync_sleep
+from .._compat import sync_sleep
 from .._core.deadline import Deadline
-from .._core.errors import APIError, UnsupportedOperationError, WaitTimeoutError
+from .._core.errors import APIError, UnsupportedOperationError
 from .._core.inputs import check_run_id
 from .._core.log import logger
-from .._core.models import RunStatus, WorkflowRun
+from .._core.models import RunStatus, WaitTimeoutError, WorkflowRun
 from .._core.operation import Operation
 from .._transport.retry import is_retryable, retry_hint
 from .._waiting.ending import WaitEnd, log_end
 from .._waiting.learning import RunTimer
 from .._waiting.policy import PollPolicy
+from .._waiting.wakeup import SyncWakeup
 from ..providers import Provider
 from ._requester import Requester
 

@@ -9,7 +9,7 @@ from functools import partial
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .._compat import SyncRequestSlots, SyncWakeup, sync_call_maybe
+from .._compat import sync_call_maybe
 from .._config import (
     CONFIG_ARGUMENTS,
     KEEP,
@@ -21,20 +21,27 @@ from .._config import (
 )
 from .._core.batch import BatchItem
 from .._core.deadline import Deadline, positive_seconds
+from .._core.defaults import (
+    DEFAULT_BATCH_CONCURRENCY,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_RESPONSE_BYTES,
+)
 from .._core.errors import (
     ConfigurationError,
     FlowInvokeError,
 )
 from .._core.inputs import check_input, check_run_id, check_webhooks
 from .._core.log import logger
-from .._core.models import OutputT, Webhook, WorkflowRun
-from .._core.outputs import OutputAdapter, output_adapter, typed_run
+from .._core.models import OutputT, Webhook, WorkflowRun, typed_run
+from .._core.outputs import OutputAdapter, output_adapter
 from .._observe.observers import CallSpan, Hooks, Observers, TracerProvider
+from .._transport import build
 from .._transport import http as _http
 from .._transport.cooldown import CoolDown
 from .._transport.proxy import sync_proxy_transport
 from .._transport.rate import RateLimiter
 from .._transport.retry import RetryPolicy
+from .._transport.slots import SyncRequestSlots
 from .._waiting.ending import WaitEnd
 from .._waiting.learning import (
     RunDurations,
@@ -44,25 +51,24 @@ from .._waiting.learning import (
     workflow_identity,
 )
 from .._waiting.policy import PollPolicy
+from .._waiting.wakeup import SyncWakeup
 from ..providers import AuthScheme, Provider, RequestSpec
-from ._batch import DEFAULT_BATCH_CONCURRENCY, Batch, OnProgress, OnStart
+from ._batch import (
+    Batch,
+    OnProgress,
+    OnStart,
+    sync_wait_items,
+)
 from ._poller import poll_states
-from ._requester import DEFAULT_MAX_RESPONSE_BYTES, Requester
+from ._requester import Requester
 from ._stream import first_state, run_states
 
 if TYPE_CHECKING:
     from ..webhooks import WebhookReceiver
 
 __all__ = [
-    "DEFAULT_BATCH_CONCURRENCY",
-    "DEFAULT_MAX_CONNECTIONS",
-    "DEFAULT_MAX_RESPONSE_BYTES",
     "Client",
 ]
-
-#: Connections per client. Small on purpose: on 2 cores httpx spends 1.4 ms of CPU per
-#: request with 1 connection and 5.6 ms with 100, so a large pool is slower, not faster.
-DEFAULT_MAX_CONNECTIONS = 10
 
 T = TypeVar("T")
 _END: Any = object()  # the end of an iteration (an item can be any value, None included)
@@ -582,6 +588,30 @@ class Client:
             for item in traced:
                 yield item
 
+    def wait_many(
+        self,
+        run_ids: Iterable[str],
+        *,
+        concurrency: int = DEFAULT_BATCH_CONCURRENCY,
+        timeout: float | None = None,
+        poll: PollPolicy | None = None,
+    ) -> Generator[BatchItem, None]:
+        """Wait for many runs already started, yielding each `BatchItem` as its run ends.
+
+        For runs started elsewhere or before a restart, known by their ids only: at most
+        `concurrency` waits at once, each with its own deadline (`timeout`, default the
+        poll policy's). An item's `input` is its run id and `index` its position in
+        `run_ids`; one id's failure (a timeout, a 404) is that item's error and the others
+        go on. Breaking out of the loop, or cancelling the task, stops the waits in flight.
+        """
+        items = sync_wait_items(
+            self.wait, run_ids, concurrency=concurrency, timeout=timeout, poll=poll
+        )
+        call = self._call("flowinvoke.wait_many")
+        with closing(_traced(call, items)) as traced:
+            for item in traced:
+                yield item
+
     def close(self) -> None:
         """Close the connection pool, unless it was passed in or is shared from another."""
         if self._owns_http:
@@ -748,7 +778,7 @@ def _own_http_client(
         if fast_transport is None:
             fast_transport = env_flag("FAST_TRANSPORT")
         try:
-            transport = _http.sync_default_transport(limits, fast=bool(fast_transport))
+            transport = build.sync_default_transport(limits, fast=bool(fast_transport))
         except ImportError as exc:
             raise ConfigurationError(str(exc)) from None
     return _http.Client(

@@ -38,6 +38,7 @@ from ..providers._base import (
     StreamError,
 )
 from . import http as _http
+from .attempt import known_sent
 from .retry import parse_retry_after
 
 __all__ = ["MAX_JSON_DEPTH", "Reply", "read_reply", "stream_error", "transport_error"]
@@ -146,9 +147,9 @@ def transport_error(
 ) -> APIConnectionError:
     """Translate an httpx transport failure, saying whether a start may have gone through.
 
-    What the transport saw (see `_http.settled_failure`) wins; else the error's type tells.
+    What the transport saw (see `attempt.settled_failure`) wins; else the error's type tells.
     """
-    sent = _http.known_sent(exc)
+    sent = known_sent(exc)
     if sent is None:
         sent = not isinstance(exc, _NOT_SENT)
     cls = APITimeoutError if isinstance(exc, _http.TimeoutException) else APIConnectionError

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from .._core.errors import ConfigurationError
 
 if TYPE_CHECKING:
-    from .learning import DurationEstimate
+    from .estimate import DurationEstimate
 
 __all__ = ["PollPolicy"]
 

@@ -29,29 +29,28 @@ import sys
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping
 from contextlib import AbstractContextManager, closing, contextmanager, nullcontext
-from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
 import click
 
-from flowinvoke import Hooks
-
-from .._compat import sync_map_unordered
-from .._core.batch import BatchItem, BatchProgress, BatchTally
-from .._core.errors import (
+from flowinvoke import (
+    DEFAULT_BATCH_CONCURRENCY,
+    DEFAULT_MAX_CONNECTIONS,
     APIError,
     AuthenticationError,
+    BatchItem,
+    BatchProgress,
+    BatchTally,
+    Client,
     ConfigurationError,
-    FlowInvokeError,
+    Hooks,
     InsufficientCreditsError,
     PermissionDeniedError,
     UnsupportedOperationError,
-    WaitTimeoutError,
-    WorkflowFailedError,
+    WorkflowRun,
 )
-from .._core.models import WorkflowRun
-from .._sync.client import DEFAULT_BATCH_CONCURRENCY, DEFAULT_MAX_CONNECTIONS, Client
+
 from ._cost import BatchCost
 from ._exit import ExitCode, Job, exit_with, flag_words, handle_errors, interrupted_code
 from ._journal import StartedJournal, journal_path, read_journal
@@ -277,8 +276,9 @@ def batch(
         if inputs != "-" and console.is_terminal:
             total = count_todo(Path(inputs), done)
         connections = min(concurrency, DEFAULT_MAX_CONNECTIONS)
-        client_for = partial(make_client, settings, rate_limit=rate, max_connections=connections)
-        with client_for(hooks=cost.hooks()) as client:
+        with make_client(
+            settings, rate_limit=rate, max_connections=connections, hooks=cost.hooks()
+        ) as client:
             job.bind(client)
             try:
                 results = out.open("ab")
@@ -327,20 +327,6 @@ def _json_summary(
     }
 
 
-def _wait_item(client: Client, timeout: float | None, job: tuple[int, str]) -> BatchItem:
-    """Wait for a run a killed batch started: its item, as if the batch had gone on."""
-    line, run_id = job
-    try:
-        run = client.wait(run_id, timeout=timeout)
-    except WaitTimeoutError as error:
-        return BatchItem(line, None, error.last_run, error)
-    except (FlowInvokeError, TypeError, ValueError) as error:
-        if isinstance(error, FlowInvokeError):
-            error.run_id = error.run_id or run_id
-        return BatchItem(line, None, None, error)
-    return BatchItem(line, None, run, None if run.succeeded else WorkflowFailedError(run))
-
-
 def _items(
     client: Client,
     waits: Mapping[int, str],
@@ -356,12 +342,14 @@ def _items(
     Closing it stops the runs in flight at their next sleep.
     """
     if waits:
-        waited = sync_map_unordered(
-            partial(_wait_item, client, timeout), waits.items(), min(concurrency, len(waits))
+        lines = list(waits)
+        waited = client.wait_many(
+            waits.values(), concurrency=min(concurrency, len(waits)), timeout=timeout
         )
         with closing(waited):
             for item in waited:
-                yield item.index, item
+                line = lines[item.index]
+                yield line, BatchItem(line, None, item.run, item.error)
     started = client.as_completed(
         inputs, concurrency=concurrency, user_id=user_id, timeout=timeout, on_start=on_start
     )

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from .._core.batch import BatchProgress
-from .._core.models import RunStatus, WorkflowRun
+from flowinvoke import BatchProgress, RunStatus, WorkflowRun
+
 from ._render import STATUS_STYLES, err_console, format_duration
 from ._safe import clean
 

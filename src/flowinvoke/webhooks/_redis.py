@@ -109,7 +109,7 @@ class RedisChannel(Channel):
                 lost = True
             finally:
                 with anyio.CancelScope(shield=True):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await pubsub.aclose()  # type: ignore[no-untyped-call,unused-ignore]
                     await client.aclose()
             await anyio.sleep(_RECONNECT_SECONDS)
 
