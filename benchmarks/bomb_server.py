@@ -16,6 +16,8 @@ import contextlib
 import json
 import zlib
 
+from stdlib_server import FixedAnswer
+
 HOST = "127.0.0.1"
 
 START = json.dumps({"workflowRunId": "bomb-run-1", "status": "PENDING"}).encode()
@@ -37,30 +39,11 @@ STARTED = _answer(START)
 BOMB = _answer(_bomb(), b"content-encoding: gzip")
 
 
-class Bomber(asyncio.Protocol):
-    """Answers each HTTP/1.1 request (Content-Length bodies): a start, or a bomb."""
+class Bomber(FixedAnswer):
+    """Answers each request: a start with a PENDING run, anything else with the bomb."""
 
-    def __init__(self) -> None:
-        self.buffer = b""
-        self.transport: asyncio.Transport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-
-    def data_received(self, data: bytes) -> None:
-        self.buffer += data
-        while (end := self.buffer.find(b"\r\n\r\n")) >= 0:
-            head = self.buffer[:end].lower()
-            length = 0
-            if (start := head.find(b"content-length:")) >= 0:
-                stop = head.find(b"\r\n", start)
-                length = int(head[start + 15 : stop if stop >= 0 else None])
-            if len(self.buffer) < end + 4 + length:
-                return
-            self.buffer = self.buffer[end + 4 + length :]
-            if self.transport is not None:
-                self.transport.write(STARTED if b"/workflow/invoke" in head else BOMB)
+    def answer(self, head: bytes) -> bytes:
+        return STARTED if b"/workflow/invoke" in head else BOMB
 
 
 async def main(port: int) -> None:

@@ -60,9 +60,13 @@ class FixedAnswer(asyncio.Protocol):
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
+    def answer(self, head: bytes) -> bytes:
+        """The answer to the request with this (lowercased) head; subclasses choose."""
+        return RESPONSE
+
     def data_received(self, data: bytes) -> None:
         self.buffer += data
-        answers = 0
+        answers: list[bytes] = []
         while True:
             end = self.buffer.find(b"\r\n\r\n")
             if end < 0:
@@ -77,9 +81,9 @@ class FixedAnswer(asyncio.Protocol):
             if len(self.buffer) < total:
                 break
             self.buffer = self.buffer[total:]
-            answers += 1
+            answers.append(self.answer(head))
         if answers and self.transport is not None:
-            self.transport.write(RESPONSE * answers)
+            self.transport.write(b"".join(answers))
 
 
 async def main(port: int) -> None:

@@ -16,12 +16,15 @@ import httpx
 import pytest
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
 from flowinvoke import Client, PollPolicy
 from flowinvoke.testing import Emulator, LoopbackServer, Workflow
+
+from ._async.test_observability import spans
+
+__all__ = ["spans"]  # the fixture, shared with the observability tests
 
 pytest.importorskip("uvicorn")
 QUICK = PollPolicy(initial_delay=0.01, multiplier=1.0, max_interval=0.01, jitter=0)
@@ -32,14 +35,6 @@ def server() -> Iterator[LoopbackServer]:
     emulator = Emulator([Workflow(id="wf-traced", api_key="key-traced-0123", polls=2)])
     with LoopbackServer(emulator) as served:
         yield served
-
-
-@pytest.fixture
-def spans() -> tuple[TracerProvider, InMemorySpanExporter]:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    return provider, exporter
 
 
 @pytest.fixture
