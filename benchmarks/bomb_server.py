@@ -10,15 +10,10 @@ Run: `python benchmarks/bomb_server.py --port 8123` (127.0.0.1 only; Ctrl-C stop
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import contextlib
 import json
 import zlib
 
-from stdlib_server import FixedAnswer
-
-HOST = "127.0.0.1"
+from stdlib_server import FixedAnswer, serve_from_command_line
 
 START = json.dumps({"workflowRunId": "bomb-run-1", "status": "PENDING"}).encode()
 
@@ -46,16 +41,5 @@ class Bomber(FixedAnswer):
         return STARTED if b"/workflow/invoke" in head else BOMB
 
 
-async def main(port: int) -> None:
-    """Serve on 127.0.0.1:`port` until cancelled."""
-    loop = asyncio.get_running_loop()
-    server = await loop.create_server(Bomber, HOST, port, reuse_address=True)
-    async with server:
-        await server.serve_forever()
-
-
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--port", type=int, required=True)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(main(parser.parse_args().port))
+    serve_from_command_line(__doc__, Bomber)

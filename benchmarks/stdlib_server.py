@@ -86,16 +86,21 @@ class FixedAnswer(asyncio.Protocol):
             self.transport.write(b"".join(answers))
 
 
-async def main(port: int) -> None:
+async def main(port: int, protocol: type[FixedAnswer] = FixedAnswer) -> None:
     """Serve on 127.0.0.1:`port` until cancelled."""
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(FixedAnswer, HOST, port, backlog=BACKLOG, reuse_address=True)
+    server = await loop.create_server(protocol, HOST, port, backlog=BACKLOG, reuse_address=True)
     async with server:
         await server.serve_forever()
 
 
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
+def serve_from_command_line(description: str | None, protocol: type[FixedAnswer]) -> None:
+    """`--port N`, then serve until Ctrl-C."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--port", type=int, required=True)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(main(parser.parse_args().port))
+        asyncio.run(main(parser.parse_args().port, protocol))
+
+
+if __name__ == "__main__":
+    serve_from_command_line(__doc__, FixedAnswer)
