@@ -64,6 +64,18 @@ def test_a_failed_run_and_a_wait_s_last_state_come_back_whole(backend: Any) -> N
     assert limited.retry_after == 2
 
 
+def test_a_run_id_added_after_the_error_was_made_travels_too(backend: Any) -> None:
+    # A wait adds the run id to an error raised below it (`error.run_id = ...`).
+    error = _errors.ServerError("failed", provider="gptbots", status_code=502)
+    error.run_id = "run-7"
+    again = _through_json(backend, error)
+    assert isinstance(again, _errors.ServerError)
+    assert again.run_id == "run-7"
+    failed = _errors.WorkflowFailedError(RUN)
+    failed.run_id = "run-8"
+    assert _through_json(backend, failed).run_id == "run-8"  # type: ignore[attr-defined]
+
+
 def test_what_json_cannot_hold_falls_back_to_its_default(backend: Any) -> None:
     error = _errors.APIStatusError(
         "refused", provider="dify", status_code=500, body={"a": 1}, headers={"x": "y"}

@@ -36,21 +36,23 @@ _STATE_MARK = "flowinvoke_error"
 
 
 class _ErrorType(type):
-    """The metaclass of the exception tree: `args` are (message, attributes as JSON).
+    """The metaclass of the exception tree: `cls(message, attributes)` rebuilds an error.
 
     Celery's default JSON result backend, and anything else that rebuilds an exception as
     `cls(*args)`, keeps only `args`; our constructors take keyword-only arguments, so that
-    call failed and callers got a bare `Exception`. Every error therefore carries its
-    JSON-safe attributes (run id, provider, status code, ...) as a second argument, and
-    `cls(message, attributes)` rebuilds it with them.
+    call failed and callers got a bare `Exception`. An error's `args` are therefore its
+    message and its JSON-safe attributes (run id, provider, status code, ...), and a call
+    with exactly those two arguments rebuilds it.
     """
 
     def __call__(cls, *args: Any, **kwargs: Any) -> Any:
         if len(args) == 2 and not kwargs and _is_state(args[1]):
             return cls._from_state(args[0], args[1])  # type: ignore[attr-defined]
-        error = super().__call__(*args, **kwargs)
-        error.args = (error.message, {_STATE_MARK: 1, **error._state()})
-        return error
+        return super().__call__(*args, **kwargs)
+
+
+# Where BaseException keeps `args` (what `repr` shows), under the property below.
+_STORED_ARGS: Any = BaseException.__dict__["args"]
 
 
 def _is_state(value: Any) -> bool:
@@ -72,6 +74,21 @@ class FlowInvokeError(Exception, metaclass=_ErrorType):
         super().__init__(message)
         self.message = message
         self.run_id = run_id
+
+    @property
+    def args(self) -> tuple[Any, ...]:
+        """`(message, attributes)`: what `type(error)(*error.args)` rebuilds the error from.
+
+        Read when asked for, so a run id set after the error was made (a wait adds it)
+        is in it; `repr` shows the message alone.
+        """
+        if "message" not in self.__dict__:  # while pickle rebuilds it
+            return tuple(_STORED_ARGS.__get__(self))
+        return (self.message, {_STATE_MARK: 1, **self._state()})
+
+    @args.setter
+    def args(self, value: tuple[Any, ...]) -> None:
+        _STORED_ARGS.__set__(self, value)
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Pickle keeps every attribute, JSON-safe or not (a response body, headers): rebuild

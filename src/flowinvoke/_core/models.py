@@ -209,11 +209,13 @@ class WorkflowFailedError(FlowInvokeError):
         self.run = run
 
     def _state(self) -> dict[str, Any]:
-        return {"run": self.run.model_dump(mode="json")}
+        return {"run": self.run.model_dump(mode="json"), "run_id": self.run_id}
 
     @classmethod
     def _from_state(cls, message: str, state: Mapping[str, Any]) -> FlowInvokeError:
-        return cls(WorkflowRun.model_validate(state["run"]))
+        error = cls(WorkflowRun.model_validate(state["run"]))
+        error.run_id = state.get("run_id", error.run_id)
+        return error
 
 
 class OutputValidationError(FlowInvokeError, ValueError):
@@ -245,6 +247,7 @@ class OutputValidationError(FlowInvokeError, ValueError):
     def _state(self) -> dict[str, Any]:
         return {
             "run": self.run.model_dump(mode="json"),
+            "run_id": self.run_id,
             "output_type": self.output_type,
             "errors": [{**error, "loc": list(error.get("loc", ()))} for error in self.errors],
         }
@@ -252,7 +255,9 @@ class OutputValidationError(FlowInvokeError, ValueError):
     @classmethod
     def _from_state(cls, message: str, state: Mapping[str, Any]) -> FlowInvokeError:
         run = WorkflowRun.model_validate(state["run"])
-        return cls(run, output_type=state["output_type"], errors=state["errors"])
+        error = cls(run, output_type=state["output_type"], errors=state["errors"])
+        error.run_id = state.get("run_id", error.run_id)
+        return error
 
 
 def _problem(error: Mapping[str, Any]) -> str:
