@@ -65,6 +65,8 @@ RULES: list[Rule] = [
     Rule("AsyncRequester", "Requester"),
     Rule("AsyncBatch", "Batch"),
     Rule("async_wait_items", "sync_wait_items"),
+    Rule("async_follow", "sync_follow"),
+    Rule("async_told_by_callback", "sync_told_by_callback"),
     Rule("async_client", "client"),  # flowinvoke.testing.Emulator's ready clients
     # The named pairs of flowinvoke._compat, _core.scopes, _transport.slots, _waiting.wakeup.
     Rule("async_sleep", "sync_sleep"),

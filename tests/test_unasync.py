@@ -46,6 +46,7 @@ from flowinvoke._transport.proxy import async_proxy_transport
 from .._async import other
 from .._async._batch import AsyncBatch, async_wait_items
 from .._async._requester import AsyncRequester
+from .._async._waiter import async_follow, async_told_by_callback
 from flowinvoke._transport.slots import AsyncRequestSlots
 from flowinvoke._waiting.wakeup import AsyncWakeup
 
@@ -57,6 +58,7 @@ class Runs:
         self._requester = AsyncRequester(client, AsyncRequestSlots(2))
         self._batch = AsyncBatch
         self._waits = async_wait_items
+        self._follow = (async_follow, async_told_by_callback)
         self._wakeup = AsyncWakeup()
         self._default = async_default_transport(None, fast=None)
         self._proxied = async_proxy_transport("https://x", 1)
@@ -186,6 +188,8 @@ def test_generates_sync_code(root: Path) -> None:
         "from .._sync._batch import Batch, sync_wait_items\n",
         "        self._batch = Batch\n",
         "        self._waits = sync_wait_items\n",
+        "        self._follow = (sync_follow, sync_told_by_callback)\n",
+        "from .._sync._waiter import sync_follow, sync_told_by_callback\n",
         "        self._requester = Requester(client, SyncRequestSlots(2))\n",
         "        self._wakeup = SyncWakeup()\n",
         "def __init__(self, client: _http.Client, transport: _http.BaseTransport) -> None:",

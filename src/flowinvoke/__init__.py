@@ -48,7 +48,7 @@ if TYPE_CHECKING:
         WorkflowFailedError,
         WorkflowRun,
     )
-    from ._observe.observers import Hooks, RequestEvent, ResponseEvent, RetryEvent
+    from ._observe.events import Hooks, RequestEvent, ResponseEvent, RetryEvent
     from ._sync.client import Client
     from ._transport.retry import RetryPolicy
     from ._waiting.estimate import DurationEstimate
@@ -99,9 +99,7 @@ _HOMES: dict[str, str] = {
         ),
         "._core.models",
     ),
-    **dict.fromkeys(
-        ("Hooks", "RequestEvent", "ResponseEvent", "RetryEvent"), "._observe.observers"
-    ),
+    **dict.fromkeys(("Hooks", "RequestEvent", "ResponseEvent", "RetryEvent"), "._observe.events"),
     "PollPolicy": "._waiting.policy",
     "RetryPolicy": "._transport.retry",
     # Public subpackages stay reachable as attributes (`flowinvoke.providers.Provider`), as

@@ -14,7 +14,8 @@ from .._core.errors import APIError, RateLimitError
 from .._core.log import logger
 from .._core.scopes import async_deadline_scope
 from .._core.secret import Redactor
-from .._observe.observers import Observers, RequestOutcome, RetryEvent
+from .._observe.events import RequestOutcome, RetryEvent
+from .._observe.observers import Observers
 from .._transport import http as _http
 from .._transport.attempt import Attempt, settled_failure
 from .._transport.attempt import attempt as attempt_of

@@ -46,24 +46,15 @@ def poll_states(
     How the wait ended (by a callback's wake-up or by polling, and after how many queries)
     is logged at DEBUG and put in `end`.
     """
-    current: WorkflowRun | None = None
     unknown = _UnknownWords(provider)
-    if isinstance(start, WorkflowRun):
-        current = start
-        unknown.check(start)
-        yield start
-        if start.done or (start.id is not None and not provider.supports_query):
-            return  # nothing more can be learned of it
-        if start.id is None:
-            raise UnsupportedOperationError(
-                f"an unfinished {provider.name} run without an id cannot be waited for",
-                provider=provider.name,
-            )
-        run_id = start.id
-        workflow_id = start.workflow_id or workflow_id
-    else:
-        run_id = check_run_id(start)
+    current = start if isinstance(start, WorkflowRun) else None
+    if current is not None:
+        unknown.check(current)
+        yield current
+    run_id, workflow_id = _query_target(provider, start, workflow_id)
     del start  # a wait holds its latest state only: with 10,000 waiting, a state is 2 KiB
+    if run_id is None:
+        return  # a given run that is over, or one no query can follow
     spec = provider.query_for(run_id, workflow_id=workflow_id)
     schedule = policy.delays() if timer is None else timer.delays(policy)
     hint: float | None = None
@@ -84,7 +75,7 @@ def poll_states(
             queries += 1
             reply = requester.send(spec, deadline)
         except APIError as error:
-            hint = _failed_query(error, provider, run_id, current, deadline)
+            hint = _failed_query_hint(error, provider, run_id, current, deadline)
             continue
         hint = reply.retry_after
         if timer is not None:
@@ -113,14 +104,33 @@ def _sleep(seconds: float, wakeup: SyncWakeup | None) -> bool:
     return wakeup.sleep(seconds)
 
 
-def _failed_query(
+def _query_target(
+    provider: Provider, start: WorkflowRun | str, workflow_id: str | None
+) -> tuple[str | None, str | None]:
+    """(run id, workflow id) to query for `start`; no run id if nothing more can be
+    learned of it (it is over, or its provider has no query). Raises for a bad id, or an
+    unfinished run without one."""
+    if not isinstance(start, WorkflowRun):
+        return check_run_id(start), workflow_id
+    if start.done or (start.id is not None and not provider.supports_query):
+        return None, None
+    if start.id is None:
+        raise UnsupportedOperationError(
+            f"an unfinished {provider.name} run without an id cannot be waited for",
+            provider=provider.name,
+        )
+    return start.id, start.workflow_id or workflow_id
+
+
+def _failed_query_hint(
     error: APIError,
     provider: Provider,
     run_id: str,
     current: WorkflowRun | None,
     deadline: Deadline,
 ) -> float | None:
-    """The retry hint of a failed query polling goes on after; raise one it cannot."""
+    """After a failed query: raise if the wait must end (a failure retrying cannot mend,
+    with the run id on it, or the deadline), else log it and return the server's hint."""
     if not is_retryable(error, Operation.QUERY):
         error.run_id = error.run_id or run_id
         raise error

@@ -4,12 +4,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
-from contextlib import closing, nullcontext
+from contextlib import closing
 from functools import partial
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .._compat import sync_call_maybe
 from .._config import (
     CONFIG_ARGUMENTS,
     KEEP,
@@ -28,13 +27,13 @@ from .._core.defaults import (
 )
 from .._core.errors import (
     ConfigurationError,
-    FlowInvokeError,
 )
 from .._core.inputs import check_input, check_run_id, check_webhooks
 from .._core.log import logger
 from .._core.models import OutputT, Webhook, WorkflowRun, typed_run
 from .._core.outputs import OutputAdapter, output_adapter
-from .._observe.observers import CallSpan, Hooks, Observers, TracerProvider
+from .._observe.events import Hooks, TracerProvider
+from .._observe.observers import CallSpan, Observers
 from .._transport import build
 from .._transport import http as _http
 from .._transport.cooldown import CoolDown
@@ -51,7 +50,6 @@ from .._waiting.learning import (
     workflow_identity,
 )
 from .._waiting.policy import PollPolicy
-from .._waiting.wakeup import SyncWakeup
 from ..providers import AuthScheme, Provider, RequestSpec
 from ._batch import (
     Batch,
@@ -62,6 +60,7 @@ from ._batch import (
 from ._poller import poll_states
 from ._requester import Requester
 from ._stream import first_state, run_states
+from ._waiter import sync_follow, sync_told_by_callback
 
 if TYPE_CHECKING:
     from ..webhooks import WebhookReceiver
@@ -411,7 +410,7 @@ class Client:
         with self._call("flowinvoke.wait", run_id=_id_of(run_or_id)) as call:
             states = self._poll_states(run_or_id, policy, deadline, workflow_id)
             del run_or_id  # the states hold the run until a newer one replaces it
-            run = self._follow(states, on_update)
+            run = sync_follow(states, self._observers, on_update)
             call.finished(run)
             return typed_run(run, adapter)
 
@@ -485,21 +484,18 @@ class Client:
         async_mode = provider.supports_async_invoke
         # A run is told of its end by webhook only where the platform calls webhooks.
         receiver = self._webhook_receiver if async_mode and provider.supports_webhooks else None
-        wakeup = SyncWakeup() if receiver is not None else None
         with (
             self._call("flowinvoke.run", workflow_id, input=input) as call,
-            receiver.expect_callback(wakeup) if receiver and wakeup else nullcontext() as hook,
+            sync_told_by_callback(receiver, webhooks, policy) as (targets, policy, wakeup),
         ):
-            if receiver is not None and hook is not None:
-                webhooks, policy = [*(webhooks or ()), hook], receiver.fallback
-            spec = self._invoke_spec(input, user_id, workflow_id, async_mode, webhooks)
+            spec = self._invoke_spec(input, user_id, workflow_id, async_mode, targets)
             # Learning times polls; a run told of its end by webhook polls only as a safety net.
             timer = None if receiver is not None else partial(self._timer, policy=policy)
             end = WaitEnd() if receiver is not None else None
             states = run_states(
                 self._requester, provider, spec, policy, deadline, wakeup, timer_for=timer, end=end
             )
-            finished = self._follow(states, on_update, call)
+            finished = sync_follow(states, self._observers, on_update, call)
             call.finished(finished)
             if receiver is not None and end is not None and end.how == "poll":
                 self._no_callback(finished, receiver, end)
@@ -715,31 +711,6 @@ class Client:
     def _query_spec(self, run_id: str, workflow_id: str | None) -> RequestSpec:
         workflow = workflow_id or self._config.workflow_id
         return self._config.provider.query_for(check_run_id(run_id), workflow_id=workflow)
-
-    def _follow(
-        self,
-        states: Generator[WorkflowRun, None],
-        on_update: OnUpdate | None,
-        call: CallSpan | None = None,
-    ) -> WorkflowRun:
-        """The last of `states`, each observed and handed to `on_update` first; an error
-        raised once the run id is known carries it (and so does `call`, once told)."""
-        last: WorkflowRun | None = None
-        try:
-            with closing(states):
-                for state in states:
-                    if call is not None and state.id and (last is None or last.id is None):
-                        call.run_id(state.id)
-                    last = state
-                    self._observers.state(state)
-                    if on_update is not None:
-                        sync_call_maybe(on_update, state)
-        except FlowInvokeError as error:
-            error.run_id = error.run_id or (last.id if last else None)
-            raise
-        if last is None:  # pragma: no cover - the state generators always yield before ending
-            raise AssertionError("following the run ended without a state")
-        return last
 
     def _call(
         self,

@@ -27,10 +27,10 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, closing, contextmanager, nullcontext
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 
@@ -66,6 +66,9 @@ from ._results import (
     scan_results,
 )
 from ._settings import Settings, client_options
+
+if TYPE_CHECKING:
+    pass
 
 __all__ = ["batch", "make_client"]
 
@@ -291,8 +294,6 @@ def batch(
             with results:
                 code = _run(
                     client,
-                    tally,
-                    cost,
                     _Inputs(source, skip=lambda line: line in done or line in waits),
                     ResultWriter(results),
                     journal,
@@ -303,6 +304,8 @@ def batch(
                     concurrency=concurrency,
                     user_id=user_id,
                     timeout=timeout,
+                    tally=tally,
+                    cost=cost,
                 )
             if as_json:
                 elapsed = time.monotonic() - started
@@ -360,8 +363,6 @@ def _items(
 
 def _run(
     client: Client,
-    tally: BatchTally,
-    cost: BatchCost,
     inputs: _Inputs,
     writer: ResultWriter,
     journal: StartedJournal,
@@ -373,48 +374,26 @@ def _run(
     concurrency: int,
     user_id: str | None,
     timeout: float | None,
+    tally: BatchTally,
+    cost: BatchCost,
 ) -> ExitCode:
-    api_errors = 0
-    started = time.monotonic()
-    stopped_by: Exception | None = None
-    finished = False
-
-    def on_start(index: int, run: WorkflowRun) -> None:
-        line = inputs.line_number(index)
-        if run.id is not None:
-            journal.record(line, run.id)  # before the wait: a killed batch knows this run
-        cost.run_started()
-        tally.started()
-        display.update(tally.progress())
-
-    def on_bad(line: int, message: str) -> None:
-        writer.write(error_result(line, "InvalidInput", message))
-        tally.started()
-        display.update(tally.finished(BatchItem(line, None, None, ValueError(message))))
-
-    inputs.on_bad = on_bad
-    for _ in waits:
-        tally.started()
+    """Run the batch to its end (or its stop), writing each result; the exit code."""
+    batch = _BatchRun(writer, journal, display, inputs, tally, cost)
     items = _items(
         client,
         waits,
         inputs,
-        on_start=on_start,
+        on_start=batch.on_start,
         concurrency=concurrency,
         user_id=user_id,
         timeout=timeout,
     )
+    for _ in waits:
+        batch.tally.started()
     try:
         with display, closing(items):
-            display.update(tally.progress())
-            for line, item in items:
-                if isinstance(item.error, _STOP_API + _STOP_USAGE):
-                    stopped_by = item.error
-                    break
-                writer.write(result_line(item, line))
-                api_errors += isinstance(item.error, APIError)
-                display.update(tally.finished(item))
-        finished = stopped_by is None
+            display.update(batch.tally.progress())
+            batch.consume(items)
     except OSError as exc:  # the disk is full, the input file went away, ...
         writer.repair()
         where = f" ({exc.filename})" if exc.filename else ""
@@ -422,47 +401,95 @@ def _run(
         note_line(cost.line())
         return ExitCode.USAGE
     except KeyboardInterrupt as interrupt:
-        writer.repair()
-        code = interrupted_code(interrupt)
-        word = "interrupted" if code is ExitCode.INTERRUPTED else "terminated"
-        error_line(
-            f"{word}: {writer.written} results written to {out} "
-            f"({writer.written + skipped} in all); the runs in flight go on on the server and "
-            "--resume waits for them"
-        )
-        note_line(cost.line())
-        note_line("continue with the same command plus --resume")
-        return code
+        return _interrupted(interrupt, writer, out, skipped, cost)
     finally:
-        journal.close(delete=finished)
-    return _ended(
-        tally.progress(), time.monotonic() - started, stopped_by, api_errors, cost, out, skipped
-    )
+        journal.close(delete=batch.finished)
+    return batch.outcome(out, skipped)
 
 
-def _ended(
-    progress: BatchProgress,
-    elapsed: float,
-    stopped_by: Exception | None,
-    api_errors: int,
-    cost: BatchCost,
-    out: Path,
-    skipped: int,
+class _BatchRun:
+    """One batch's running state: its tally and display, fed as runs start and end."""
+
+    def __init__(
+        self,
+        writer: ResultWriter,
+        journal: StartedJournal,
+        display: BatchProgressBar,
+        inputs: _Inputs,
+        tally: BatchTally,
+        cost: BatchCost,
+    ) -> None:
+        self.tally = tally
+        self._cost = cost
+        self.finished = False
+        self._writer = writer
+        self._journal = journal
+        self._display = display
+        self._inputs = inputs
+        self._api_errors = 0
+        self._stopped_by: Exception | None = None
+        self._started = time.monotonic()
+        inputs.on_bad = self.on_bad
+
+    def on_start(self, index: int, run: WorkflowRun) -> None:
+        if run.id is not None:  # recorded before the wait: a killed batch knows this run
+            self._journal.record(self._inputs.line_number(index), run.id)
+        self._cost.run_started()
+        self.tally.started()
+        self._display.update(self.tally.progress())
+
+    def on_bad(self, line: int, message: str) -> None:
+        self._writer.write(error_result(line, "InvalidInput", message))
+        self.tally.started()
+        self._display.update(self.tally.finished(BatchItem(line, None, None, ValueError(message))))
+
+    def consume(self, items: Iterable[tuple[int, BatchItem]]) -> None:
+        """Write each item's result line, until the end or an error that stops the batch."""
+        for line, item in items:
+            if isinstance(item.error, _STOP_API + _STOP_USAGE):
+                self._stopped_by = item.error
+                return
+            self._writer.write(result_line(item, line))
+            self._api_errors += isinstance(item.error, APIError)
+            self._display.update(self.tally.finished(item))
+        self.finished = True
+
+    def outcome(self, out: Path, skipped: int) -> ExitCode:
+        """Say how the batch ended; its exit code."""
+        progress = self.tally.progress()
+        if self._stopped_by is not None:
+            error_line(
+                f"stopped: {type(self._stopped_by).__name__}: "
+                f"{flag_words(str(self._stopped_by))} ({progress.done} results written to "
+                f"{out}); fix it and rerun with --resume"
+            )
+            note_line(self._cost.line())
+            usage = isinstance(self._stopped_by, _STOP_USAGE)
+            return ExitCode.USAGE if usage else ExitCode.API_ERROR
+        elapsed = time.monotonic() - self._started
+        note_line(f"{_summary(progress, elapsed, out, skipped)}; {self._cost.line()}")
+        if progress.failed == 0:
+            return ExitCode.OK
+        if self._api_errors == progress.done:
+            return ExitCode.API_ERROR
+        return ExitCode.RUN_FAILED
+
+
+def _interrupted(
+    interrupt: KeyboardInterrupt, writer: ResultWriter, out: Path, skipped: int, cost: BatchCost
 ) -> ExitCode:
-    """Print how a batch that was not interrupted ended, with its cost; its exit code."""
-    if stopped_by is not None:
-        error_line(
-            f"stopped: {type(stopped_by).__name__}: {flag_words(str(stopped_by))} "
-            f"({progress.done} results written to {out}); fix it and rerun with --resume"
-        )
-        note_line(cost.line())
-        return ExitCode.USAGE if isinstance(stopped_by, _STOP_USAGE) else ExitCode.API_ERROR
-    note_line(f"{_summary(progress, elapsed, out, skipped)}; {cost.line()}")
-    if progress.failed == 0:
-        return ExitCode.OK
-    if api_errors == progress.done:
-        return ExitCode.API_ERROR
-    return ExitCode.RUN_FAILED
+    """Ctrl-C or SIGTERM: the results so far are kept, and --resume goes on from them."""
+    writer.repair()
+    code = interrupted_code(interrupt)
+    word = "interrupted" if code is ExitCode.INTERRUPTED else "terminated"
+    error_line(
+        f"{word}: {writer.written} results written to {out} "
+        f"({writer.written + skipped} in all); the runs in flight go on on the server and "
+        "--resume waits for them"
+    )
+    note_line(cost.line())
+    note_line("continue with the same command plus --resume")
+    return code
 
 
 def _summary(tally: BatchProgress, elapsed: float, out: Path, skipped: int) -> str:
