@@ -102,6 +102,32 @@ async def test_invoke_wait_and_get_run_validate_a_succeeded_run_only(emulator: E
             await flow.run({"fail": True}, output_type=Answer)
 
 
+class NotAType:
+    def __init__(self, anything: object) -> None: ...
+
+
+@pytest.mark.anyio
+async def test_wait_many_validates_each_run_it_waits_for(emulator: Emulator) -> None:
+    async with client(emulator) as flow:
+        good = await flow.invoke({"q": "tea"}, async_mode=True)
+        bad = await flow.invoke({"q": "tea", "score": "many"}, async_mode=True)
+        ids = [good.id, bad.id]
+        assert None not in ids
+        items = [item async for item in flow.wait_many(ids, output_type=Answer, timeout=30)]
+        queries = emulator.counters.requests
+        with pytest.raises(ConfigurationError):
+            async for _ in flow.wait_many(ids, output_type=NotAType):
+                pass
+        assert emulator.counters.requests == queries  # refused before any query
+    by_id = {item.input: item for item in items}
+    assert by_id[good.id].run is not None
+    assert by_id[good.id].run.output == Answer(answer="tea", score=3)
+    mismatch = by_id[bad.id]
+    assert isinstance(mismatch.error, OutputValidationError)
+    assert mismatch.run_id == bad.id  # the result is kept, on the error
+    assert emulator.counters.total_invokes == 2
+
+
 @pytest.mark.anyio
 async def test_a_mismatch_is_a_typed_error_that_keeps_the_run(emulator: Emulator) -> None:
     async with client(emulator) as flow:
@@ -122,9 +148,6 @@ async def test_a_mismatch_is_a_typed_error_that_keeps_the_run(emulator: Emulator
 async def test_a_type_pydantic_cannot_take_fails_before_anything_is_sent(
     emulator: Emulator,
 ) -> None:
-    class NotAType:
-        def __init__(self, anything: object) -> None: ...
-
     async with client(emulator) as flow:
         with pytest.raises(ConfigurationError, match="output_type=NotAType"):
             await flow.run({"q": 1}, output_type=NotAType)

@@ -101,6 +101,31 @@ def test_invoke_wait_and_get_run_validate_a_succeeded_run_only(emulator: Emulato
             flow.run({"fail": True}, output_type=Answer)
 
 
+class NotAType:
+    def __init__(self, anything: object) -> None: ...
+
+
+def test_wait_many_validates_each_run_it_waits_for(emulator: Emulator) -> None:
+    with client(emulator) as flow:
+        good = flow.invoke({"q": "tea"}, async_mode=True)
+        bad = flow.invoke({"q": "tea", "score": "many"}, async_mode=True)
+        ids = [good.id, bad.id]
+        assert None not in ids
+        items = [item for item in flow.wait_many(ids, output_type=Answer, timeout=30)]
+        queries = emulator.counters.requests
+        with pytest.raises(ConfigurationError):
+            for _ in flow.wait_many(ids, output_type=NotAType):
+                pass
+        assert emulator.counters.requests == queries  # refused before any query
+    by_id = {item.input: item for item in items}
+    assert by_id[good.id].run is not None
+    assert by_id[good.id].run.output == Answer(answer="tea", score=3)
+    mismatch = by_id[bad.id]
+    assert isinstance(mismatch.error, OutputValidationError)
+    assert mismatch.run_id == bad.id  # the result is kept, on the error
+    assert emulator.counters.total_invokes == 2
+
+
 def test_a_mismatch_is_a_typed_error_that_keeps_the_run(emulator: Emulator) -> None:
     with client(emulator) as flow:
         with pytest.raises(OutputValidationError) as caught:
@@ -119,9 +144,6 @@ def test_a_mismatch_is_a_typed_error_that_keeps_the_run(emulator: Emulator) -> N
 def test_a_type_pydantic_cannot_take_fails_before_anything_is_sent(
     emulator: Emulator,
 ) -> None:
-    class NotAType:
-        def __init__(self, anything: object) -> None: ...
-
     with client(emulator) as flow:
         with pytest.raises(ConfigurationError, match="output_type=NotAType"):
             flow.run({"q": 1}, output_type=NotAType)

@@ -542,7 +542,7 @@ class AsyncClient:
             ConfigurationError: pydantic cannot validate into `output_type`.
         """
         batch = AsyncBatch(
-            self._run_for(output_type),
+            self._validating(self.run, output_type),
             concurrency=concurrency,
             user_id=user_id,
             timeout=timeout,
@@ -571,7 +571,7 @@ class AsyncClient:
         are as for `run_many`.
         """
         batch = AsyncBatch(
-            self._run_for(output_type),
+            self._validating(self.run, output_type),
             concurrency=concurrency,
             user_id=user_id,
             timeout=timeout,
@@ -590,6 +590,7 @@ class AsyncClient:
         concurrency: int = DEFAULT_BATCH_CONCURRENCY,
         timeout: float | None = None,
         poll: PollPolicy | None = None,
+        output_type: type[OutputT] | None = None,
     ) -> AsyncGenerator[BatchItem, None]:
         """Wait for many runs already started, yielding each `BatchItem` as its run ends.
 
@@ -598,10 +599,10 @@ class AsyncClient:
         poll policy's). An item's `input` is its run id and `index` its position in
         `run_ids`; one id's failure (a timeout, a 404) is that item's error and the others
         go on. Breaking out of the loop, or cancelling the task, stops the waits in flight.
+        `output_type` validates each succeeded run's output (see `run`).
         """
-        items = async_wait_items(
-            self.wait, run_ids, concurrency=concurrency, timeout=timeout, poll=poll
-        )
+        wait = self._validating(self.wait, output_type)
+        items = async_wait_items(wait, run_ids, concurrency=concurrency, timeout=timeout, poll=poll)
         call = self._call("flowinvoke.wait_many")
         async with aclosing(_traced(call, items)) as traced:
             async for item in traced:
@@ -645,12 +646,15 @@ class AsyncClient:
             extra={"provider": run.provider, "operation": "run", "run_id": run.id},
         )
 
-    def _run_for(self, output_type: type[Any] | None) -> Callable[..., Any]:
-        """What a batch calls for each input: `run`, validating into `output_type` if any."""
+    def _validating(
+        self, method: Callable[..., Any], output_type: type[Any] | None
+    ) -> Callable[..., Any]:
+        """What a batch calls for each input or id (`run`, `wait`), validating into
+        `output_type` if any."""
         if output_type is None:
-            return self.run
-        _adapter(output_type)  # a type pydantic cannot take fails before the first start
-        return partial(self.run, output_type=output_type)
+            return method
+        _adapter(output_type)  # a type pydantic cannot take fails before the first request
+        return partial(method, output_type=output_type)
 
     def _poll_states(
         self,
