@@ -30,6 +30,7 @@ BENCHMARKS = {
     "polling": "bench_polling",
     "learning": "bench_learning",
     "memory": "bench_memory",
+    "bomb": "bench_bomb",
     "import": "bench_import",
     "hotpath": "bench_hotpath",
     "webhooks": "bench_webhooks",

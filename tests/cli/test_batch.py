@@ -51,6 +51,7 @@ def batch_served(
         rate_limit: float | None,
         max_connections: int,
         ledger: SQLiteLedger,
+        hooks: flowinvoke.Hooks | None = None,
     ) -> flowinvoke.Client:
         built.append({"rate_limit": rate_limit, "max_connections": max_connections})
         return flowinvoke.Client(
@@ -61,6 +62,7 @@ def batch_served(
             rate_limit=rate_limit,
             max_connections=max_connections,
             ledger=ledger,
+            hooks=hooks,
         )
 
     monkeypatch.setattr(_batch, "make_client", make_client)

@@ -13,7 +13,9 @@ from urllib.parse import urlsplit
 from .._compat import async_call_maybe, async_map_unordered
 from .._config import (
     CONFIG_ARGUMENTS,
+    KEEP,
     ClientConfig,
+    Keep,
     check_max_connections,
     env_flag,
     resolve_config,
@@ -30,7 +32,16 @@ from .._core.errors import (
     FlowInvokeError,
 )
 from .._core.inputs import check_input, check_run_id, check_webhooks
-from .._core.models import WaitTimeoutError, Webhook, WorkflowFailedError, WorkflowRun
+from .._core.log import logger
+from .._core.models import (
+    OutputT,
+    WaitTimeoutError,
+    Webhook,
+    WorkflowFailedError,
+    WorkflowRun,
+    typed_run,
+)
+from .._core.outputs import OutputAdapter, output_adapter
 from .._observe.events import Hooks, TracerProvider
 from .._observe.observers import CallSpan, Observers
 from .._transport import build
@@ -40,6 +51,7 @@ from .._transport.proxy import async_proxy_transport
 from .._transport.rate import RateLimiter
 from .._transport.retry import RetryPolicy
 from .._transport.slots import AsyncRequestSlots
+from .._waiting.ending import WaitEnd
 from .._waiting.learning import (
     RunDurations,
     RunTimer,
@@ -153,6 +165,7 @@ class AsyncClient:
         max_response_bytes: The most bytes of (decoded) body read from one answer; a
             larger answer fails with `APIConnectionError` as soon as it passes the cap, so
             a hostile or broken server cannot fill memory (a gzip bomb included).
+
         ledger: The run ledger that makes `key=` calls start once per key and lets
             `resume()` wait again after a restart: a SQLite file path, a
             `postgresql://` URL, or a `Ledger` (see the Durable runs page). Default:
@@ -160,7 +173,6 @@ class AsyncClient:
         store_inputs: Keep each keyed run's inputs (and its raw answers) in the ledger;
             by default only a digest of the inputs is kept, since they may hold personal
             data.
-
     Raises:
         ConfigurationError: a setting is missing or wrong; nothing has been sent.
         LedgerUnavailableError, LedgerSchemaError: the ledger cannot be opened.
@@ -252,6 +264,7 @@ class AsyncClient:
         self._cooldown = cooldown
         self._observers = observers
         self._owns_http = owns_http
+        self._warned_no_callback = False
         self._requester = AsyncRequester(
             http,
             provider=config.provider,
@@ -311,12 +324,15 @@ class AsyncClient:
         auth_scheme: AuthScheme | None = None,
         default_headers: Mapping[str, str] | None = None,
         max_response_bytes: int | None = None,
+        webhook_receiver: WebhookReceiver | Keep | None = KEEP,
     ) -> AsyncClient:
         """A client with some settings changed that shares this one's connection pool.
 
         It also shares the rate limit, if any, the cool-down after rate-limited answers,
         and the hooks and tracing. Closing the new client leaves the pool open; closing
-        this one closes it for both.
+        this one closes it for both. A setting left out (or None) keeps this client's
+        value, except `webhook_receiver`: None turns callbacks off for the new client
+        (its runs are followed by polling), another receiver replaces this one's.
         """
         changes = {name: value for name, value in locals().items() if name in CONFIG_ARGUMENTS}
         arguments = self._config.arguments()
@@ -336,7 +352,9 @@ class AsyncClient:
             self._durations,
             owns_http=False,
         )
-        derived._webhook_receiver = self._webhook_receiver
+        derived._webhook_receiver = (
+            self._webhook_receiver if isinstance(webhook_receiver, Keep) else webhook_receiver
+        )
         derived._keyed, derived._owns_ledger = self._keyed, False
         return derived
 
@@ -348,9 +366,10 @@ class AsyncClient:
         workflow_id: str | None = None,
         async_mode: bool = False,
         webhooks: Sequence[Webhook | Mapping[str, Any]] | None = None,
+        output_type: type[OutputT] | None = None,
         key: str | None = None,
         on_ambiguous: OnAmbiguous = "raise",
-    ) -> WorkflowRun:
+    ) -> WorkflowRun[OutputT]:
         """Start a run and return what the server said of it.
 
         A synchronous start (the default) returns the finished run; with `async_mode=True`
@@ -364,6 +383,7 @@ class AsyncClient:
             workflow_id: The workflow to run, overriding the client's (aitutor).
             async_mode: Return at once with an unfinished run (GPTBots/AltaBots).
             webhooks: Up to 5 targets the platform calls when an async run ends.
+            output_type: Validate a succeeded run's output into this type (see `run`).
             key: An idempotency key (needs a ledger): the run starts once per key, here
                 or in any process sharing the ledger; a repeated call returns the recorded
                 run (finished: with no request; else waited for, or with `async_mode`
@@ -376,16 +396,18 @@ class AsyncClient:
             TypeError, ValueError: `input` is not a mapping of str to JSON values.
             ConfigurationError, UnsupportedOperationError: the call cannot be made here.
             APIError: the request failed (see the errors reference).
+            OutputValidationError: the output does not fit `output_type`.
             LedgerError: with `key`, see the Durable runs page.
         """
+        adapter = _adapter(output_type)
         spec = self._invoke_spec(input, user_id, workflow_id, async_mode, webhooks)
         if key is None:
-            return await self._invoke_once(spec, workflow_id, input)
+            return await self._invoke_once(spec, workflow_id, input, adapter)
         intent = self._intent(key, on_ambiguous, input, user_id, workflow_id)
         policy = self._config.poll
 
         async def start(on_update: OnUpdate) -> WorkflowRun:
-            run = await self._invoke_once(spec, workflow_id, input)
+            run = await self._invoke_once(spec, workflow_id, input, None)
             await async_call_maybe(on_update, run)
             return run
 
@@ -396,32 +418,45 @@ class AsyncClient:
 
         keyed = self._keyed_runs()
         deadline = _deadline(None, policy)
-        return await keyed.once(intent, deadline, on_ambiguous, None, start, recorded)
+        run = await keyed.once(intent, deadline, on_ambiguous, None, start, recorded)
+        return typed_run(run, adapter)
 
     async def _invoke_once(
-        self, spec: RequestSpec, workflow_id: str | None, input: Mapping[str, Any]
-    ) -> WorkflowRun:
+        self,
+        spec: RequestSpec,
+        workflow_id: str | None,
+        input: Mapping[str, Any],
+        adapter: OutputAdapter[OutputT] | None,
+    ) -> WorkflowRun[OutputT]:
         with self._call("flowinvoke.invoke", workflow_id, input=input) as call:
             run = await first_state(self._requester, self._config.provider, spec, Deadline(None))
             call.finished(run)
-        return run
+            return typed_run(run, adapter)
 
-    async def get_run(self, run_id: str, *, workflow_id: str | None = None) -> WorkflowRun:
+    async def get_run(
+        self,
+        run_id: str,
+        *,
+        workflow_id: str | None = None,
+        output_type: type[OutputT] | None = None,
+    ) -> WorkflowRun[OutputT]:
         """Query a run's current state once.
 
         `workflow_id` names the run's workflow where the query path needs it (Coze);
-        default: the client's.
+        default: the client's. `output_type` validates a succeeded run's output (see `run`).
 
         Raises:
             UnsupportedOperationError: the provider has no query endpoint (aitutor).
             NotFoundError: there is no such run.
             APIError: the request failed.
+            OutputValidationError: the output does not fit `output_type`.
         """
+        adapter = _adapter(output_type)
         spec = self._query_spec(run_id, workflow_id)
         with self._call("flowinvoke.get_run", run_id=run_id) as call:
             run = (await self._requester.send(spec)).run
             call.finished(run)
-        return run
+            return typed_run(run, adapter)
 
     async def wait(
         self,
@@ -431,7 +466,8 @@ class AsyncClient:
         poll: PollPolicy | None = None,
         on_update: OnUpdate | None = None,
         workflow_id: str | None = None,
-    ) -> WorkflowRun:
+        output_type: type[OutputT] | None = None,
+    ) -> WorkflowRun[OutputT]:
         """Poll a run until it leaves PENDING/RUNNING, and return its terminal state.
 
         Takes a `WorkflowRun` or a bare run id, so a restarted process can resume a wait
@@ -445,18 +481,21 @@ class AsyncClient:
             on_update: Called (or awaited) with each new state; what it raises propagates.
             workflow_id: The run's workflow, for a bare id on a platform whose query names
                 it (Coze); default: the client's. A `WorkflowRun` carries its own.
+            output_type: Validate a succeeded run's output into this type (see `run`).
 
         Raises:
             WaitTimeoutError: the deadline passed; it carries the run id and the last state.
             UnsupportedOperationError: a bare id on a provider without a query endpoint.
             APIError: a failure retrying cannot mend (401, 403, 404, ...), with the run id.
+            OutputValidationError: the output does not fit `output_type`.
         """
+        adapter = _adapter(output_type)
         policy = poll or self._config.poll
         deadline = _deadline(timeout, policy)
         run_id = _id_of(run_or_id)
         states = self._poll_states(run_or_id, policy, deadline, workflow_id)
         del run_or_id  # the states hold the run until a newer one replaces it
-        return await self._follow_wait(states, run_id, on_update)
+        return await self._follow_wait(states, run_id, on_update, adapter)
 
     async def _wait_within(
         self,
@@ -468,18 +507,19 @@ class AsyncClient:
     ) -> WorkflowRun:
         """`wait` for a recorded run id, within a deadline already running."""
         states = self._poll_states(run_id, policy, deadline, workflow_id)
-        return await self._follow_wait(states, run_id, on_update)
+        return await self._follow_wait(states, run_id, on_update, None)
 
     async def _follow_wait(
         self,
         states: AsyncGenerator[WorkflowRun, None],
         run_id: str | None,
         on_update: OnUpdate | None,
-    ) -> WorkflowRun:
+        adapter: OutputAdapter[OutputT] | None,
+    ) -> WorkflowRun[OutputT]:
         with self._call("flowinvoke.wait", run_id=run_id) as call:
             run = await async_follow(states, self._observers, on_update)
             call.finished(run)
-        return run
+            return typed_run(run, adapter)
 
     async def watch(
         self,
@@ -520,9 +560,10 @@ class AsyncClient:
         poll: PollPolicy | None = None,
         on_update: OnUpdate | None = None,
         raise_on_failure: bool = True,
+        output_type: type[OutputT] | None = None,
         key: str | None = None,
         on_ambiguous: OnAmbiguous = "raise",
-    ) -> WorkflowRun:
+    ) -> WorkflowRun[OutputT]:
         """Start a run and wait for it to finish.
 
         Where the provider can start a run asynchronously (GPTBots/AltaBots, Coze), `run`
@@ -532,6 +573,12 @@ class AsyncClient:
         receives the started run (with its id) before any waiting, and every error raised
         after the start carries the run id. The deadline covers the start and the wait.
 
+        `output_type` (a pydantic model, a dataclass, a TypedDict, `list[str]`, any type
+        pydantic's `TypeAdapter` takes) validates the succeeded run's output into that type
+        and types the result for mypy as `WorkflowRun[output_type]`; an output that arrives
+        as a JSON-encoded string (Coze) is decoded first. The type is checked before the
+        start. A run that did not succeed keeps its output as the server sent it.
+
         With `key` (and a ledger) the run starts once per key: a repeated call, in this
         process or another sharing the ledger, waits on the recorded run or returns its
         recorded end with no request; `key` and `on_ambiguous` are as for `invoke`.
@@ -539,21 +586,26 @@ class AsyncClient:
         Raises:
             WorkflowFailedError: the run ended without success (unless
                 `raise_on_failure=False`, which returns it instead).
+            OutputValidationError: the output does not fit `output_type`; it carries the
+                run and the raw output.
             WaitTimeoutError, APIError: as for `invoke` and `wait`.
             LedgerError: with `key`, see the Durable runs page.
         """
+        adapter = _adapter(output_type)
         policy = poll or self._config.poll
         deadline = _deadline(timeout, policy)
         start = partial(self._run_once, input, user_id, workflow_id, webhooks, policy, deadline)
         if key is None:  # a failure is raised inside the call's span, which records it
-            return await start(on_update, raise_on_failure=raise_on_failure)
+            return await start(on_update, raise_on_failure=raise_on_failure, adapter=adapter)
         intent = self._intent(key, on_ambiguous, input, user_id, workflow_id)
         recorded = partial(
             self._wait_within, policy=policy, workflow_id=workflow_id, on_update=on_update
         )
         keyed = self._keyed_runs()
         finished = await keyed.once(intent, deadline, on_ambiguous, on_update, start, recorded)
-        return finished.raise_for_status() if raise_on_failure else finished
+        if raise_on_failure:
+            finished.raise_for_status()
+        return typed_run(finished, adapter)
 
     async def _run_once(
         self,
@@ -566,7 +618,8 @@ class AsyncClient:
         on_update: OnUpdate | None,
         *,
         raise_on_failure: bool = False,
-    ) -> WorkflowRun:
+        adapter: OutputAdapter[OutputT] | None = None,
+    ) -> WorkflowRun[OutputT]:
         provider = self._config.provider
         async_mode = provider.supports_async_invoke
         # A run is told of its end by webhook only where the platform calls webhooks.
@@ -578,12 +631,24 @@ class AsyncClient:
             spec = self._invoke_spec(input, user_id, workflow_id, async_mode, targets)
             # Learning times polls; a run told of its end by webhook polls only as a safety net.
             timer = None if receiver is not None else partial(self._timer, policy=schedule)
+            end = WaitEnd() if receiver is not None else None
             states = run_states(
-                self._requester, provider, spec, schedule, deadline, wakeup, timer_for=timer
+                self._requester,
+                provider,
+                spec,
+                schedule,
+                deadline,
+                wakeup,
+                timer_for=timer,
+                end=end,
             )
             finished = await async_follow(states, self._observers, on_update, call)
             call.finished(finished)
-            return finished.raise_for_status() if raise_on_failure else finished
+            if receiver is not None and end is not None and end.how == "poll":
+                self._no_callback(finished, receiver, end)
+            if raise_on_failure:
+                finished.raise_for_status()
+            return typed_run(finished, adapter)
 
     async def run_many(
         self,
@@ -595,9 +660,10 @@ class AsyncClient:
         poll: PollPolicy | None = None,
         on_progress: OnProgress | None = None,
         on_start: OnStart | None = None,
+        output_type: type[OutputT] | None = None,
         key: KeyOf | None = None,
         on_ambiguous: OnAmbiguous = "raise",
-    ) -> list[BatchItem]:
+    ) -> list[BatchItem[OutputT]]:
         """Run every input to the end, at most `concurrency` at once; return items in order.
 
         One failure never stops the others and no finished result is dropped: each
@@ -617,6 +683,9 @@ class AsyncClient:
             on_start: Called (or awaited) with `(index, run)` as soon as each run's start
                 returns, before its wait: `run.id` is the id to persist so that a crashed
                 batch can wait for its runs (`wait(run_id)`) instead of starting them again.
+            output_type: Validate each succeeded run's output into this type (see `run`);
+                an output that does not fit is its item's `OutputValidationError`, and the
+                item keeps the run.
             key: A function of an input giving its idempotency key (needs a ledger): each
                 input is then run as `run(input, key=key(input))`, so a batch run again
                 after a crash starts no input twice (see the Durable runs page).
@@ -624,10 +693,11 @@ class AsyncClient:
 
         Raises:
             ValueError: `concurrency` is not a positive integer; nothing was sent.
+            ConfigurationError: pydantic cannot validate into `output_type`.
             MissingLedgerError: `key` without a ledger; nothing was sent.
         """
         batch = AsyncBatch(
-            self._keyed_by(key, on_ambiguous),
+            self._validating(self._keyed_by(key, on_ambiguous), output_type),
             concurrency=concurrency,
             user_id=user_id,
             timeout=timeout,
@@ -646,18 +716,19 @@ class AsyncClient:
         timeout: float | None = None,
         poll: PollPolicy | None = None,
         on_start: OnStart | None = None,
+        output_type: type[OutputT] | None = None,
         key: KeyOf | None = None,
         on_ambiguous: OnAmbiguous = "raise",
-    ) -> AsyncGenerator[BatchItem, None]:
+    ) -> AsyncGenerator[BatchItem[OutputT], None]:
         """Like `run_many`, but yield each `BatchItem` as soon as its run finishes.
 
         Items come in completion order (use `item.index` to match them to inputs), so
         results can be written out while the batch goes on. Breaking out of the loop, or
-        cancelling the task, stops every run still in flight. `on_start`, `key` and
-        `on_ambiguous` are as for `run_many`.
+        cancelling the task, stops every run still in flight. `on_start`, `output_type`,
+        `key` and `on_ambiguous` are as for `run_many`.
         """
         batch = AsyncBatch(
-            self._keyed_by(key, on_ambiguous),
+            self._validating(self._keyed_by(key, on_ambiguous), output_type),
             concurrency=concurrency,
             user_id=user_id,
             timeout=timeout,
@@ -666,6 +737,31 @@ class AsyncClient:
         ).items(inputs)
         call = self._call("flowinvoke.run_many")
         async with aclosing(_traced(call, batch)) as traced:
+            async for item in traced:
+                yield item
+
+    async def wait_many(
+        self,
+        run_ids: Iterable[str],
+        *,
+        concurrency: int = DEFAULT_BATCH_CONCURRENCY,
+        timeout: float | None = None,
+        poll: PollPolicy | None = None,
+        output_type: type[OutputT] | None = None,
+    ) -> AsyncGenerator[BatchItem, None]:
+        """Wait for many runs already started, yielding each `BatchItem` as its run ends.
+
+        For runs started elsewhere or before a restart, known by their ids only: at most
+        `concurrency` waits at once, each with its own deadline (`timeout`, default the
+        poll policy's). An item's `input` is its run id and `index` its position in
+        `run_ids`; one id's failure (a timeout, a 404) is that item's error and the others
+        go on. Breaking out of the loop, or cancelling the task, stops the waits in flight.
+        `output_type` validates each succeeded run's output (see `run`).
+        """
+        wait = self._validating(self.wait, output_type)
+        items = async_wait_items(wait, run_ids, concurrency=concurrency, timeout=timeout, poll=poll)
+        call = self._call("flowinvoke.wait_many")
+        async with aclosing(_traced(call, items)) as traced:
             async for item in traced:
                 yield item
 
@@ -693,30 +789,6 @@ class AsyncClient:
         return await async_ledger_call(
             ledger.pending, provider=provider, workflow=workflow, older_than=older_than, limit=limit
         )
-
-    async def wait_many(
-        self,
-        run_ids: Iterable[str],
-        *,
-        concurrency: int = DEFAULT_BATCH_CONCURRENCY,
-        timeout: float | None = None,
-        poll: PollPolicy | None = None,
-    ) -> AsyncGenerator[BatchItem, None]:
-        """Wait for many runs already started, yielding each `BatchItem` as its run ends.
-
-        For runs started elsewhere or before a restart, known by their ids only: at most
-        `concurrency` waits at once, each with its own deadline (`timeout`, default the
-        poll policy's). An item's `input` is its run id and `index` its position in
-        `run_ids`; one id's failure (a timeout, a 404) is that item's error and the others
-        go on. Breaking out of the loop, or cancelling the task, stops the waits in flight.
-        """
-        items = async_wait_items(
-            self.wait, run_ids, concurrency=concurrency, timeout=timeout, poll=poll
-        )
-        call = self._call("flowinvoke.wait_many")
-        async with aclosing(_traced(call, items)) as traced:
-            async for item in traced:
-                yield item
 
     async def resume(
         self,
@@ -800,6 +872,32 @@ class AsyncClient:
             f"{type(self).__name__}(provider={self._config.provider.name!r}, "
             f"base_url={self._config.base_url!r})"
         )
+
+    def _no_callback(self, run: WorkflowRun, receiver: WebhookReceiver, end: WaitEnd) -> None:
+        """Warn, once per client, that a run expecting a callback finished by polling."""
+        if self._warned_no_callback:
+            return
+        self._warned_no_callback = True
+        logger.warning(
+            "run %s expected a webhook callback but finished by the receiver's fallback "
+            "polling (%d queries): the platform most likely cannot reach public_url %s "
+            "(is it public, and routed to the receiver?). Said once per client; each wait's "
+            "ending is logged at DEBUG",
+            run.id,
+            end.queries,
+            receiver.public_url,
+            extra={"provider": run.provider, "operation": "run", "run_id": run.id},
+        )
+
+    def _validating(
+        self, method: Callable[..., Any], output_type: type[Any] | None
+    ) -> Callable[..., Any]:
+        """What a batch calls for each input or id (`run`, `wait`), validating into
+        `output_type` if any."""
+        if output_type is None:
+            return method
+        _adapter(output_type)  # a type pydantic cannot take fails before the first request
+        return partial(method, output_type=output_type)
 
     def _keyed_runs(self) -> AsyncKeyedRuns:
         if self._keyed is None:
@@ -996,6 +1094,11 @@ async def _traced(
         raise
     finally:
         call.end(failure)
+
+
+def _adapter(output_type: type[OutputT] | None) -> OutputAdapter[OutputT] | None:
+    """The output type's adapter, or None; a type pydantic cannot take fails here, unsent."""
+    return None if output_type is None else output_adapter(output_type)
 
 
 def _id_of(run_or_id: WorkflowRun | str) -> str | None:

@@ -25,6 +25,7 @@ Ctrl-C, 143 SIGTERM (the output stays valid; `--resume` continues).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -46,6 +47,7 @@ from flowinvoke import (
     BatchTally,
     Client,
     ConfigurationError,
+    Hooks,
     InsufficientCreditsError,
     PermissionDeniedError,
     UnsupportedOperationError,
@@ -53,6 +55,7 @@ from flowinvoke import (
 )
 from flowinvoke.ledger import LedgerError, SQLiteLedger
 
+from ._cost import BatchCost
 from ._exit import ExitCode, Job, exit_with, flag_words, handle_errors, interrupted_code
 from ._live import BatchProgressBar
 from ._render import err_console, error_line, format_duration, note_line
@@ -79,9 +82,16 @@ _STOP_USAGE = (ConfigurationError, UnsupportedOperationError)
 
 
 def make_client(
-    settings: Settings, *, rate_limit: float | None, max_connections: int, ledger: SQLiteLedger
+    settings: Settings,
+    *,
+    rate_limit: float | None,
+    max_connections: int,
+    ledger: SQLiteLedger,
+    hooks: Hooks | None = None,
 ) -> AbstractContextManager[Client]:
     """Build the batch's client (a context manager that closes it); tests replace this.
+
+    `hooks` count what the batch costs (queries, retries).
 
     Raises:
         ConfigurationError: a setting is missing or wrong (no key, unknown provider, ...).
@@ -91,6 +101,7 @@ def make_client(
         rate_limit=rate_limit,
         max_connections=max_connections,
         ledger=ledger,
+        hooks=hooks,
     )
 
 
@@ -257,6 +268,12 @@ def _check_paths(inputs: str, out: Path, resume: bool) -> None:
     metavar="SECONDS",
     help="Each run's deadline, from when it takes a slot. [default: 1800]",
 )
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="At the end, print the tally and the cost as one JSON object on standard output.",
+)
 def batch(
     settings: Settings,
     inputs: str,
@@ -267,6 +284,7 @@ def batch(
     restart_ambiguous: bool,
     user_id: str | None,
     timeout: float | None,
+    as_json: bool,
 ) -> None:
     """Run the workflow once per line of INPUTS.jsonl (a JSON object per line; - for stdin).
 
@@ -275,7 +293,8 @@ def batch(
     line number. Each start is recorded in the run ledger RESULTS.jsonl.runs.db before it
     is sent, and its run id as soon as it returns. After Ctrl-C, SIGTERM or a crash, run
     the same command with --resume: it waits for the runs already started instead of
-    starting them again.
+    starting them again. The last line says
+    what the batch cost: runs started and resumed, queries sent, retries.
 
     \b
     Examples:
@@ -292,6 +311,10 @@ def batch(
         raise click.BadParameter(
             f"cannot read {out}: {exc.strerror or exc}", param_hint="'--out'"
         ) from None
+    ledger = _open_ledger(out, fresh=not resume)
+    waits = _recorded_runs(ledger, done)
+    cost = BatchCost(resumed=len(waits))
+    tally = BatchTally()
     job = Job(settings)
     with _open_input(inputs) as source, handle_errors(job), _quiet_library_warnings():
         console = err_console()
@@ -299,11 +322,14 @@ def batch(
         if inputs != "-" and console.is_terminal:
             total = count_todo(Path(inputs), done)
         connections = min(concurrency, DEFAULT_MAX_CONNECTIONS)
-        ledger = _open_ledger(out, fresh=not resume)
         with (
             closing(ledger),
             make_client(
-                settings, rate_limit=rate, max_connections=connections, ledger=ledger
+                settings,
+                rate_limit=rate,
+                max_connections=connections,
+                ledger=ledger,
+                hooks=cost.hooks(),
             ) as client,
         ):
             job.bind(client)
@@ -313,28 +339,67 @@ def batch(
                 raise click.BadParameter(
                     f"cannot write {out}: {exc.strerror or exc}", param_hint="'--out'"
                 ) from None
+            started = time.monotonic()
             with results:
                 code, finished = _run(
                     client,
                     _Inputs(source, skip=lambda line: line in done),
                     ResultWriter(results),
+                    waits,
                     display=BatchProgressBar(console, total),
                     out=out,
                     skipped=done.count,
                     concurrency=concurrency,
                     user_id=user_id,
                     timeout=timeout,
+                    tally=tally,
+                    cost=cost,
                     restart_ambiguous=restart_ambiguous,
+                )
+            if as_json:
+                elapsed = time.monotonic() - started
+                click.echo(
+                    json.dumps(_json_summary(tally, cost, code, elapsed, skipped=done.count))
                 )
         if finished:  # every input has its line: the ledger has nothing left to tell
             _delete_ledger(ledger_path(out))
     exit_with(code)
 
 
+def _recorded_runs(ledger: SQLiteLedger, done: IndexSet) -> set[str]:
+    """The run ids the ledger holds for inputs without a result line: --resume waits for
+    these (they count as resumed, not started)."""
+    try:
+        rows = ledger.pending(limit=None)
+    except LedgerError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--out'") from None
+    return {
+        row.run_id
+        for row in rows
+        if row.run_id is not None and int(row.key.removeprefix("line-")) not in done
+    }
+
+
+def _json_summary(
+    tally: BatchTally, cost: BatchCost, code: ExitCode, elapsed: float, *, skipped: int
+) -> dict[str, Any]:
+    progress = tally.progress()
+    return {
+        "exit_code": int(code),
+        "done": progress.done,
+        "succeeded": progress.succeeded,
+        "failed": progress.failed,
+        "skipped": skipped,
+        "seconds": round(elapsed, 3),
+        **cost.as_json(),
+    }
+
+
 def _run(
     client: Client,
     inputs: _Inputs,
     writer: ResultWriter,
+    waits: set[str],
     *,
     display: BatchProgressBar,
     out: Path,
@@ -342,15 +407,17 @@ def _run(
     concurrency: int,
     user_id: str | None,
     timeout: float | None,
+    tally: BatchTally,
+    cost: BatchCost,
     restart_ambiguous: bool,
 ) -> tuple[ExitCode, bool]:
     """Run the batch to its end (or its stop), writing each result: the exit code, and
     whether every input got its line.
 
     Each input runs by its key on the batch's ledger, so one whose run was recorded before a
-    kill is waited for, not started again.
+    kill (its id in `waits`) is waited for, not started again.
     """
-    batch = _BatchRun(writer, display, inputs)
+    batch = _BatchRun(writer, display, inputs, tally, cost, waits)
     items = client.as_completed(
         inputs,
         concurrency=concurrency,
@@ -368,19 +435,30 @@ def _run(
         writer.repair()
         where = f" ({exc.filename})" if exc.filename else ""
         error_line(f"stopped: {exc.strerror or exc}{where}; {writer.written} results written")
+        note_line(cost.line())
         return ExitCode.USAGE, False
     except KeyboardInterrupt as interrupt:
-        return _interrupted(interrupt, writer, out, skipped), False
+        return _interrupted(interrupt, writer, out, skipped, cost), False
     return batch.outcome(out, skipped), batch.finished
 
 
 class _BatchRun:
     """One batch's running state: its tally and display, fed as runs start and end."""
 
-    def __init__(self, writer: ResultWriter, display: BatchProgressBar, inputs: _Inputs) -> None:
-        self.tally = BatchTally()
+    def __init__(
+        self,
+        writer: ResultWriter,
+        display: BatchProgressBar,
+        inputs: _Inputs,
+        tally: BatchTally,
+        cost: BatchCost,
+        waits: set[str],
+    ) -> None:
+        self.tally = tally
+        self._cost = cost
         self.finished = False
         self._writer = writer
+        self._waits = waits
         self._display = display
         self._inputs = inputs
         self._api_errors = 0
@@ -389,7 +467,10 @@ class _BatchRun:
         inputs.on_bad = self.on_bad
 
     def on_start(self, index: int, run: WorkflowRun) -> None:
-        self.tally.started()  # the ledger recorded the run id before this is called
+        # The ledger recorded the run id before this is called.
+        if run.id not in self._waits:  # a run recorded before a kill was paid for then
+            self._cost.run_started()
+        self.tally.started()
         self._display.update(self.tally.progress())
 
     def on_bad(self, line: int, message: str) -> None:
@@ -417,9 +498,11 @@ class _BatchRun:
                 f"{flag_words(str(self._stopped_by))} ({progress.done} results written to "
                 f"{out}); fix it and rerun with --resume"
             )
+            note_line(self._cost.line())
             usage = isinstance(self._stopped_by, _STOP_USAGE)
             return ExitCode.USAGE if usage else ExitCode.API_ERROR
-        note_line(_summary(progress, time.monotonic() - self._started, out, skipped))
+        elapsed = time.monotonic() - self._started
+        note_line(f"{_summary(progress, elapsed, out, skipped)}; {self._cost.line()}")
         if progress.failed == 0:
             return ExitCode.OK
         if self._api_errors == progress.done:
@@ -428,7 +511,7 @@ class _BatchRun:
 
 
 def _interrupted(
-    interrupt: KeyboardInterrupt, writer: ResultWriter, out: Path, skipped: int
+    interrupt: KeyboardInterrupt, writer: ResultWriter, out: Path, skipped: int, cost: BatchCost
 ) -> ExitCode:
     """Ctrl-C or SIGTERM: the results so far are kept, and --resume goes on from them."""
     writer.repair()
@@ -439,6 +522,7 @@ def _interrupted(
         f"({writer.written + skipped} in all); the runs in flight go on on the server and "
         "--resume waits for them"
     )
+    note_line(cost.line())
     note_line("continue with the same command plus --resume")
     return code
 
