@@ -42,13 +42,16 @@ async def test_hundreds_of_tasks_wake_in_the_order_and_at_the_time_they_asked() 
 
 
 def test_threads_sleeping_on_it_wake_in_order_of_their_wake_ups() -> None:
-    # Time must not move before the last thread has started and gone to sleep: the idle
-    # time before a jump is longer than starting five threads takes on a busy machine.
-    clock = FakeClock(100.0, idle=0.05)
+    # Time must not move before the last thread has gone to sleep: the threads start their
+    # sleeps together (a barrier), and the idle time before a jump is far longer than the
+    # few microseconds between them, even on a busy machine.
+    clock = FakeClock(100.0, idle=0.2)
     woken: list[tuple[int, float]] = []
     lock = threading.Lock()
+    together = threading.Barrier(5)
 
     def sleeper(seconds: int) -> None:
+        together.wait(10)
         clock.sleep(seconds)
         with lock:
             woken.append((seconds, clock()))
