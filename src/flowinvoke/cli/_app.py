@@ -15,6 +15,7 @@ from ._demo import demo
 from ._exit import ExitCode
 from ._render import error_line
 from ._serve import emulator
+from ._worker import worker
 
 __all__ = ["cli"]
 
@@ -91,5 +92,5 @@ def cli(ctx: click.Context, verbose: bool) -> None:
         ctx.call_on_close(restore)
 
 
-for _command in (run, get, wait, batch, demo, emulator):
+for _command in (run, get, wait, batch, demo, emulator, worker):
     cli.add_command(_command)
