@@ -86,6 +86,7 @@ class WorkerProcess:
         self.command = [
             sys.executable, "-m", "flowinvoke.cli", "worker", "--temporal-address", address,
             "--task-queue", task_queue, "--base-url", base_url, "--no-sandbox",
+            "--failover-timeout", "1",
         ]  # fmt: skip
         self.env = {**os.environ, "FLOWINVOKE_API_KEY": api_key}
         self.process: subprocess.Popen[bytes] | None = None

@@ -53,6 +53,14 @@ _SECRET_VARIABLE = "FLOWINVOKE_CALLBACK_SECRET"  # noqa: S105 - a variable's nam
     show_default=True,
     help="The flowinvoke client's connection pool size.",
 )
+@click.option(
+    "--failover-timeout",
+    type=click.FloatRange(min=0.1),
+    default=10.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long a workflow's next task waits for this worker before another takes it.",
+)
 def worker(
     settings: Settings,
     temporal_address: str | None,
@@ -62,6 +70,7 @@ def worker(
     no_sandbox: bool,
     max_cached_workflows: int,
     max_connections: int,
+    failover_timeout: float,
 ) -> None:
     """Serve flowinvoke's Temporal workflows and activities until Ctrl-C or SIGTERM.
 
@@ -93,6 +102,7 @@ def worker(
                 callbacks=callbacks,
                 sandboxed=not no_sandbox,
                 max_cached_workflows=max_cached_workflows,
+                failover_timeout=failover_timeout,
             )
             async with client, built:
                 note_line(f"worker ready on task queue {task_queue!r} (pid {os.getpid()})")

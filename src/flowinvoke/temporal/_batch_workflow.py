@@ -107,7 +107,7 @@ class BatchWorkflow:
                 id=input_workflow_id(batch_id, index),
                 parent_close_policy=ParentClosePolicy.ABANDON,
                 execution_timeout=None,
-                task_timeout=timedelta(seconds=10),
+                task_timeout=timedelta(seconds=request.task_timeout),
             )
         except WorkflowAlreadyStartedError:
             # Started by an earlier history of this batch: its end is signalled here too.

@@ -191,6 +191,8 @@ class BatchRequest(_Frozen):
             finished, so a long batch's history stays small.
         workflow: The workflow type each input runs: `RunWorkflow`'s, or one of your own
             that takes a `RunRequest` and signals its batch the same way.
+        task_timeout: Seconds a worker may hold one workflow task of the batch or its runs
+            before Temporal hands it to another (how soon a killed worker's work moves on).
         state: Where an earlier history of this batch left off (None: the beginning).
     """
 
@@ -199,4 +201,5 @@ class BatchRequest(_Frozen):
     template: RunRequest = RunRequest(input={})
     runs_per_history: int = Field(default=500, ge=1)
     workflow: str = "flowinvoke.run"
+    task_timeout: float = Field(default=10.0, gt=0)
     state: BatchState | None = None

@@ -8,6 +8,7 @@ repeated start from any machine starts no second run.
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any
 
@@ -16,6 +17,7 @@ from anyio.streams.memory import MemoryObjectSendStream
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
 
 from .._errors import FlowInvokeError
 from .._models import WorkflowRun
@@ -27,6 +29,9 @@ from ._run_workflow import RUN_WORKFLOW
 from ._worker import TASK_QUEUE
 
 __all__ = ["TemporalRuns", "check_json_input"]
+
+#: How long a reader waits before asking again for an input the batch has not started.
+_NOT_STARTED_PAUSE = 0.5
 
 
 def check_json_input(input: object) -> dict[str, Any]:
@@ -125,8 +130,12 @@ class TemporalRuns:
         concurrency: int = 100,
         template: RunRequest | None = None,
         runs_per_history: int = 500,
+        task_timeout: float = 10.0,
     ) -> WorkflowHandle[Any, BatchState]:
-        """Start batch `batch_id` over `inputs` (all checked first), or attach to it."""
+        """Start batch `batch_id` over `inputs` (all checked first), or attach to it.
+
+        `task_timeout`: seconds a worker may hold one workflow task (see `BatchRequest`).
+        """
         _check_key(batch_id)
         checked = [check_json_input(item) for item in inputs]
         request = BatchRequest(
@@ -134,6 +143,7 @@ class TemporalRuns:
             concurrency=concurrency,
             template=template or RunRequest(input={}),
             runs_per_history=runs_per_history,
+            task_timeout=task_timeout,
         )
         try:
             return await self.client.start_workflow(
@@ -142,6 +152,7 @@ class TemporalRuns:
                 id=batch_id,
                 task_queue=self.task_queue,
                 result_type=BatchState,
+                task_timeout=timedelta(seconds=task_timeout),
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             )
@@ -158,9 +169,17 @@ class TemporalRuns:
         return state
 
     async def outcome(self, batch_id: str, index: int) -> InputOutcome:
-        """One input's end (waits for it), as a result or a typed error."""
+        """One input's end (waits for it, and for the batch to start it), as a result or a
+        typed error."""
         try:
-            run = await self.result(input_workflow_id(batch_id, index))
+            while True:
+                try:
+                    run = await self.result(input_workflow_id(batch_id, index))
+                    break
+                except RPCError as error:  # not started yet: the window has not reached it
+                    if error.status is not RPCStatusCode.NOT_FOUND:
+                        raise
+                    await anyio.sleep(_NOT_STARTED_PAUSE)
         except FlowInvokeError as error:
             last = getattr(error, "run", None) or getattr(error, "last_run", None)
             return InputOutcome(

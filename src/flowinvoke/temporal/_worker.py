@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from datetime import timedelta
 
 from temporalio.client import Client, Interceptor
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -99,6 +100,7 @@ def build_worker(
     sandboxed: bool = True,
     max_cached_workflows: int = DEFAULT_CACHED_WORKFLOWS,
     max_concurrent_activities: int = 200,
+    failover_timeout: float = 10.0,
 ) -> Worker:
     """A Temporal worker with flowinvoke's workflows and activities, ready to `run()`.
 
@@ -113,6 +115,10 @@ def build_worker(
         max_cached_workflows: Workflows kept in memory between their tasks: this, not the
             number of runs waiting, bounds the worker's memory.
         max_concurrent_activities: Starts and queries executing at once in this worker.
+        failover_timeout: Seconds a workflow's next task waits for this worker (which
+            holds its state in memory) before any other worker takes it: how soon the
+            workflows of a worker that died move on. Shorter moves them sooner, at the
+            cost of more replays elsewhere when this worker is merely busy.
     """
     activities = FlowinvokeActivities(flowinvoke_client, callbacks=callbacks)
     runner = (
@@ -132,4 +138,5 @@ def build_worker(
         workflow_runner=runner,
         max_cached_workflows=max_cached_workflows,
         max_concurrent_activities=max_concurrent_activities,
+        sticky_queue_schedule_to_start_timeout=timedelta(seconds=failover_timeout),
     )
