@@ -46,7 +46,7 @@ def _template() -> RunRequest:
 
 async def _wait_until(runs: TemporalRuns, batch: str, done: int, seconds: float = 30) -> None:
     with anyio.fail_after(seconds):
-        while (await runs.progress(batch)).done < done:
+        while (await runs.progress(batch)).done < done:  # noqa: ASYNC110 - another process
             await anyio.sleep(0.1)
 
 

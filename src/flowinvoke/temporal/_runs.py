@@ -8,8 +8,8 @@ repeated start from any machine starts no second run.
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 from collections.abc import AsyncIterator, Iterable, Mapping
+from datetime import timedelta
 from typing import Any
 
 import anyio
