@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
+from typing import Any
 
 from temporalio.client import Client, Interceptor
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -101,6 +102,8 @@ def build_worker(
     max_cached_workflows: int = DEFAULT_CACHED_WORKFLOWS,
     max_concurrent_activities: int = 200,
     failover_timeout: float = 10.0,
+    workflows: Sequence[type] = (),
+    activities: Sequence[Callable[..., Any]] = (),
 ) -> Worker:
     """A Temporal worker with flowinvoke's workflows and activities, ready to `run()`.
 
@@ -119,8 +122,9 @@ def build_worker(
             holds its state in memory) before any other worker takes it: how soon the
             workflows of a worker that died move on. Shorter moves them sooner, at the
             cost of more replays elsewhere when this worker is merely busy.
+        workflows, activities: Your own, served by the same worker.
     """
-    activities = FlowinvokeActivities(flowinvoke_client, callbacks=callbacks)
+    ours = FlowinvokeActivities(flowinvoke_client, callbacks=callbacks)
     runner = (
         SandboxedWorkflowRunner(
             restrictions=SandboxRestrictions.default.with_passthrough_modules(
@@ -133,8 +137,8 @@ def build_worker(
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[RunWorkflow, BatchWorkflow],
-        activities=activities.activities,
+        workflows=[RunWorkflow, BatchWorkflow, *workflows],
+        activities=[*ours.activities, *activities],
         workflow_runner=runner,
         max_cached_workflows=max_cached_workflows,
         max_concurrent_activities=max_concurrent_activities,
