@@ -56,11 +56,13 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python="3.11")
 def lint(session: nox.Session) -> None:
-    """The generated sync code is current; ruff check; ruff format --check."""
-    session.install(*nox.project.dependency_groups(PROJECT, "lint"))
+    """The generated sync code is current; ruff check; ruff format --check; the import
+    contracts of docs/architecture.md (layers, httpx in _transport/ only, no circles)."""
+    session.install("-e", ".", *nox.project.dependency_groups(PROJECT, "lint"))
     session.run("python", "scripts/unasync.py", "--check")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    session.run("lint-imports")
 
 
 @nox.session(python="3.11", default=False)

@@ -18,8 +18,7 @@ from dataclasses import dataclass
 
 from _common import BenchResult, Goal, Table, emit, last_json_line, server_process
 
-from flowinvoke import AsyncClient
-from flowinvoke._async.client import DEFAULT_MAX_CONNECTIONS
+from flowinvoke import DEFAULT_MAX_CONNECTIONS, AsyncClient
 
 NAME = "batch"
 RUN_SECONDS = 2.0

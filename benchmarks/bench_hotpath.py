@@ -29,12 +29,12 @@ from stdlib_server import BODY
 
 from flowinvoke import AsyncClient, WorkflowRun
 from flowinvoke._async._requester import _capped
-from flowinvoke._compat import async_deadline_scope
-from flowinvoke._deadline import Deadline
-from flowinvoke._models import RunStatus
-from flowinvoke._responses import read_reply
-from flowinvoke._retry import RetryPolicy, parse_retry_after
-from flowinvoke._secret import Redactor
+from flowinvoke._core.deadline import Deadline
+from flowinvoke._core.models import RunStatus
+from flowinvoke._core.scopes import async_deadline_scope
+from flowinvoke._core.secret import Redactor
+from flowinvoke._transport.replies import read_reply
+from flowinvoke._transport.retry import RetryPolicy, parse_retry_after
 from flowinvoke.providers import get_provider
 from flowinvoke.providers._fields import epoch_ms, millis
 

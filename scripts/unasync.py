@@ -50,7 +50,7 @@ RULES: list[Rule] = [
     Rule("__aexit__", "__exit__"),
     # typing / collections.abc / contextlib.
     Rule("AsyncGenerator", "Generator"),
-    # httpx names, taken from flowinvoke._http (also matches `_http.AsyncClient`).
+    # httpx names, taken from flowinvoke._transport.http (also matches `_http.AsyncClient`).
     Rule("AsyncClient", "Client"),
     Rule("AsyncBaseTransport", "BaseTransport"),
     Rule("async_default_transport", "sync_default_transport"),
@@ -64,8 +64,11 @@ RULES: list[Rule] = [
     # flowinvoke's own async names.
     Rule("AsyncRequester", "Requester"),
     Rule("AsyncBatch", "Batch"),
+    Rule("async_wait_items", "sync_wait_items"),
+    Rule("async_follow", "sync_follow"),
+    Rule("async_told_by_callback", "sync_told_by_callback"),
     Rule("async_client", "client"),  # flowinvoke.testing.Emulator's ready clients
-    # The named pairs of flowinvoke._compat.
+    # The named pairs of flowinvoke._compat, _core.scopes, _transport.slots, _waiting.wakeup.
     Rule("async_sleep", "sync_sleep"),
     Rule("async_deadline_scope", "sync_deadline_scope"),
     Rule("async_call_maybe", "sync_call_maybe"),

@@ -8,7 +8,7 @@ import random
 import pytest
 
 from flowinvoke import ConfigurationError, DurationEstimate, PollPolicy, RunDurations, WorkflowKey
-from flowinvoke._learning import estimate_durations
+from flowinvoke._waiting.estimate import estimate_durations
 
 KEY = WorkflowKey("gptbots", "https://api-sg.gptbots.ai", "wf-1")
 

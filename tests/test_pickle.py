@@ -13,8 +13,7 @@ from typing import Any
 import pytest
 
 import flowinvoke
-from flowinvoke import _errors
-from flowinvoke._models import RunStatus, WorkflowRun
+from flowinvoke._core.models import RunStatus, WorkflowRun
 
 RUN = WorkflowRun(
     id="run-42",
@@ -45,15 +44,15 @@ STATUS_FIELDS: dict[str, Any] = {
 
 def _example(cls: type[Exception]) -> Exception:
     """One instance of `cls` with every attribute set to something other than its default."""
-    if issubclass(cls, _errors.WorkflowFailedError):
+    if issubclass(cls, flowinvoke.WorkflowFailedError):
         return cls(RUN)
-    if issubclass(cls, _errors.WaitTimeoutError):
+    if issubclass(cls, flowinvoke.WaitTimeoutError):
         return cls("timed out", run_id="run-42", last_run=RUN)
-    if issubclass(cls, _errors.RateLimitError):
+    if issubclass(cls, flowinvoke.RateLimitError):
         return cls("slow down", retry_after=3.0, **STATUS_FIELDS)
-    if issubclass(cls, _errors.APIStatusError):
+    if issubclass(cls, flowinvoke.APIStatusError):
         return cls("refused", **STATUS_FIELDS)
-    if issubclass(cls, _errors.ResponseValidationError):
+    if issubclass(cls, flowinvoke.ResponseValidationError):
         return cls(
             "unreadable",
             provider="gptbots",
@@ -62,14 +61,18 @@ def _example(cls: type[Exception]) -> Exception:
             run_id="run-42",
             may_have_started=True,
         )
-    if issubclass(cls, _errors.APIError):
+    if issubclass(cls, flowinvoke.APIError):
         return cls("failed", provider="gptbots", run_id="run-42", may_have_started=True)
-    if issubclass(cls, _errors.UnsupportedOperationError):
+    if issubclass(cls, flowinvoke.UnsupportedOperationError):
         return cls("no query", provider="aitutor", run_id="run-42")
     return cls("bad setting", run_id="run-42")  # type: ignore[call-arg]
 
 
-ERROR_CLASSES = [getattr(_errors, name) for name in _errors.__all__]
+ERROR_CLASSES = [
+    value
+    for value in (getattr(flowinvoke, name) for name in flowinvoke.__all__)
+    if isinstance(value, type) and issubclass(value, flowinvoke.FlowInvokeError)
+]
 
 
 def test_every_public_exception_is_exported_and_covered() -> None:

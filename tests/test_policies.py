@@ -22,8 +22,8 @@ from flowinvoke import (
     RetryPolicy,
     ServerError,
 )
-from flowinvoke._deadline import Deadline
-from flowinvoke._retry import is_retryable, next_retry_delay, parse_retry_after
+from flowinvoke._core.deadline import Deadline
+from flowinvoke._transport.retry import is_retryable, next_retry_delay, parse_retry_after
 from flowinvoke.providers import Operation
 
 

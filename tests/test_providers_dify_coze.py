@@ -17,8 +17,8 @@ from flowinvoke import (
     RunStatus,
     UnsupportedOperationError,
 )
-from flowinvoke._responses import read_reply
-from flowinvoke._secret import Redactor
+from flowinvoke._core.secret import Redactor
+from flowinvoke._transport.replies import read_reply
 from flowinvoke.providers import (
     ErrorKind,
     Operation,

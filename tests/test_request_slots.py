@@ -7,9 +7,9 @@ from contextlib import AsyncExitStack
 import anyio
 import pytest
 
-from flowinvoke._compat import AsyncRequestSlots
-from flowinvoke._deadline import Deadline
-from flowinvoke._http import PoolTimeout
+from flowinvoke._core.deadline import Deadline
+from flowinvoke._transport.http import PoolTimeout
+from flowinvoke._transport.slots import AsyncRequestSlots
 
 pytestmark = pytest.mark.anyio
 

@@ -10,7 +10,7 @@ import pytest
 import respx
 
 from flowinvoke import AsyncClient, FlowInvokeError, PollPolicy, RetryPolicy
-from flowinvoke._secret import APIKey
+from flowinvoke._core.secret import APIKey
 
 from .seed_bodies import GPTBOTS_ASYNC_ANSWER, gptbots_state
 

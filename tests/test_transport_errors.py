@@ -17,8 +17,13 @@ from typing import Any
 
 import pytest
 
-from flowinvoke import APIConnectionError, AsyncClient, Client, ConfigurationError
-from flowinvoke._async.client import DEFAULT_MAX_RESPONSE_BYTES
+from flowinvoke import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    APIConnectionError,
+    AsyncClient,
+    Client,
+    ConfigurationError,
+)
 
 from .hostile_server import Connection, HostileServer, http_answer
 from .hostile_support import FLAVOURS, INVOKE, KEY, NO_RETRY, SUCCEEDED, perform

@@ -72,7 +72,7 @@ async def test_a_run_end_to_end(server: LoopbackServer, fast: bool) -> None:
     seen: list[RunStatus] = []
     async with _client(server, "wf-poll", fast) as client:
         run = await client.run({"case": "e2e"}, on_update=lambda r: seen.append(r.status))
-        assert _engine(client) == ("_AiohttpTransport" if fast else "AsyncHTTPTransport")
+        assert _engine(client) == ("AiohttpTransport" if fast else "AsyncHTTPTransport")
     assert run.succeeded
     assert seen[0] is RunStatus.PENDING
     assert RunStatus.RUNNING in seen
@@ -159,7 +159,7 @@ def test_the_fast_transport_imports_aiohttp_when_the_client_is_built() -> None:
     """Not at the first request, inside the running loop, where the import stalled every
     request in flight."""
     client = AsyncClient(api_key="k", fast_transport=True)
-    assert _engine(client) == "_AiohttpTransport"
+    assert _engine(client) == "AiohttpTransport"
     assert "aiohttp" in sys.modules
 
 
@@ -185,7 +185,7 @@ def test_the_env_flag_must_be_a_yes_or_no(monkeypatch: pytest.MonkeyPatch) -> No
     with pytest.raises(ConfigurationError, match="FLOWINVOKE_FAST_TRANSPORT"):
         AsyncClient(api_key="k")
     monkeypatch.setenv("FLOWINVOKE_FAST_TRANSPORT", "yes")
-    assert _engine(AsyncClient(api_key="k")) == "_AiohttpTransport"
+    assert _engine(AsyncClient(api_key="k")) == "AiohttpTransport"
     assert _engine(AsyncClient(api_key="k", fast_transport=False)) == "AsyncHTTPTransport"
     monkeypatch.setenv("FLOWINVOKE_FAST_TRANSPORT", "0")
     assert _engine(AsyncClient(api_key="k")) == "AsyncHTTPTransport"

@@ -37,20 +37,18 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from contextlib import aclosing, asynccontextmanager
 
-from flowinvoke import _http
-from flowinvoke._compat import (
-    async_call_maybe,
-    async_deadline_scope,
-    async_map_unordered,
-    async_sleep,
-)
-from flowinvoke._http import async_default_transport
-from flowinvoke._proxy import async_proxy_transport
+from flowinvoke._transport import http as _http
+from flowinvoke._compat import async_call_maybe, async_map_unordered, async_sleep
+from flowinvoke._core.scopes import async_deadline_scope
+from flowinvoke._transport.build import async_default_transport
+from flowinvoke._transport.proxy import async_proxy_transport
 
 from .._async import other
-from .._async._batch import AsyncBatch
+from .._async._batch import AsyncBatch, async_wait_items
 from .._async._requester import AsyncRequester
-from flowinvoke._compat import AsyncRequestSlots, AsyncWakeup
+from .._async._waiter import async_follow, async_told_by_callback
+from flowinvoke._transport.slots import AsyncRequestSlots
+from flowinvoke._waiting.wakeup import AsyncWakeup
 
 
 class Runs:
@@ -59,6 +57,8 @@ class Runs:
         self._transport = transport
         self._requester = AsyncRequester(client, AsyncRequestSlots(2))
         self._batch = AsyncBatch
+        self._waits = async_wait_items
+        self._follow = (async_follow, async_told_by_callback)
         self._wakeup = AsyncWakeup()
         self._default = async_default_transport(None, fast=None)
         self._proxied = async_proxy_transport("https://x", 1)
@@ -185,8 +185,11 @@ def test_generates_sync_code(root: Path) -> None:
         "    response.read()\n    yield next(response.iter_bytes(), None)\n",
         "from .._sync import other\n",
         "from .._sync._requester import Requester\n",
-        "from .._sync._batch import Batch\n",
+        "from .._sync._batch import Batch, sync_wait_items\n",
         "        self._batch = Batch\n",
+        "        self._waits = sync_wait_items\n",
+        "        self._follow = (sync_follow, sync_told_by_callback)\n",
+        "from .._sync._waiter import sync_follow, sync_told_by_callback\n",
         "        self._requester = Requester(client, SyncRequestSlots(2))\n",
         "        self._wakeup = SyncWakeup()\n",
         "def __init__(self, client: _http.Client, transport: _http.BaseTransport) -> None:",
@@ -194,9 +197,9 @@ def test_generates_sync_code(root: Path) -> None:
         "    def __exit__(self, *exc_info: object) -> None:\n        self.close()\n",
         "    def close(self) -> None:\n        self._client.close()\n",
         "    def wait(self, runs: Generator[int, None], async_mode: bool) -> list[int]:\n",
-        "from flowinvoke._http import sync_default_transport\n",
+        "from flowinvoke._transport.build import sync_default_transport\n",
         "        self._default = sync_default_transport(None, fast=None)\n",
-        "from flowinvoke._proxy import sync_proxy_transport\n",
+        "from flowinvoke._transport.proxy import sync_proxy_transport\n",
         '        self._proxied = sync_proxy_transport("https://x", 1)\n',
         "        return [run for run in sync_map_unordered(print, runs, 2)]\n",
         "        with sync_deadline_scope(other.DEADLINE) as scope:\n            sync_sleep(0.1)\n",

@@ -17,8 +17,8 @@ import httpx
 import pytest
 
 from flowinvoke import ConfigurationError
-from flowinvoke._compat import AsyncWakeup, SyncWakeup
-from flowinvoke._models import Webhook
+from flowinvoke._core.models import Webhook
+from flowinvoke._waiting.wakeup import AsyncWakeup, SyncWakeup
 from flowinvoke.webhooks import MAX_BODY_BYTES, SECRET_HEADER, InProcessChannel, WebhookReceiver
 
 URL = "https://api.example.com/flowinvoke/hooks"
@@ -385,7 +385,7 @@ def test_the_emulator_counts_a_target_that_does_not_answer() -> None:
 
 
 def test_a_blocking_sleep_in_a_batch_ends_when_the_batch_is_closed() -> None:
-    from flowinvoke._batch_stop import BatchStopped, reset, stop_with
+    from flowinvoke._core.batch_stop import BatchStopped, reset, stop_with
 
     stop = threading.Event()
     token = stop_with(stop)

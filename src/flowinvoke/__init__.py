@@ -12,13 +12,18 @@ docs/performance.md).
 
 from __future__ import annotations
 
-from ._lazy import TYPE_CHECKING, lazy_dir, lazy_getattr
+from ._core.lazy import TYPE_CHECKING, lazy_dir, lazy_getattr
 from ._version import __version__
 
 if TYPE_CHECKING:
     from ._async.client import AsyncClient
-    from ._batch_items import BatchItem, BatchProgress
-    from ._errors import (
+    from ._core.batch import BatchItem, BatchProgress, BatchTally
+    from ._core.defaults import (
+        DEFAULT_BATCH_CONCURRENCY,
+        DEFAULT_MAX_CONNECTIONS,
+        DEFAULT_MAX_RESPONSE_BYTES,
+    )
+    from ._core.errors import (
         APIConnectionError,
         APIError,
         APIStatusError,
@@ -34,21 +39,25 @@ if TYPE_CHECKING:
         ResponseValidationError,
         ServerError,
         UnsupportedOperationError,
-        WaitTimeoutError,
-        WorkflowFailedError,
     )
-    from ._learning import DurationEstimate, LearnedDuration, RunDurations, WorkflowKey
-    from ._models import RunStatus, Webhook, WorkflowRun
-    from ._observe import Hooks, RequestEvent, ResponseEvent, RetryEvent
-    from ._poll_policy import PollPolicy
-    from ._retry import RetryPolicy
+    from ._core.models import RunStatus, WaitTimeoutError, Webhook, WorkflowFailedError, WorkflowRun
+    from ._observe.events import Hooks, RequestEvent, ResponseEvent, RetryEvent
     from ._sync.client import Client
+    from ._transport.retry import RetryPolicy
+    from ._waiting.estimate import DurationEstimate
+    from ._waiting.learning import LearnedDuration, RunDurations, WorkflowKey
+    from ._waiting.policy import PollPolicy
 
 #: Where each public name lives: the one table `__getattr__` imports from.
 _HOMES: dict[str, str] = {
     "AsyncClient": "._async.client",
-    "BatchItem": "._batch_items",
-    "BatchProgress": "._batch_items",
+    "BatchItem": "._core.batch",
+    "BatchProgress": "._core.batch",
+    "BatchTally": "._core.batch",
+    **dict.fromkeys(
+        ("DEFAULT_BATCH_CONCURRENCY", "DEFAULT_MAX_CONNECTIONS", "DEFAULT_MAX_RESPONSE_BYTES"),
+        "._core.defaults",
+    ),
     "Client": "._sync.client",
     **dict.fromkeys(
         (
@@ -67,18 +76,18 @@ _HOMES: dict[str, str] = {
             "ResponseValidationError",
             "ServerError",
             "UnsupportedOperationError",
-            "WaitTimeoutError",
-            "WorkflowFailedError",
         ),
-        "._errors",
+        "._core.errors",
     ),
+    **dict.fromkeys(("LearnedDuration", "RunDurations", "WorkflowKey"), "._waiting.learning"),
+    "DurationEstimate": "._waiting.estimate",
     **dict.fromkeys(
-        ("DurationEstimate", "LearnedDuration", "RunDurations", "WorkflowKey"), "._learning"
+        ("RunStatus", "WaitTimeoutError", "Webhook", "WorkflowFailedError", "WorkflowRun"),
+        "._core.models",
     ),
-    **dict.fromkeys(("RunStatus", "Webhook", "WorkflowRun"), "._models"),
-    **dict.fromkeys(("Hooks", "RequestEvent", "ResponseEvent", "RetryEvent"), "._observe"),
-    "PollPolicy": "._poll_policy",
-    "RetryPolicy": "._retry",
+    **dict.fromkeys(("Hooks", "RequestEvent", "ResponseEvent", "RetryEvent"), "._observe.events"),
+    "PollPolicy": "._waiting.policy",
+    "RetryPolicy": "._transport.retry",
     # Public subpackages stay reachable as attributes (`flowinvoke.providers.Provider`), as
     # when the client's imports loaded them as a side effect.
     **{name: f".{name}" for name in ("providers", "testing", "webhooks")},
@@ -86,6 +95,9 @@ _HOMES: dict[str, str] = {
 
 
 __all__ = [
+    "DEFAULT_BATCH_CONCURRENCY",
+    "DEFAULT_MAX_CONNECTIONS",
+    "DEFAULT_MAX_RESPONSE_BYTES",
     "APIConnectionError",
     "APIError",
     "APIStatusError",
@@ -95,6 +107,7 @@ __all__ = [
     "BadRequestError",
     "BatchItem",
     "BatchProgress",
+    "BatchTally",
     "Client",
     "ConfigurationError",
     "DurationEstimate",

@@ -8,20 +8,19 @@ from __future__ import annotations
 
 import inspect
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
 
-from . import _http
-from ._deadline import positive_seconds
-from ._errors import ConfigurationError
-from ._hosts import is_loopback
-from ._poll_policy import PollPolicy
-from ._retry import RetryPolicy
-from ._secret import APIKey, Redactor
-from ._text import has_control_character
+from ._core.deadline import positive_seconds
+from ._core.errors import ConfigurationError
+from ._core.secret import APIKey, Redactor
+from ._core.text import has_control_character
+from ._transport import http as _http
+from ._transport.retry import RetryPolicy
+from ._transport.urls import check_base_url
 from ._version import __version__
+from ._waiting.policy import PollPolicy
 from .providers import AuthScheme, Provider, get_provider
 
 __all__ = [
@@ -39,7 +38,6 @@ ENV_PREFIX = "FLOWINVOKE_"
 _CONNECT_TIMEOUT = 10.0
 _WRITE_TIMEOUT = 30.0
 _USER_AGENT = f"flowinvoke/{__version__}"
-_USERINFO = re.compile(r"//[^/?#]*@")
 
 
 @dataclass(frozen=True)
@@ -111,7 +109,7 @@ def resolve_config(
     if base_url is None:  # an empty FLOWINVOKE_BASE_URL means unset, like the other variables
         base_url = env.get(f"{ENV_PREFIX}BASE_URL") or None
     url = chosen.base_url(region) if base_url is None else base_url
-    url = _check_base_url(url, allow_insecure_http=allow_insecure_http)
+    url = check_base_url(url, allow_insecure_http=allow_insecure_http)
     workflow = workflow_id if workflow_id is not None else env.get(f"{ENV_PREFIX}WORKFLOW_ID")
     if workflow is not None and not isinstance(workflow, str):
         raise ConfigurationError(f"workflow_id must be a str, not {type(workflow).__name__}")
@@ -202,46 +200,6 @@ def _check_headers(headers: object) -> dict[str, str]:
             )
         checked[name] = value
     return checked
-
-
-def _check_base_url(
-    url: object, *, allow_insecure_http: bool, name: str = "base_url", carries: str = "the API key"
-) -> str:
-    """An absolute http(s) URL without query, fragment or user:password; https unless the
-    host is loopback or plain http is allowed.
-
-    Also checks a webhook receiver's public URL (`name`), which carries run secrets.
-    """
-    if not isinstance(url, str):
-        raise ConfigurationError(f"{name} must be a str, not {type(url).__name__}")
-    shown = _without_userinfo(url)
-    if not url.strip():
-        raise ConfigurationError(f"{name} is empty; leave it out (None) for the provider's own URL")
-    try:
-        parsed = _http.URL(url)
-    except Exception as exc:  # httpx raises InvalidURL or TypeError
-        detail = _without_userinfo(str(exc))
-        raise ConfigurationError(f"{name} {shown!r} is not a valid URL: {detail}") from None
-    if parsed.userinfo:
-        # httpx would send it as Basic auth in place of the key, and show it in reprs.
-        raise ConfigurationError(
-            f"{name} {_without_userinfo(str(parsed))!r} must not contain user:password"
-        )
-    if parsed.scheme not in ("http", "https") or not parsed.host:
-        raise ConfigurationError(f"{name} {shown!r} must be an absolute http(s) URL")
-    if parsed.query or parsed.fragment:
-        raise ConfigurationError(f"{name} {shown!r} must not have a query or fragment")
-    if parsed.scheme == "http" and not allow_insecure_http and not is_loopback(parsed.host):
-        raise ConfigurationError(
-            f"{name} {shown!r} would send {carries} unencrypted over the network; use "
-            "https, or pass allow_insecure_http=True if the network is trusted"
-        )
-    return str(parsed).rstrip("/")
-
-
-def _without_userinfo(text: str) -> str:
-    """`text` with any `user:password@` after a `//` removed, for messages."""
-    return _USERINFO.sub("//", text)
 
 
 def _timeout(value: float | _http.Timeout | None, provider: Provider) -> _http.Timeout:

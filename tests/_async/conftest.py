@@ -38,10 +38,10 @@ class PatchedClientClock:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> PatchedClientClock:
     fake = PatchedClientClock()
-    monkeypatch.setattr("flowinvoke._deadline.time", fake)
-    monkeypatch.setattr("flowinvoke._rate.time", fake)
-    monkeypatch.setattr("flowinvoke._cooldown.time", fake)
-    monkeypatch.setattr("flowinvoke._cooldown.random", fake)
+    monkeypatch.setattr("flowinvoke._core.deadline.time", fake)
+    monkeypatch.setattr("flowinvoke._transport.rate.time", fake)
+    monkeypatch.setattr("flowinvoke._transport.cooldown.time", fake)
+    monkeypatch.setattr("flowinvoke._transport.cooldown.random", fake)
     monkeypatch.setattr(_requester, "async_sleep", fake.sleep)
     monkeypatch.setattr(_poller, "async_sleep", fake.sleep)
     return fake

@@ -123,6 +123,60 @@ async def test_breaking_out_of_as_completed_stops_the_rest() -> None:
     assert sum(workflow.polls.values()) == polls_at_exit
 
 
+def runs_started_elsewhere(workflow: ScriptedWorkflow, *polls: int) -> list[str]:
+    """Run ids the workflow knows as started (run-n needs n polls), as a restarted process
+    would have them: no start is sent for them."""
+    for n in polls:
+        workflow.needed[f"run-{n}"] = n
+        workflow.polls[f"run-{n}"] = 0
+    return [f"run-{n}" for n in polls]
+
+
+@pytest.mark.anyio
+async def test_wait_many_waits_for_runs_by_id_and_yields_each_as_it_ends() -> None:
+    workflow = ScriptedWorkflow()
+    run_ids = runs_started_elsewhere(workflow, 16, 4, 1, 8)  # run-4 fails (4 % 5 == 4)
+    transport = httpx.MockTransport(workflow.handle)
+    policy = PollPolicy(initial_delay=0.02, multiplier=1, max_interval=0.02, jitter=0)
+    async with make_client(transport=transport, poll=policy) as client:
+        items = [item async for item in client.wait_many(run_ids, concurrency=4)]
+    assert workflow.invokes == []  # waiting starts nothing
+    assert [item.input for item in items] == ["run-1", "run-4", "run-8", "run-16"]
+    assert [item.index for item in items] == [2, 1, 3, 0]
+    failed = items[1]
+    assert isinstance(failed.error, WorkflowFailedError)
+    assert failed.run_id == "run-4" and not failed.ok
+    assert [item.ok for item in items] == [True, False, True, True]
+
+
+@pytest.mark.anyio
+async def test_wait_many_keeps_each_id_on_its_own_timeout_and_bounds_the_waits() -> None:
+    workflow = ScriptedWorkflow()
+    run_ids = runs_started_elsewhere(workflow, 10_000, 1, 2, 3)
+    transport = httpx.MockTransport(workflow.handle)
+    policy = PollPolicy(initial_delay=0.01, multiplier=1, max_interval=0.01, jitter=0)
+    async with make_client(transport=transport, poll=policy) as client:
+        items = [item async for item in client.wait_many(run_ids, concurrency=1, timeout=0.2)]
+    slow = next(item for item in items if item.input == "run-10000")
+    assert isinstance(slow.error, WaitTimeoutError)
+    assert slow.run_id == "run-10000" and slow.error.run_id == "run-10000"
+    assert sorted(item.input for item in items if item.ok) == ["run-1", "run-2", "run-3"]
+    # one wait at a time: the first id's whole wait came before the others' first query
+    assert workflow.polls["run-1"] == 1
+
+
+@pytest.mark.anyio
+async def test_wait_many_refuses_bad_settings_before_any_query() -> None:
+    workflow = ScriptedWorkflow()
+    transport = httpx.MockTransport(workflow.handle)
+    async with make_client(transport=transport) as client:
+        for settings in ({"concurrency": 0}, {"timeout": -1.0}):
+            with pytest.raises(ValueError, match=r"concurrency|timeout"):
+                async for _ in client.wait_many(["run-1"], **settings):
+                    pass
+    assert workflow.polls == {}
+
+
 @pytest.mark.anyio
 async def test_a_wait_timeout_in_a_batch_keeps_the_last_state() -> None:
     workflow = ScriptedWorkflow()

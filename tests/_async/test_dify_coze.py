@@ -24,8 +24,8 @@ from flowinvoke import (
     ServerError,
     WaitTimeoutError,
     WorkflowRun,
-    _http,
 )
+from flowinvoke._transport import http as _http
 from flowinvoke.testing import Emulator, Fault, Workflow
 
 from ..dify_coze_bodies import COZE_HISTORY_SUCCESS, DIFY_BLOCKING_SUCCESS

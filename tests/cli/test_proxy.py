@@ -1,4 +1,4 @@
-"""One proxy policy for the library and every command (flowinvoke._proxy), checked against a
+"""One proxy policy for the library and every command (`_transport.proxy`), checked against
 loopback "proxy" that records what it receives and answers 502."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 import flowinvoke
-from flowinvoke._proxy import proxy_url_for
+from flowinvoke._transport.proxy import proxy_url_for
 from flowinvoke.cli import cli
 from flowinvoke.testing import DEMO_KEYS, LoopbackServer, demo_emulator
 

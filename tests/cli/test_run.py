@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 
 from flowinvoke import RunStatus, WorkflowRun
-from flowinvoke._secret import Redactor
+from flowinvoke._core.secret import Redactor
 from flowinvoke.cli import _settings
 from flowinvoke.providers import get_provider
 from flowinvoke.testing import DEMO_KEYS, Emulator, Fault

@@ -12,18 +12,19 @@ from contextlib import aclosing
 from functools import partial
 from typing import Any, Protocol
 
-from .._batch_items import BatchItem, BatchProgress, BatchTally
 from .._compat import async_call_maybe, async_map_unordered
-from .._deadline import positive_seconds
-from .._errors import WaitTimeoutError, WorkflowFailedError
-from .._models import WorkflowRun
-from .._poll_policy import PollPolicy
+from .._core.batch import BatchItem, BatchProgress, BatchTally
+from .._core.deadline import positive_seconds
+from .._core.errors import FlowInvokeError
+from .._core.models import WaitTimeoutError, WorkflowFailedError, WorkflowRun
+from .._waiting.policy import PollPolicy
 
-__all__ = ["DEFAULT_BATCH_CONCURRENCY", "AsyncBatch", "OnProgress", "OnStart"]
-
-#: Runs a batch keeps in flight. A run in flight mostly sleeps between polls, so this can be
-#: far larger than the connection pool: requests wait for a connection, runs do not.
-DEFAULT_BATCH_CONCURRENCY = 100
+__all__ = [
+    "AsyncBatch",
+    "OnProgress",
+    "OnStart",
+    "async_wait_items",
+]
 
 #: Called with the tally after each input of a batch finishes (awaited if async).
 OnProgress = Callable[[BatchProgress], object]
@@ -46,6 +47,18 @@ class RunOne(Protocol):
     ) -> WorkflowRun: ...
 
 
+class WaitOne(Protocol):
+    """The client's `wait`, as `wait_many` calls it for each run id."""
+
+    async def __call__(
+        self,
+        run_or_id: WorkflowRun | str,
+        *,
+        timeout: float | None = ...,
+        poll: PollPolicy | None = ...,
+    ) -> WorkflowRun: ...
+
+
 class AsyncBatch:
     """One batch's settings, checked before anything is sent, and its tally."""
 
@@ -61,10 +74,7 @@ class AsyncBatch:
         poll: PollPolicy | None,
         on_start: OnStart | None,
     ) -> None:
-        if type(concurrency) is not int or concurrency < 1:
-            raise ValueError(f"concurrency must be a positive int, not {concurrency!r}")
-        if timeout is not None:
-            positive_seconds(timeout, "timeout")
+        check_batch_settings(concurrency, timeout)
         self._run = run
         self._concurrency = concurrency
         self._user_id = user_id
@@ -127,3 +137,41 @@ def _first_state_to(on_start: OnStart | None, index: int) -> Callable[[WorkflowR
             await async_call_maybe(partial(on_start, index), run)
 
     return on_update
+
+
+async def async_wait_items(
+    wait: WaitOne,
+    run_ids: Iterable[str],
+    *,
+    concurrency: int,
+    timeout: float | None,
+    poll: PollPolicy | None,
+) -> AsyncGenerator[BatchItem, None]:
+    """Each run id's `BatchItem` (its `input` is the id), in completion order; at most
+    `concurrency` waits at once. Closing it early stops the waits still in flight."""
+    check_batch_settings(concurrency, timeout)
+
+    async def one(job: tuple[int, str]) -> BatchItem:
+        index, run_id = job
+        try:
+            run = await wait(run_id, timeout=timeout, poll=poll)
+        except WaitTimeoutError as error:
+            return BatchItem(index, run_id, error.last_run, error)
+        except Exception as error:  # one id's trouble is its own: the others go on waiting
+            if isinstance(error, FlowInvokeError) and error.run_id is None:
+                error.run_id = run_id
+            return BatchItem(index, run_id, None, error)
+        return BatchItem(index, run_id, run, None if run.succeeded else WorkflowFailedError(run))
+
+    results = async_map_unordered(one, enumerate(run_ids), concurrency)
+    async with aclosing(results):
+        async for item in results:
+            yield item
+
+
+def check_batch_settings(concurrency: int, timeout: float | None) -> None:
+    """Raise before anything is sent if a batch's concurrency or timeout is unusable."""
+    if type(concurrency) is not int or concurrency < 1:
+        raise ValueError(f"concurrency must be a positive int, not {concurrency!r}")
+    if timeout is not None:
+        positive_seconds(timeout, "timeout")

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable, Iterable, Mapping, Sequence
-from contextlib import aclosing, nullcontext
+from contextlib import aclosing
 from functools import partial
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .. import _http
-from .._batch_items import BatchItem
-from .._compat import AsyncRequestSlots, AsyncWakeup, async_call_maybe
 from .._config import (
     CONFIG_ARGUMENTS,
     ClientConfig,
@@ -18,39 +15,53 @@ from .._config import (
     env_flag,
     resolve_config,
 )
-from .._cooldown import CoolDown
-from .._deadline import Deadline, positive_seconds
-from .._errors import (
-    ConfigurationError,
-    FlowInvokeError,
+from .._core.batch import BatchItem
+from .._core.deadline import Deadline, positive_seconds
+from .._core.defaults import (
+    DEFAULT_BATCH_CONCURRENCY,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_RESPONSE_BYTES,
 )
-from .._input import check_input, check_run_id, check_webhooks
-from .._learning import RunDurations, RunTimer, WorkflowKey, key_fingerprint, workflow_identity
-from .._models import Webhook, WorkflowRun
-from .._observe import CallSpan, Hooks, Observers, TracerProvider
-from .._poll_policy import PollPolicy
-from .._proxy import async_proxy_transport
-from .._rate import RateLimiter
-from .._retry import RetryPolicy
+from .._core.errors import (
+    ConfigurationError,
+)
+from .._core.inputs import check_input, check_run_id, check_webhooks
+from .._core.models import Webhook, WorkflowRun
+from .._observe.events import Hooks, TracerProvider
+from .._observe.observers import CallSpan, Observers
+from .._transport import build
+from .._transport import http as _http
+from .._transport.cooldown import CoolDown
+from .._transport.proxy import async_proxy_transport
+from .._transport.rate import RateLimiter
+from .._transport.retry import RetryPolicy
+from .._transport.slots import AsyncRequestSlots
+from .._waiting.learning import (
+    RunDurations,
+    RunTimer,
+    WorkflowKey,
+    key_fingerprint,
+    workflow_identity,
+)
+from .._waiting.policy import PollPolicy
 from ..providers import AuthScheme, Provider, RequestSpec
-from ._batch import DEFAULT_BATCH_CONCURRENCY, AsyncBatch, OnProgress, OnStart
+from ._batch import (
+    AsyncBatch,
+    OnProgress,
+    OnStart,
+    async_wait_items,
+)
 from ._poller import poll_states
-from ._requester import DEFAULT_MAX_RESPONSE_BYTES, AsyncRequester
+from ._requester import AsyncRequester
 from ._stream import first_state, run_states
+from ._waiter import async_follow, async_told_by_callback
 
 if TYPE_CHECKING:
     from ..webhooks import WebhookReceiver
 
 __all__ = [
-    "DEFAULT_BATCH_CONCURRENCY",
-    "DEFAULT_MAX_CONNECTIONS",
-    "DEFAULT_MAX_RESPONSE_BYTES",
     "AsyncClient",
 ]
-
-#: Connections per client. Small on purpose: on 2 cores httpx spends 1.4 ms of CPU per
-#: request with 1 connection and 5.6 ms with 100, so a large pool is slower, not faster.
-DEFAULT_MAX_CONNECTIONS = 10
 
 T = TypeVar("T")
 _END: Any = object()  # the end of an iteration (an item can be any value, None included)
@@ -371,7 +382,7 @@ class AsyncClient:
         with self._call("flowinvoke.wait", run_id=_id_of(run_or_id)) as call:
             states = self._poll_states(run_or_id, policy, deadline, workflow_id)
             del run_or_id  # the states hold the run until a newer one replaces it
-            run = await self._follow(states, on_update)
+            run = await async_follow(states, self._observers, on_update)
             call.finished(run)
         return run
 
@@ -435,20 +446,17 @@ class AsyncClient:
         async_mode = provider.supports_async_invoke
         # A run is told of its end by webhook only where the platform calls webhooks.
         receiver = self._webhook_receiver if async_mode and provider.supports_webhooks else None
-        wakeup = AsyncWakeup() if receiver is not None else None
         with (
             self._call("flowinvoke.run", workflow_id, input=input) as call,
-            receiver.expect_callback(wakeup) if receiver and wakeup else nullcontext() as hook,
+            async_told_by_callback(receiver, webhooks, policy) as (targets, policy, wakeup),
         ):
-            if receiver is not None and hook is not None:
-                webhooks, policy = [*(webhooks or ()), hook], receiver.fallback
-            spec = self._invoke_spec(input, user_id, workflow_id, async_mode, webhooks)
+            spec = self._invoke_spec(input, user_id, workflow_id, async_mode, targets)
             # Learning times polls; a run told of its end by webhook polls only as a safety net.
             timer = None if receiver is not None else partial(self._timer, policy=policy)
             states = run_states(
                 self._requester, provider, spec, policy, deadline, wakeup, timer_for=timer
             )
-            finished = await self._follow(states, on_update, call)
+            finished = await async_follow(states, self._observers, on_update, call)
             call.finished(finished)
             return finished.raise_for_status() if raise_on_failure else finished
 
@@ -524,6 +532,30 @@ class AsyncClient:
         ).items(inputs)
         call = self._call("flowinvoke.run_many")
         async with aclosing(_traced(call, batch)) as traced:
+            async for item in traced:
+                yield item
+
+    async def wait_many(
+        self,
+        run_ids: Iterable[str],
+        *,
+        concurrency: int = DEFAULT_BATCH_CONCURRENCY,
+        timeout: float | None = None,
+        poll: PollPolicy | None = None,
+    ) -> AsyncGenerator[BatchItem, None]:
+        """Wait for many runs already started, yielding each `BatchItem` as its run ends.
+
+        For runs started elsewhere or before a restart, known by their ids only: at most
+        `concurrency` waits at once, each with its own deadline (`timeout`, default the
+        poll policy's). An item's `input` is its run id and `index` its position in
+        `run_ids`; one id's failure (a timeout, a 404) is that item's error and the others
+        go on. Breaking out of the loop, or cancelling the task, stops the waits in flight.
+        """
+        items = async_wait_items(
+            self.wait, run_ids, concurrency=concurrency, timeout=timeout, poll=poll
+        )
+        call = self._call("flowinvoke.wait_many")
+        async with aclosing(_traced(call, items)) as traced:
             async for item in traced:
                 yield item
 
@@ -608,31 +640,6 @@ class AsyncClient:
         workflow = workflow_id or self._config.workflow_id
         return self._config.provider.query_for(check_run_id(run_id), workflow_id=workflow)
 
-    async def _follow(
-        self,
-        states: AsyncGenerator[WorkflowRun, None],
-        on_update: OnUpdate | None,
-        call: CallSpan | None = None,
-    ) -> WorkflowRun:
-        """The last of `states`, each observed and handed to `on_update` first; an error
-        raised once the run id is known carries it (and so does `call`, once told)."""
-        last: WorkflowRun | None = None
-        try:
-            async with aclosing(states):
-                async for state in states:
-                    if call is not None and state.id and (last is None or last.id is None):
-                        call.run_id(state.id)
-                    last = state
-                    self._observers.state(state)
-                    if on_update is not None:
-                        await async_call_maybe(on_update, state)
-        except FlowInvokeError as error:
-            error.run_id = error.run_id or (last.id if last else None)
-            raise
-        if last is None:  # pragma: no cover - the state generators always yield before ending
-            raise AssertionError("following the run ended without a state")
-        return last
-
     def _call(
         self,
         name: str,
@@ -661,7 +668,7 @@ def _own_http_client(
     Its transport is httpx's own unless the aiohttp one is asked for (respx and httpx
     instrumentation see only httpx's own), and is made anew in a forked child.
     """
-    if transport is None:  # through a proxy, when the policy picks one (flowinvoke._proxy)
+    if transport is None:  # through a proxy, when the policy picks one (_transport.proxy)
         transport = async_proxy_transport(config.base_url, max_connections)
     if transport is None:
         limits = _http.Limits(
@@ -670,7 +677,7 @@ def _own_http_client(
         if fast_transport is None:
             fast_transport = env_flag("FAST_TRANSPORT")
         try:
-            transport = _http.async_default_transport(limits, fast=bool(fast_transport))
+            transport = build.async_default_transport(limits, fast=bool(fast_transport))
         except ImportError as exc:
             raise ConfigurationError(str(exc)) from None
     return _http.AsyncClient(

@@ -5,16 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Generator
 
-from .._compat import SyncWakeup, sync_sleep
-from .._deadline import Deadline
-from .._errors import APIError, UnsupportedOperationError, WaitTimeoutError
-from .._input import check_run_id
-from .._learning import RunTimer
-from .._logging import logger
-from .._models import RunStatus, WorkflowRun
-from .._operation import Operation
-from .._poll_policy import PollPolicy
-from .._retry import is_retryable, retry_hint
+from .._compat import sync_sleep
+from .._core.deadline import Deadline
+from .._core.errors import APIError, UnsupportedOperationError
+from .._core.inputs import check_run_id
+from .._core.log import logger
+from .._core.models import RunStatus, WaitTimeoutError, WorkflowRun
+from .._core.operation import Operation
+from .._transport.retry import is_retryable, retry_hint
+from .._waiting.learning import RunTimer
+from .._waiting.policy import PollPolicy
+from .._waiting.wakeup import SyncWakeup
 from ..providers import Provider
 from ._requester import Requester
 
@@ -41,24 +42,15 @@ def poll_states(
     `wakeup` (a webhook callback's) cuts the sleep before a query short. A `timer` (the
     run's start just answered) schedules from learned durations and learns this one.
     """
-    current: WorkflowRun | None = None
     unknown = _UnknownWords(provider)
-    if isinstance(start, WorkflowRun):
-        current = start
-        unknown.check(start)
-        yield start
-        if start.done or (start.id is not None and not provider.supports_query):
-            return  # nothing more can be learned of it
-        if start.id is None:
-            raise UnsupportedOperationError(
-                f"an unfinished {provider.name} run without an id cannot be waited for",
-                provider=provider.name,
-            )
-        run_id = start.id
-        workflow_id = start.workflow_id or workflow_id
-    else:
-        run_id = check_run_id(start)
+    current = start if isinstance(start, WorkflowRun) else None
+    if current is not None:
+        unknown.check(current)
+        yield current
+    run_id, workflow_id = _query_target(provider, start, workflow_id)
     del start  # a wait holds its latest state only: with 10,000 waiting, a state is 2 KiB
+    if run_id is None:
+        return  # a given run that is over, or one no query can follow
     spec = provider.query_for(run_id, workflow_id=workflow_id)
     schedule = policy.delays() if timer is None else timer.delays(policy)
     hint: float | None = None
@@ -77,18 +69,7 @@ def poll_states(
                 timer.sending()
             reply = requester.send(spec, deadline)
         except APIError as error:
-            if not is_retryable(error, Operation.QUERY):
-                error.run_id = error.run_id or run_id
-                raise
-            if deadline.expired:
-                raise _timed_out(provider, run_id, current) from error
-            logger.warning(
-                "query of run %s failed; polling goes on: %s",
-                run_id,
-                error,
-                extra=_log_fields(provider, run_id),
-            )
-            hint = retry_hint(error)
+            hint = _failed_query_hint(error, provider, run_id, current, deadline)
             continue
         hint = reply.retry_after
         if timer is not None:
@@ -106,6 +87,47 @@ def poll_states(
         del reply  # an answer equal to the state already held is not kept while asleep
         if current.done:
             return
+
+
+def _query_target(
+    provider: Provider, start: WorkflowRun | str, workflow_id: str | None
+) -> tuple[str | None, str | None]:
+    """(run id, workflow id) to query for `start`; no run id if nothing more can be
+    learned of it (it is over, or its provider has no query). Raises for a bad id, or an
+    unfinished run without one."""
+    if not isinstance(start, WorkflowRun):
+        return check_run_id(start), workflow_id
+    if start.done or (start.id is not None and not provider.supports_query):
+        return None, None
+    if start.id is None:
+        raise UnsupportedOperationError(
+            f"an unfinished {provider.name} run without an id cannot be waited for",
+            provider=provider.name,
+        )
+    return start.id, start.workflow_id or workflow_id
+
+
+def _failed_query_hint(
+    error: APIError,
+    provider: Provider,
+    run_id: str,
+    current: WorkflowRun | None,
+    deadline: Deadline,
+) -> float | None:
+    """After a failed query: raise if the wait must end (a failure retrying cannot mend,
+    with the run id on it, or the deadline), else log it and return the server's hint."""
+    if not is_retryable(error, Operation.QUERY):
+        error.run_id = error.run_id or run_id
+        raise error
+    if deadline.expired:
+        raise _timed_out(provider, run_id, current) from error
+    logger.warning(
+        "query of run %s failed; polling goes on: %s",
+        run_id,
+        error,
+        extra=_log_fields(provider, run_id),
+    )
+    return retry_hint(error)
 
 
 class _UnknownWords:

@@ -7,25 +7,29 @@ from collections.abc import Generator, Iterator, Mapping
 from contextlib import closing, contextmanager
 from typing import cast
 
-from .. import _http
-from .._compat import SyncRequestSlots, sync_deadline_scope, sync_sleep
-from .._cooldown import CoolDown
-from .._deadline import Deadline
-from .._errors import APIError, RateLimitError
-from .._logging import logger
-from .._observe import Observers, RetryEvent
-from .._rate import RateLimiter
-from .._responses import Reply, read_reply, transport_error
-from .._retry import RetryPolicy, next_retry_delay, slow_down_hint
-from .._secret import Redactor
+from .._compat import sync_sleep
+from .._core.deadline import Deadline
+from .._core.defaults import DEFAULT_MAX_RESPONSE_BYTES
+from .._core.errors import APIError, RateLimitError
+from .._core.log import logger
+from .._core.scopes import sync_deadline_scope
+from .._core.secret import Redactor
+from .._observe.events import RetryEvent
+from .._observe.observers import Observers
+from .._transport import http as _http
+from .._transport.attempt import Attempt, settled_failure
+from .._transport.attempt import attempt as attempt_of
+from .._transport.body import ResponseTooLarge, in_small_pieces, with_content
+from .._transport.cooldown import CoolDown
+from .._transport.rate import RateLimiter
+from .._transport.replies import Reply, read_reply, transport_error
+from .._transport.retry import RetryPolicy, next_retry_delay, slow_down_hint
+from .._transport.slots import SyncRequestSlots
 from ..providers import AuthScheme, Provider, RequestSpec
 
 __all__ = ["Requester"]
 
 _NO_DEADLINE = Deadline(None)
-#: The most bytes of decoded body a client reads from one answer unless told otherwise.
-#: Platform answers are small, but a workflow's output can be large.
-DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
 # How long after its deadline a request is cancelled from outside (the async client), for
 # transports that do not cut their own socket operations there (aiohttp, a caller's
 # httpx client): their own timeout errors, which tell what was sent, come first.
@@ -192,7 +196,7 @@ class Requester:
                 raise _http.PoolTimeout("the deadline passed before a request slot came free")
             # Socket operations are cut at the deadline while the stream is open (the sync
             # client's too), and a failure says whether any of the request went out.
-            with _http.attempt(deadline) as attempt:
+            with attempt_of(deadline) as attempt:
                 try:
                     with self._http.stream(
                         spec.method,
@@ -203,7 +207,7 @@ class Requester:
                     ) as response:
                         yield response
                 except _http.RequestError as exc:
-                    raise _http.settled_failure(exc, attempt, url) from exc
+                    raise settled_failure(exc, attempt, url) from exc
 
     def _attempt(
         self, spec: RequestSpec, url: _http.URL, deadline: Deadline, attempt: int
@@ -305,14 +309,14 @@ class Requester:
         limit = deadline.within(self._whole)
         if limit.expired:  # a request with no time left would fail with a baffling error
             raise _http.PoolTimeout("the deadline passed before the request could be sent")
-        attempt: _http.Attempt | None = None  # made once a slot is held
+        attempt: Attempt | None = None  # made once a slot is held
         response: _http.Response | None = None
         try:
             # One scope bounds the wait for a slot and the exchange: thousands of waits may
             # queue here at once, and a scope for each step costs each of them more.
             with sync_deadline_scope(limit) as scope:
                 self._slots.acquire(limit)
-                attempt = _http.attempt(limit)
+                attempt = attempt_of(limit)
                 if limit.expired:
                     raise _http.PoolTimeout("the deadline passed before a request slot came free")
                 scope.deadline += _CANCEL_GRACE
@@ -320,7 +324,7 @@ class Requester:
                     try:
                         response = self._exchange(spec, url, limit)
                     except _http.RequestError as exc:
-                        raise _http.settled_failure(exc, attempt, url) from exc
+                        raise settled_failure(exc, attempt, url) from exc
             if response is None:  # cut at the deadline
                 raise _cut(attempt, url)
             return response
@@ -338,7 +342,7 @@ class Requester:
             headers=self._headers,
             timeout=_capped(self._timeout, limit),
         )
-        response = _http.in_small_pieces(self._http.send(request, stream=True))
+        response = in_small_pieces(self._http.send(request, stream=True))
         try:
             declared = response.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > self._max_bytes:
@@ -355,21 +359,21 @@ class Requester:
                         raise _http.ReadTimeout("the answer did not end before the deadline")
         finally:
             response.close()
-        return _http.with_content(response, bytes(body))
+        return with_content(response, bytes(body))
 
-    def _too_large(self, request: _http.Request) -> _http.ResponseTooLarge:
-        return _http.ResponseTooLarge(
+    def _too_large(self, request: _http.Request) -> ResponseTooLarge:
+        return ResponseTooLarge(
             f"the answer is larger than max_response_bytes ({self._max_bytes} bytes)",
             request=request,
         )
 
 
-def _cut(attempt: _http.Attempt | None, url: _http.URL) -> _http.TransportError:
+def _cut(attempt: Attempt | None, url: _http.URL) -> _http.TransportError:
     """The error of a request its deadline cut: while it waited for a slot, or later."""
     if attempt is None:
         return _http.PoolTimeout("no request slot came free before the deadline")
     late = _http.ReadTimeout("the answer did not come before the deadline")
-    return _http.settled_failure(late, attempt, url)
+    return settled_failure(late, attempt, url)
 
 
 def _capped(timeout: _http.Timeout, deadline: Deadline) -> _http.Timeout:

@@ -13,15 +13,16 @@ from collections.abc import Callable, Generator
 from contextlib import closing
 from typing import cast
 
-from .. import _http
-from .._compat import SyncWakeup, sync_deadline_scope
-from .._deadline import Deadline
-from .._errors import APIConnectionError, WaitTimeoutError
-from .._learning import RunTimer
-from .._logging import logger
-from .._models import WorkflowRun
-from .._poll_policy import PollPolicy
-from .._responses import read_reply, stream_error, transport_error
+from .._core.deadline import Deadline
+from .._core.errors import APIConnectionError
+from .._core.log import logger
+from .._core.models import WaitTimeoutError, WorkflowRun
+from .._core.scopes import sync_deadline_scope
+from .._transport import http as _http
+from .._transport.replies import read_reply, stream_error, transport_error
+from .._waiting.learning import RunTimer
+from .._waiting.policy import PollPolicy
+from .._waiting.wakeup import SyncWakeup
 from ..providers import Provider, RequestSpec, StreamError
 from ._poller import poll_states
 from ._requester import Requester

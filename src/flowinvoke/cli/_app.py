@@ -8,7 +8,8 @@ from typing import Any
 
 import click
 
-from .._version import __version__
+from flowinvoke import __version__
+
 from ._batch import batch
 from ._commands import get, run, wait
 from ._demo import demo

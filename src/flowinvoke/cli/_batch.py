@@ -26,29 +26,29 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, closing, contextmanager, nullcontext
-from functools import partial
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 import click
 
-from .._batch_items import BatchItem, BatchProgress, BatchTally
-from .._compat import sync_map_unordered
-from .._errors import (
+from flowinvoke import (
+    DEFAULT_BATCH_CONCURRENCY,
+    DEFAULT_MAX_CONNECTIONS,
     APIError,
     AuthenticationError,
+    BatchItem,
+    BatchProgress,
+    BatchTally,
+    Client,
     ConfigurationError,
-    FlowInvokeError,
     InsufficientCreditsError,
     PermissionDeniedError,
     UnsupportedOperationError,
-    WaitTimeoutError,
-    WorkflowFailedError,
+    WorkflowRun,
 )
-from .._models import WorkflowRun
-from .._sync.client import DEFAULT_BATCH_CONCURRENCY, DEFAULT_MAX_CONNECTIONS, Client
+
 from ._exit import ExitCode, Job, exit_with, flag_words, handle_errors, interrupted_code
 from ._journal import StartedJournal, journal_path, read_journal
 from ._live import BatchProgressBar
@@ -319,20 +319,6 @@ def batch(
     exit_with(code)
 
 
-def _wait_item(client: Client, timeout: float | None, job: tuple[int, str]) -> BatchItem:
-    """Wait for a run a killed batch started: its item, as if the batch had gone on."""
-    line, run_id = job
-    try:
-        run = client.wait(run_id, timeout=timeout)
-    except WaitTimeoutError as error:
-        return BatchItem(line, None, error.last_run, error)
-    except (FlowInvokeError, TypeError, ValueError) as error:
-        if isinstance(error, FlowInvokeError):
-            error.run_id = error.run_id or run_id
-        return BatchItem(line, None, None, error)
-    return BatchItem(line, None, run, None if run.succeeded else WorkflowFailedError(run))
-
-
 def _items(
     client: Client,
     waits: Mapping[int, str],
@@ -348,12 +334,14 @@ def _items(
     Closing it stops the runs in flight at their next sleep.
     """
     if waits:
-        waited = sync_map_unordered(
-            partial(_wait_item, client, timeout), waits.items(), min(concurrency, len(waits))
+        lines = list(waits)
+        waited = client.wait_many(
+            waits.values(), concurrency=min(concurrency, len(waits)), timeout=timeout
         )
         with closing(waited):
             for item in waited:
-                yield item.index, item
+                line = lines[item.index]
+                yield line, BatchItem(line, None, item.run, item.error)
     started = client.as_completed(
         inputs, concurrency=concurrency, user_id=user_id, timeout=timeout, on_start=on_start
     )
@@ -376,79 +364,111 @@ def _run(
     user_id: str | None,
     timeout: float | None,
 ) -> ExitCode:
-    tally = BatchTally()
-    api_errors = 0
-    started = time.monotonic()
-    stopped_by: Exception | None = None
-    finished = False
-
-    def on_start(index: int, run: WorkflowRun) -> None:
-        line = inputs.line_number(index)
-        if run.id is not None:
-            journal.record(line, run.id)  # before the wait: a killed batch knows this run
-        tally.started()
-        display.update(tally.progress())
-
-    def on_bad(line: int, message: str) -> None:
-        writer.write(error_result(line, "InvalidInput", message))
-        tally.started()
-        display.update(tally.finished(BatchItem(line, None, None, ValueError(message))))
-
-    inputs.on_bad = on_bad
-    for _ in waits:
-        tally.started()
+    """Run the batch to its end (or its stop), writing each result; the exit code."""
+    batch = _BatchRun(writer, journal, display, inputs)
     items = _items(
         client,
         waits,
         inputs,
-        on_start=on_start,
+        on_start=batch.on_start,
         concurrency=concurrency,
         user_id=user_id,
         timeout=timeout,
     )
+    for _ in waits:
+        batch.tally.started()
     try:
         with display, closing(items):
-            display.update(tally.progress())
-            for line, item in items:
-                if isinstance(item.error, _STOP_API + _STOP_USAGE):
-                    stopped_by = item.error
-                    break
-                writer.write(result_line(item, line))
-                api_errors += isinstance(item.error, APIError)
-                display.update(tally.finished(item))
-        finished = stopped_by is None
+            display.update(batch.tally.progress())
+            batch.consume(items)
     except OSError as exc:  # the disk is full, the input file went away, ...
         writer.repair()
         where = f" ({exc.filename})" if exc.filename else ""
         error_line(f"stopped: {exc.strerror or exc}{where}; {writer.written} results written")
         return ExitCode.USAGE
     except KeyboardInterrupt as interrupt:
-        writer.repair()
-        code = interrupted_code(interrupt)
-        word = "interrupted" if code is ExitCode.INTERRUPTED else "terminated"
-        error_line(
-            f"{word}: {writer.written} results written to {out} "
-            f"({writer.written + skipped} in all); the runs in flight go on on the server and "
-            "--resume waits for them"
-        )
-        note_line("continue with the same command plus --resume")
-        return code
+        return _interrupted(interrupt, writer, out, skipped)
     finally:
-        journal.close(delete=finished)
-    progress = tally.progress()
-    elapsed = time.monotonic() - started
-    if stopped_by is not None:
-        error_line(
-            f"stopped: {type(stopped_by).__name__}: {flag_words(str(stopped_by))} "
-            f"({progress.done} results written to {out}); fix it and rerun with --resume"
-        )
-        return ExitCode.USAGE if isinstance(stopped_by, _STOP_USAGE) else ExitCode.API_ERROR
-    note_line(_summary(progress, elapsed, out, skipped))
-    if progress.failed == 0:
-        return ExitCode.OK
-    if api_errors == progress.done:
-        return ExitCode.API_ERROR
-    return ExitCode.RUN_FAILED
+        journal.close(delete=batch.finished)
+    return batch.outcome(out, skipped)
+
+
+class _BatchRun:
+    """One batch's running state: its tally and display, fed as runs start and end."""
+
+    def __init__(
+        self,
+        writer: ResultWriter,
+        journal: StartedJournal,
+        display: BatchProgressBar,
+        inputs: _Inputs,
+    ) -> None:
+        self.tally = BatchTally()
+        self.finished = False
+        self._writer = writer
+        self._journal = journal
+        self._display = display
+        self._inputs = inputs
+        self._api_errors = 0
+        self._stopped_by: Exception | None = None
+        self._started = time.monotonic()
+        inputs.on_bad = self.on_bad
+
+    def on_start(self, index: int, run: WorkflowRun) -> None:
+        if run.id is not None:  # recorded before the wait: a killed batch knows this run
+            self._journal.record(self._inputs.line_number(index), run.id)
+        self.tally.started()
+        self._display.update(self.tally.progress())
+
+    def on_bad(self, line: int, message: str) -> None:
+        self._writer.write(error_result(line, "InvalidInput", message))
+        self.tally.started()
+        self._display.update(self.tally.finished(BatchItem(line, None, None, ValueError(message))))
+
+    def consume(self, items: Iterable[tuple[int, BatchItem]]) -> None:
+        """Write each item's result line, until the end or an error that stops the batch."""
+        for line, item in items:
+            if isinstance(item.error, _STOP_API + _STOP_USAGE):
+                self._stopped_by = item.error
+                return
+            self._writer.write(result_line(item, line))
+            self._api_errors += isinstance(item.error, APIError)
+            self._display.update(self.tally.finished(item))
+        self.finished = True
+
+    def outcome(self, out: Path, skipped: int) -> ExitCode:
+        """Say how the batch ended; its exit code."""
+        progress = self.tally.progress()
+        if self._stopped_by is not None:
+            error_line(
+                f"stopped: {type(self._stopped_by).__name__}: "
+                f"{flag_words(str(self._stopped_by))} ({progress.done} results written to "
+                f"{out}); fix it and rerun with --resume"
+            )
+            usage = isinstance(self._stopped_by, _STOP_USAGE)
+            return ExitCode.USAGE if usage else ExitCode.API_ERROR
+        note_line(_summary(progress, time.monotonic() - self._started, out, skipped))
+        if progress.failed == 0:
+            return ExitCode.OK
+        if self._api_errors == progress.done:
+            return ExitCode.API_ERROR
+        return ExitCode.RUN_FAILED
+
+
+def _interrupted(
+    interrupt: KeyboardInterrupt, writer: ResultWriter, out: Path, skipped: int
+) -> ExitCode:
+    """Ctrl-C or SIGTERM: the results so far are kept, and --resume goes on from them."""
+    writer.repair()
+    code = interrupted_code(interrupt)
+    word = "interrupted" if code is ExitCode.INTERRUPTED else "terminated"
+    error_line(
+        f"{word}: {writer.written} results written to {out} "
+        f"({writer.written + skipped} in all); the runs in flight go on on the server and "
+        "--resume waits for them"
+    )
+    note_line("continue with the same command plus --resume")
+    return code
 
 
 def _summary(tally: BatchProgress, elapsed: float, out: Path, skipped: int) -> str:

@@ -7,7 +7,8 @@ from typing import Any
 
 import click
 
-from .._models import WorkflowRun
+from flowinvoke import WorkflowRun
+
 from . import _settings
 from ._exit import ExitCode, Job, exit_with, handle_errors, status_exit_code
 from ._inputs import build_input, parse_pairs

@@ -15,12 +15,17 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from .._errors import APIStatusError, WorkflowFailedError
-from .._models import WorkflowRun
-from .._observe import Hooks, RetryEvent
-from .._poll_policy import PollPolicy
-from .._retry import RetryPolicy
-from .._sync.client import Client
+from flowinvoke import (
+    APIStatusError,
+    Client,
+    Hooks,
+    PollPolicy,
+    RetryEvent,
+    RetryPolicy,
+    WorkflowFailedError,
+    WorkflowRun,
+)
+
 from ._exit import Job, handle_errors
 from ._live import RunProgress
 from ._render import format_duration, out_console, output_renderable, run_table
@@ -247,7 +252,7 @@ class _Demo:
 
     def coze(self, number: int) -> None:
         """A Coze run: `is_async` start, then polling its history."""
-        from flowinvoke.testing._demo import DEMO_COZE_WORKFLOW
+        from flowinvoke.testing import DEMO_COZE_WORKFLOW
 
         self.heading(number, "A run on Coze, started async and polled", DEMO_COZE_WORKFLOW)
         data = {"topic": "rivers"}

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 import click
 
-from .._errors import (
+from flowinvoke import (
     APIConnectionError,
     APIError,
     ConfigurationError,
@@ -31,13 +31,15 @@ from .._errors import (
     UnsupportedOperationError,
     WaitTimeoutError,
     WorkflowFailedError,
+    WorkflowRun,
 )
-from .._models import WorkflowRun
+
 from ._render import error_line, note_line
 from ._safe import forget_key, hide_key_of
 
 if TYPE_CHECKING:
-    from .._sync.client import Client
+    from flowinvoke import Client
+
     from ._live import RunProgress
     from ._settings import Settings
 

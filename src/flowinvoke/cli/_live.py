@@ -14,8 +14,8 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from .._batch_items import BatchProgress
-from .._models import RunStatus, WorkflowRun
+from flowinvoke import BatchProgress, RunStatus, WorkflowRun
+
 from ._render import STATUS_STYLES, err_console, format_duration
 from ._safe import clean
 

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from .._models import RunStatus, WorkflowRun
+from flowinvoke import RunStatus, WorkflowRun
+
 from ._safe import clean, clean_json
 
 if TYPE_CHECKING:

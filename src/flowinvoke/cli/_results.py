@@ -18,7 +18,8 @@ from typing import IO, Any
 
 import click
 
-from .._batch_items import BatchItem
+from flowinvoke import BatchItem
+
 from ._exit import flag_words
 from ._safe import clean_json
 

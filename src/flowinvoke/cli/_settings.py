@@ -17,8 +17,7 @@ from typing import Any, Literal, TypeVar, cast
 
 import click
 
-from .._observe import Hooks
-from .._sync.client import Client
+from flowinvoke import Client, Hooks
 
 __all__ = ["Settings", "client_options", "make_client"]
 

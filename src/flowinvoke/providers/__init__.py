@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .._errors import ConfigurationError
-from .._lazy import lazy_dir, lazy_getattr
+from .._core.errors import ConfigurationError
+from .._core.lazy import lazy_dir, lazy_getattr
 from ._base import (
     AuthScheme,
     ErrorInfo,

@@ -13,9 +13,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from .._errors import ConfigurationError, ResponseValidationError, UnsupportedOperationError
-from .._models import Webhook, WorkflowRun
-from .._operation import Operation
+from .._core.errors import ConfigurationError, ResponseValidationError, UnsupportedOperationError
+from .._core.models import Webhook, WorkflowRun
+from .._core.operation import Operation
 
 if TYPE_CHECKING:
     from ._sse import ServerSentEvent

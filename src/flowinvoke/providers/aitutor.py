@@ -15,8 +15,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 from urllib.parse import quote, unquote
 
-from .._errors import ConfigurationError
-from .._models import RunStatus, Webhook, WorkflowRun, wire_run
+from .._core.errors import ConfigurationError
+from .._core.models import RunStatus, Webhook, WorkflowRun, wire_run
 from ._base import AuthScheme, ErrorInfo, Operation, Provider, RequestSpec
 from ._codes import error_text, word_kind
 from ._fields import as_text

@@ -16,8 +16,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from .._errors import ConfigurationError
-from .._models import RunStatus, Webhook, WorkflowRun, wire_run
+from .._core.errors import ConfigurationError
+from .._core.models import RunStatus, Webhook, WorkflowRun, wire_run
 from ._base import AuthScheme, ErrorInfo, ErrorKind, Operation, Provider, RequestSpec, StreamError
 from ._fields import as_int, as_text, epoch_seconds, json_text, seconds
 from ._sse import ServerSentEvent

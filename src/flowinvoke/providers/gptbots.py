@@ -13,8 +13,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-from .._errors import ConfigurationError
-from .._models import RunStatus, Webhook, WorkflowRun, wire_run
+from .._core.errors import ConfigurationError
+from .._core.models import RunStatus, Webhook, WorkflowRun, wire_run
 from ._base import ErrorInfo, ErrorKind, Operation, Provider, RequestSpec
 from ._codes import error_text, named_status, word_kind
 from ._fields import as_float, as_int, as_text, epoch_ms, millis

@@ -14,10 +14,10 @@ from typing import Any
 from temporalio import activity
 
 from .._async.client import AsyncClient
-from .._errors import FlowInvokeError
-from .._learning import WorkflowKey
-from .._logging import logger
-from .._models import WorkflowRun
+from .._core.errors import FlowInvokeError
+from .._core.log import logger
+from .._core.models import WorkflowRun
+from .._waiting.learning import WorkflowKey
 from ._callbacks import CallbackTargets
 from ._data import QueryRequest, StartAnswer, StartRequest
 from ._failures import application_error

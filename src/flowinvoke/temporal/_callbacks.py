@@ -21,10 +21,10 @@ from urllib.parse import urlsplit
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from .._config import _check_base_url
-from .._errors import ConfigurationError
-from .._logging import logger
-from .._models import Webhook
+from .._core.errors import ConfigurationError
+from .._core.log import logger
+from .._core.models import Webhook
+from .._transport.urls import check_base_url
 from ..webhooks import MAX_BODY_BYTES, SECRET_HEADER
 
 __all__ = ["CALLBACK_SIGNAL", "CallbackReceiver", "CallbackTargets"]
@@ -60,7 +60,7 @@ class CallbackTargets:
     def __init__(
         self, public_url: str, secret_key: str | bytes, *, allow_insecure_http: bool = False
     ) -> None:
-        self.public_url = _check_base_url(
+        self.public_url = check_base_url(
             public_url,
             allow_insecure_http=allow_insecure_http,
             name="public_url",

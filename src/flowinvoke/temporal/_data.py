@@ -11,8 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .._models import WorkflowRun
-from .._poll_policy import PollPolicy
+from .._core.models import WorkflowRun
+from .._waiting.policy import PollPolicy
 
 __all__ = [
     "BatchRequest",

@@ -12,8 +12,8 @@ from typing import Any
 
 from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError, TimeoutType
 
-from .. import _errors as errors
-from .._models import WorkflowRun
+from .._core import errors
+from .._core.models import WaitTimeoutError, WorkflowFailedError, WorkflowRun
 
 __all__ = ["MAY_HAVE_STARTED", "application_error", "error_from_failure", "may_have_started"]
 
@@ -38,7 +38,7 @@ def application_error(error: Exception) -> ApplicationError:
         kind, retryable = MAY_HAVE_STARTED, False
     elif isinstance(error, errors.APIError):
         kind, retryable = type(error).__name__, not isinstance(error, _FINAL)
-    elif isinstance(error, errors.WorkflowFailedError):
+    elif isinstance(error, WorkflowFailedError):
         kind, retryable = "WorkflowFailedError", False
     else:  # bad input, configuration, unsupported operation: a retry cannot help
         kind, retryable = type(error).__name__, False
@@ -81,9 +81,9 @@ def error_from_failure(failure: BaseException) -> errors.FlowInvokeError | None:
     run = WorkflowRun.model_validate(details["run"]) if details.get("run") else None
     message = cause.message
     if cause.type == "WorkflowFailedError" and run is not None:
-        return errors.WorkflowFailedError(run)
+        return WorkflowFailedError(run)
     if cause.type == "WaitTimeoutError":
-        return errors.WaitTimeoutError(message, run_id=run_id, last_run=run)
+        return WaitTimeoutError(message, run_id=run_id, last_run=run)
     if cause.type == MAY_HAVE_STARTED:
         return errors.APIError(message, provider=provider, run_id=run_id, may_have_started=True)
     kind = getattr(errors, cause.type or "", None)

@@ -18,7 +18,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from .._models import WorkflowRun
+    from .._core.models import WorkflowRun
     from ._callbacks import CALLBACK_SIGNAL
     from ._data import InputOutcome, QueryRequest, RunRequest, StartAnswer, StartRequest
     from ._failures import MAY_HAVE_STARTED, may_have_started

@@ -19,9 +19,9 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from .._errors import FlowInvokeError
-from .._models import WorkflowRun
-from .._poll_policy import PollPolicy
+from .._core.errors import FlowInvokeError
+from .._core.models import WorkflowRun
+from .._waiting.policy import PollPolicy
 from ._batch_workflow import BATCH_WORKFLOW, input_workflow_id
 from ._data import BatchRequest, BatchState, InputOutcome, PollSettings, RunRequest
 from ._failures import error_from_failure

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import random
 
-from .._learning import DurationEstimate
-from .._poll_policy import PollPolicy
+from .._waiting.estimate import DurationEstimate
+from .._waiting.policy import PollPolicy
 
 __all__ = ["TimerSchedule"]
 

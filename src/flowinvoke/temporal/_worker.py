@@ -13,7 +13,7 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from .._async.client import AsyncClient
-from .._errors import ConfigurationError, FlowInvokeError
+from .._core.errors import ConfigurationError, FlowInvokeError
 from ._activities import FlowinvokeActivities
 from ._batch_workflow import BatchWorkflow
 from ._callbacks import CallbackTargets

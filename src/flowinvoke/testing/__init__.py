@@ -22,13 +22,13 @@ ASGI) and `LoopbackServer` / `serve` (that app under uvicorn on a loopback port,
 
 from __future__ import annotations
 
-from .._lazy import TYPE_CHECKING, lazy_dir, lazy_getattr
+from .._core.lazy import TYPE_CHECKING, lazy_dir, lazy_getattr
 
 if TYPE_CHECKING:
     from ._asgi import EmulatorASGIApp
     from ._callbacks import CallbackFaults
     from ._clock import AsyncSleep, Clock, FakeClock, Sleep
-    from ._demo import DEMO_KEYS, demo_emulator
+    from ._demo import DEMO_COZE_WORKFLOW, DEMO_KEYS, demo_emulator
     from ._emulator import EMULATOR_BASE_URL, FAKE_EPOCH, Emulator
     from ._faults import Fault, FaultKind, FaultOperation, RandomFaults
     from ._loopback import LoopbackServer, serve
@@ -53,6 +53,7 @@ _HOMES = {
     "CallbackFaults": "._callbacks",
     "Clock": "._clock",
     "Counters": "._state",
+    "DEMO_COZE_WORKFLOW": "._demo",
     "DEMO_KEYS": "._demo",
     "EMULATOR_BASE_URL": "._emulator",
     "Emulator": "._emulator",
@@ -82,6 +83,7 @@ _HOMES = {
 }
 
 __all__ = [
+    "DEMO_COZE_WORKFLOW",
     "DEMO_KEYS",
     "EMULATOR_BASE_URL",
     "FAKE_EPOCH",

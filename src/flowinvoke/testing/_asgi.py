@@ -12,7 +12,7 @@ from inside an app: it raises `ConnectError` before the response starts (uvicorn
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import TYPE_CHECKING, Any, TypeAlias, cast
+from typing import Any, TypeAlias, cast
 
 import anyio
 
@@ -23,11 +23,9 @@ from ._wire import (
     WireDisconnect,
     WireRequest,
     WireResponse,
+    WireServer,
     WireStream,
 )
-
-if TYPE_CHECKING:
-    from ._emulator import Emulator
 
 __all__ = ["EmulatorASGIApp"]
 
@@ -45,7 +43,7 @@ class EmulatorASGIApp:
     Build it with `Emulator.asgi_app()` or `EmulatorASGIApp(emulator)`.
     """
 
-    def __init__(self, emulator: Emulator) -> None:
+    def __init__(self, emulator: WireServer) -> None:
         self.emulator = emulator
 
     def __repr__(self) -> str:

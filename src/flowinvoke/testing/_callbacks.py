@@ -20,9 +20,9 @@ from urllib.parse import urlsplit
 import anyio
 from anyio.streams.memory import MemoryObjectSendStream
 
-from flowinvoke import _http
-from flowinvoke._compat import loop_caller
-from flowinvoke._hosts import is_loopback
+from flowinvoke._transport import http as _http
+from flowinvoke._transport.hosts import is_loopback
+from flowinvoke._waiting.wakeup import loop_caller
 
 __all__ = ["CallbackFaults", "CallbackSender"]
 

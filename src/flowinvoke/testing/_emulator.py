@@ -12,36 +12,31 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, cast
 
 import anyio
 
-from flowinvoke import AsyncClient, Client, _http
+from flowinvoke import AsyncClient, Client
+from flowinvoke._transport import http as _http
 
 from ._callbacks import CallbackFaults, CallbackSender
 from ._clock import AsyncSleep, Clock, FakeClock, Sleep
+from ._fault_replies import TRANSPORT_FAILURES, fault_reply
 from ._faults import Fault, FaultPlan, RandomFaults
+from ._routes import ProviderWire, Route, WireOptions, not_found
 from ._state import Counters, EmulatorState, RunRecord
 from ._wire import (
-    JSON_HEADERS,
-    ErrorKind,
     Handling,
-    TransportFailure,
-    WireDisconnect,
     WireReply,
     WireRequest,
-    WireResponse,
     WireStream,
     dropped_after_first_chunk,
-    header_seconds,
-    immediately,
-    json_response,
 )
-from ._wire_aitutor import AitutorWire, workflow_id_in
-from ._wire_coze import CozeWire, coze_operation
-from ._wire_dify import DifyWire, dify_operation
-from ._wire_gptbots import INVOKE_PATH, QUERY_PATH, GPTBotsWire
+from ._wire_aitutor import AitutorWire
+from ._wire_coze import CozeWire
+from ._wire_dify import DifyWire
+from ._wire_gptbots import GPTBotsWire
 from ._workflows import AitutorStyle, Workflow
 
 if TYPE_CHECKING:
@@ -56,33 +51,8 @@ EMULATOR_BASE_URL = "http://emulator.localhost"  # RFC 6761: a loopback name, so
 FAKE_EPOCH = 1_700_000_000.0
 """The Unix time a `FakeClock`-driven emulator starts at, unless `epoch` is given."""
 
-_GATEWAY_TEXT = {
-    502: "Bad Gateway",
-    503: "Service Temporarily Unavailable",
-    504: "Gateway Time-out",
-}
-
-_FAILURES: dict[str, tuple[TransportFailure, str]] = {
-    "disconnect": ("disconnect", "Server disconnected without sending a response."),
-    "reset": ("reset", "[Errno 104] Connection reset by peer"),
-    "timeout": ("timeout", "The read operation timed out"),
-    "connect_error": ("connect_error", "[Errno 111] Connection refused"),
-}
-
-
-class _ErrorRenderer(Protocol):
-    """What both wire modules offer for rendering their error bodies."""
-
-    def error(
-        self,
-        kind: ErrorKind,
-        workflow: Workflow | None,
-        *,
-        message: str | None = ...,
-        code: int | str | None = ...,
-        status: int | None = ...,
-        headers: tuple[tuple[str, str], ...] = ...,
-    ) -> WireResponse: ...
+#: The providers' wire formats, in the order they are asked to route a request.
+WIRES: tuple[type[ProviderWire], ...] = (GPTBotsWire, AitutorWire, DifyWire, CozeWire)
 
 
 class Emulator:
@@ -140,17 +110,13 @@ class Emulator:
         self._lock = threading.Lock()
         self._state = EmulatorState(clock=self.clock, epoch=epoch, seed=seed)
         self._faults = FaultPlan()
-        self._gptbots = GPTBotsWire(self._state, self._lock, errors_in_http_200=errors_in_http_200)
         self._callbacks = CallbackSender(callback_faults)
-        self._gptbots.on_webhook_run = self._callbacks.schedule
-        self._aitutor = AitutorWire(
-            self._state,
-            self._lock,
+        options = WireOptions(
             errors_in_http_200=errors_in_http_200,
-            default_style=aitutor_style,
+            aitutor_style=aitutor_style,
+            on_webhook_run=self._callbacks.schedule,
         )
-        self._dify = DifyWire(self._state, self._lock)
-        self._coze = CozeWire(self._state, self._lock)
+        self._wires = tuple(wire(self._state, self._lock, options) for wire in WIRES)
         for workflow in workflows:
             self.add_workflow(workflow)
         self.inject(*faults)
@@ -245,16 +211,16 @@ class Emulator:
                 yield fault.delay
             if fault.kind == "slow":
                 return (yield from handler(request))
-            return self._fault_reply(fault, wire, workflow, None)
+            return fault_reply(fault, wire, workflow, None)
         reply = yield from handler(request)
-        if isinstance(reply, WireStream) and fault.kind in _FAILURES:
+        if isinstance(reply, WireStream) and fault.kind in TRANSPORT_FAILURES:
             # An event stream breaks once the run has started (its first chunk is sent).
-            return dropped_after_first_chunk(reply, _FAILURES[fault.kind][0])
+            return dropped_after_first_chunk(reply, TRANSPORT_FAILURES[fault.kind][0])
         if fault.delay > 0 and fault.kind in ("slow", "timeout"):
             yield fault.delay
         if fault.kind == "slow":
             return reply
-        return self._fault_reply(fault, wire, workflow, reply)
+        return fault_reply(fault, wire, workflow, reply)
 
     def respond_sync(self, request: WireRequest) -> WireReply:
         """Handle a request to the end, waiting with the blocking `sleep`."""
@@ -355,86 +321,13 @@ class Emulator:
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _route(
-        self, request: WireRequest
-    ) -> tuple[str, Workflow | None, _ErrorRenderer, Callable[[WireRequest], Handling]]:
-        """(operation, workflow, error renderer, handler) of a request; lock held."""
-        path = request.path.rstrip("/")
-        if path.endswith(INVOKE_PATH):
-            operation, handler = "invoke", self._gptbots.invoke
-        elif path.endswith(QUERY_PATH):
-            operation, handler = "query", self._gptbots.query
-        elif workflow_id_in(request.path) is not None:
-            workflow = self._aitutor.workflow_for(request) or self._aitutor.named_workflow(request)
-            if request.method.upper() != "POST":
-                return "other", workflow, self._aitutor, _method_not_allowed
-            return "invoke", workflow, self._aitutor, self._aitutor.invoke
-        elif (routed := self._route_by_method(request, path)) is not None:
-            return routed
-        else:
-            return "other", None, self._gptbots, _not_found
-        workflow = self._gptbots.workflow_for(request)
-        if request.method.upper() != "POST":
-            return "other", workflow, self._gptbots, _method_not_allowed
-        return operation, workflow, self._gptbots, handler
-
-    def _route_by_method(
-        self, request: WireRequest, path: str
-    ) -> tuple[str, Workflow | None, _ErrorRenderer, Callable[[WireRequest], Handling]] | None:
-        """The route of a Dify or Coze request (they start with POST and query with GET)."""
-        for operation_of, wire in ((dify_operation, self._dify), (coze_operation, self._coze)):
-            operation = operation_of(path)
-            if operation is None:
-                continue
-            workflow = wire.named_workflow(request)
-            if request.method.upper() != ("POST" if operation == "invoke" else "GET"):
-                return "other", workflow, wire, _method_not_allowed
-            return operation, workflow, wire, wire.invoke if operation == "invoke" else wire.query
-        return None
-
-    def _fault_reply(
-        self,
-        fault: Fault,
-        wire: _ErrorRenderer,
-        workflow: Workflow | None,
-        processed: WireReply | None,
-    ) -> WireReply:
-        """The answer a fault puts in place of (or instead of computing) the real one."""
-        kind = fault.kind
-        done = processed if isinstance(processed, WireResponse) else None
-        if kind in _FAILURES:
-            failure, text = _FAILURES[kind]
-            return WireDisconnect(failure, text, partial=done)
-        if kind == "malformed_json":
-            if done is not None and len(done.body) > 1:
-                body = done.body[: len(done.body) // 2]
-                return WireResponse(done.status, JSON_HEADERS, body)
-            return WireResponse(200, JSON_HEADERS, b'{"code": 0, "message": "')
-        retry: tuple[tuple[str, str], ...] = ()
-        if fault.retry_after is not None or kind == "rate_limit":
-            seconds = 1.0 if fault.retry_after is None else fault.retry_after
-            retry = (("retry-after", header_seconds(seconds)),)
-        error_kind: ErrorKind = "internal"
-        status = 200
-        if kind == "rate_limit":
-            error_kind, status = "rate_limited", 429
-            retry += (("x-ratelimit-limit", "100"), ("x-ratelimit-remaining", "0"))
-        elif kind == "server_error":
-            status = fault.status or 500
-            if status != 500:
-                text = _GATEWAY_TEXT.get(status, "Server Error")
-                page = f"<html><head><title>{status} {text}</title></head><body>"
-                page += f"<center><h1>{status} {text}</h1></center></body></html>"
-                headers = (("content-type", "text/html"), *retry)
-                return WireResponse(status, headers, page.encode())
-        return wire.error(
-            error_kind,
-            workflow,
-            message=fault.message,
-            code=fault.code,
-            status=status,
-            headers=retry,
-        )
+    def _route(self, request: WireRequest) -> Route:
+        """The route of a request (lock held): the first wire that knows its path."""
+        for wire in self._wires:
+            route = wire.route(request)
+            if route is not None:
+                return route
+        return Route("other", None, self._wires[0], not_found)
 
 
 def _merge(defaults: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
@@ -442,12 +335,3 @@ def _merge(defaults: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
     if options.get("http_client") is not None:
         defaults.pop("transport")
     return {**defaults, **options}
-
-
-def _not_found(request: WireRequest) -> Handling:
-    return immediately(json_response(404, {"code": 40400, "message": "Not found"}))
-
-
-def _method_not_allowed(request: WireRequest) -> Handling:
-    body = {"code": 40500, "message": "Method not allowed"}
-    return immediately(json_response(405, body, (("allow", "POST"),)))

@@ -30,8 +30,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from flowinvoke import AsyncClient, Client
-from flowinvoke._hosts import is_loopback
-from flowinvoke._http import TransportError
+from flowinvoke._transport.hosts import is_loopback
+from flowinvoke._transport.http import TransportError
 
 if TYPE_CHECKING:
     from ._asgi import EmulatorASGIApp, Receive, Scope, Send
@@ -90,7 +90,45 @@ def serve(
         sock.close()
 
 
-class LoopbackServer:
+class ThreadedServer:
+    """What the servers started in a thread on a loopback socket share: starting the thread
+    (closing everything if it fails), stopping, and the `with` block."""
+
+    _thread: ServerThread | None
+    _socket: socket.socket | None
+
+    def start(self) -> Any:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Stop serving: close its connections and wait for its thread. Idempotent."""
+        if self._thread is not None:
+            self._thread.stop()
+        if self._socket is not None:
+            self._socket.close()
+
+    def _run_thread(self, thread: ServerThread, what: str) -> None:
+        """Start `thread` (serving `what`) and return once it accepts connections."""
+        self._thread = thread
+        try:
+            thread.start(what)
+        except BaseException:
+            self.close()
+            raise
+
+    def __enter__(self) -> Any:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class LoopbackServer(ThreadedServer):
     """An `Emulator` served by uvicorn on a loopback port, in a background thread.
 
     Use it as a context manager: entering binds the port (`port=0` picks a free one) and
@@ -189,36 +227,21 @@ class LoopbackServer:
         self._quiet = contextlib.ExitStack()
         self._quiet.enter_context(_quiet_injected_faults())
         server = NotifyingServer(config)
-        self._thread = ServerThread(
+        thread = ServerThread(
             server, partial(server.run, sockets=[sock]), name=f"flowinvoke-loopback-{self.port}"
         )
-        try:
-            self._thread.start(f"the emulator server on {self.base_url}")
-        except BaseException:
-            self.close()
-            raise
+        self._run_thread(thread, f"the emulator server on {self.base_url}")
         return self
 
     def close(self) -> None:
         """Stop the server: close its connections and wait for its thread. Idempotent."""
-        if self._thread is not None:
-            self._thread.stop()
-        if self._socket is not None:
-            self._socket.close()
+        super().close()
         if self._quiet is not None:
             self._quiet.close()
             self._quiet = None
 
     def __enter__(self) -> LoopbackServer:
         return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def _bound(self) -> tuple[str, int]:
         if self._address is None:

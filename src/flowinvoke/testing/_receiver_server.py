@@ -7,14 +7,13 @@ the receiver (so a channel listens there) for as long as it serves.
 from __future__ import annotations
 
 from functools import partial
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import anyio
 
 from flowinvoke.webhooks import WebhookReceiver
 
-from ._loopback import _check_host, _listening_socket, _require_uvicorn
+from ._loopback import ThreadedServer, _check_host, _listening_socket, _require_uvicorn
 
 if TYPE_CHECKING:
     import socket
@@ -24,7 +23,7 @@ if TYPE_CHECKING:
 __all__ = ["ReceiverServer"]
 
 
-class ReceiverServer:
+class ReceiverServer(ThreadedServer):
     """Serve a new `WebhookReceiver` at `http://host:port/path` until closed.
 
     Example:
@@ -80,30 +79,9 @@ class ReceiverServer:
             async with receiver:
                 await server.serve(sockets=[sock])
 
-        self._thread = ServerThread(
-            server, partial(anyio.run, serve), name=f"flowinvoke-receiver-{port}"
-        )
-        try:
-            self._thread.start(f"the webhook receiver on port {port}")
-        except BaseException:
-            self.close()
-            raise
+        thread = ServerThread(server, partial(anyio.run, serve), name=f"flowinvoke-receiver-{port}")
+        self._run_thread(thread, f"the webhook receiver on port {port}")
         return self
-
-    def close(self) -> None:
-        """Stop serving and wait for the thread. Idempotent."""
-        if self._thread is not None:
-            self._thread.stop()
-        if self._socket is not None:
-            self._socket.close()
 
     def __enter__(self) -> ReceiverServer:
         return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()

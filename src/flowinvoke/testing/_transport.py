@@ -10,9 +10,8 @@ error a real connection would: `RemoteProtocolError`, `ReadError`, `ReadTimeout`
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from typing import TYPE_CHECKING
 
-from flowinvoke._http import (
+from flowinvoke._transport.http import (
     ConnectError,
     MockTransport,
     ReadError,
@@ -23,10 +22,7 @@ from flowinvoke._http import (
     TransportError,
 )
 
-from ._wire import DROP_MESSAGE, WireDisconnect, WireReply, WireRequest, WireStream
-
-if TYPE_CHECKING:
-    from ._emulator import Emulator
+from ._wire import DROP_MESSAGE, WireDisconnect, WireReply, WireRequest, WireServer, WireStream
 
 __all__ = ["EmulatorTransport"]
 
@@ -46,7 +42,7 @@ def wire_request(request: Request) -> WireRequest:
     return WireRequest(request.method, request.url.path, headers, request.content, query)
 
 
-def to_response(reply: WireReply, request: Request, emulator: Emulator | None = None) -> Response:
+def to_response(reply: WireReply, request: Request, emulator: WireServer | None = None) -> Response:
     """Turn a reply into an httpx response, or raise its transport error.
 
     A `WireStream` becomes a response whose body arrives as the stream goes on, waiting
@@ -61,7 +57,7 @@ def to_response(reply: WireReply, request: Request, emulator: Emulator | None = 
     return Response(reply.status, headers=list(reply.headers), content=reply.body)
 
 
-def to_async_response(reply: WireReply, request: Request, emulator: Emulator) -> Response:
+def to_async_response(reply: WireReply, request: Request, emulator: WireServer) -> Response:
     """`to_response` for an async client: a stream's waits use `async_sleep`."""
     if isinstance(reply, WireStream):
         body = _async_chunks(reply, request, emulator)
@@ -69,7 +65,7 @@ def to_async_response(reply: WireReply, request: Request, emulator: Emulator) ->
     return to_response(reply, request)
 
 
-def _sync_chunks(stream: WireStream, request: Request, emulator: Emulator) -> Iterator[bytes]:
+def _sync_chunks(stream: WireStream, request: Request, emulator: WireServer) -> Iterator[bytes]:
     for item in _items(stream, request):
         if isinstance(item, bytes):
             yield item
@@ -78,7 +74,7 @@ def _sync_chunks(stream: WireStream, request: Request, emulator: Emulator) -> It
 
 
 async def _async_chunks(
-    stream: WireStream, request: Request, emulator: Emulator
+    stream: WireStream, request: Request, emulator: WireServer
 ) -> AsyncIterator[bytes]:
     for item in _items(stream, request):
         if isinstance(item, bytes):
@@ -100,7 +96,7 @@ class EmulatorTransport(MockTransport):
     Build it with `Emulator.transport()`; pass it as `transport=` to an httpx client.
     """
 
-    def __init__(self, emulator: Emulator) -> None:
+    def __init__(self, emulator: WireServer) -> None:
         self._emulator = emulator
         super().__init__(self._handle)
 

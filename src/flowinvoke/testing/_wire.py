@@ -10,7 +10,9 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Generator, Mapping
-from typing import Any, Literal, TypeAlias
+from typing import Any, Literal, Protocol, TypeAlias
+
+from ._clock import AsyncSleep, Sleep
 
 __all__ = [
     "ErrorKind",
@@ -21,6 +23,7 @@ __all__ = [
     "WireReply",
     "WireRequest",
     "WireResponse",
+    "WireServer",
     "WireStream",
     "canonical_json",
     "immediately",
@@ -106,6 +109,21 @@ SSE_HEADERS: tuple[tuple[str, str], ...] = (
     ("content-type", "text/event-stream; charset=utf-8"),
     ("cache-control", "no-cache"),
 )
+
+
+class WireServer(Protocol):
+    """What the adapters (`EmulatorTransport`, `EmulatorASGIApp`) need of a server: an
+    answer to each request, and the sleeps that pace a streamed or delayed answer.
+
+    `Emulator` is one; the adapters type against this so they need not import it."""
+
+    sleep: Sleep
+    async_sleep: AsyncSleep
+
+    def respond_sync(self, request: WireRequest) -> WireReply: ...
+
+    async def respond_async(self, request: WireRequest) -> WireReply: ...
+
 
 DROP_MESSAGE = "peer closed connection without sending complete message body"
 

@@ -33,6 +33,7 @@ import re
 import threading
 from typing import Any
 
+from ._routes import Route, WireOptions, checked_method
 from ._state import EmulatorState
 from ._wire import (
     ErrorKind,
@@ -43,7 +44,7 @@ from ._wire import (
     json_response,
     parse_json_object,
 )
-from ._workflows import AitutorStyle, Workflow
+from ._workflows import Workflow
 
 __all__ = ["AitutorWire"]
 
@@ -68,18 +69,19 @@ def workflow_id_in(path: str) -> str | None:
 class AitutorWire:
     """Translates aitutor-api requests into state changes and state into its answers."""
 
-    def __init__(
-        self,
-        state: EmulatorState,
-        lock: threading.Lock,
-        *,
-        errors_in_http_200: bool,
-        default_style: AitutorStyle,
-    ) -> None:
+    def __init__(self, state: EmulatorState, lock: threading.Lock, options: WireOptions) -> None:
         self._state = state
         self._lock = lock
-        self._errors_in_200 = errors_in_http_200
-        self._default_style = default_style
+        self._errors_in_200 = options.errors_in_http_200
+        self._default_style = options.aitutor_style
+
+    def route(self, request: WireRequest) -> Route | None:
+        """A run is a POST to a path naming the workflow (a stranger's key still names it,
+        so a refusal has that workflow's error style)."""
+        if workflow_id_in(request.path) is None:
+            return None
+        workflow = self.workflow_for(request) or self.named_workflow(request)
+        return checked_method(request, "POST", "invoke", workflow, self, self.invoke)
 
     def named_workflow(self, request: WireRequest) -> Workflow | None:
         """The aitutor workflow the path names, whoever calls (its style shapes errors)."""

@@ -35,6 +35,7 @@ import threading
 from typing import Any
 from urllib.parse import parse_qs
 
+from ._routes import Route, WireOptions, post_start_get_query
 from ._state import EmulatorState, Run
 from ._wire import (
     ErrorKind,
@@ -77,9 +78,13 @@ def coze_operation(path: str) -> str | None:
 class CozeWire:
     """Translates Coze requests into state changes and state into Coze answers."""
 
-    def __init__(self, state: EmulatorState, lock: threading.Lock) -> None:
+    def __init__(self, state: EmulatorState, lock: threading.Lock, options: WireOptions) -> None:
         self._state = state
         self._lock = lock
+
+    def route(self, request: WireRequest) -> Route | None:
+        """Starts are POSTs, queries GETs."""
+        return post_start_get_query(request, coze_operation(request.path.rstrip("/")), self)
 
     def named_workflow(self, request: WireRequest) -> Workflow | None:
         """The Coze workflow the request names (body, path or query), whoever calls."""

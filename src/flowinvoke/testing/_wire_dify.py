@@ -34,6 +34,7 @@ import threading
 from email.utils import formatdate
 from typing import Any
 
+from ._routes import Route, WireOptions, post_start_get_query
 from ._state import EmulatorState, Run
 from ._wire import (
     SSE_HEADERS,
@@ -84,9 +85,13 @@ def dify_operation(path: str) -> str | None:
 class DifyWire:
     """Translates Dify requests into state changes and state into Dify answers."""
 
-    def __init__(self, state: EmulatorState, lock: threading.Lock) -> None:
+    def __init__(self, state: EmulatorState, lock: threading.Lock, options: WireOptions) -> None:
         self._state = state
         self._lock = lock
+
+    def route(self, request: WireRequest) -> Route | None:
+        """Starts are POSTs, queries GETs."""
+        return post_start_get_query(request, dify_operation(request.path.rstrip("/")), self)
 
     def named_workflow(self, request: WireRequest) -> Workflow | None:
         """The workflow the request's Bearer key names (the key belongs to one), else `None`."""

@@ -28,9 +28,10 @@ emulator, for errors before a workflow is known) has ``errors_in_http_200``.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
+from ._routes import Route, WireOptions, checked_method
 from ._state import EmulatorState, Run
 from ._wire import (
     ErrorKind,
@@ -62,15 +63,22 @@ _ERRORS: dict[str, tuple[int, int, str]] = {
 class GPTBotsWire:
     """Translates GPTBots requests into state changes and state into GPTBots answers."""
 
-    def __init__(
-        self, state: EmulatorState, lock: threading.Lock, *, errors_in_http_200: bool
-    ) -> None:
+    def __init__(self, state: EmulatorState, lock: threading.Lock, options: WireOptions) -> None:
         self._state = state
         self._lock = lock
-        self._errors_in_200 = errors_in_http_200
-        #: Told (seconds until the end, targets, end answer) of each async run with webhooks.
-        self.on_webhook_run: Callable[[float, tuple[Mapping[str, Any], ...], bytes], None] | None
-        self.on_webhook_run = None
+        self._errors_in_200 = options.errors_in_http_200
+        self.on_webhook_run = options.on_webhook_run
+
+    def route(self, request: WireRequest) -> Route | None:
+        """Starts and queries are POSTs to their two paths."""
+        path = request.path.rstrip("/")
+        if path.endswith(INVOKE_PATH):
+            operation, handler = "invoke", self.invoke
+        elif path.endswith(QUERY_PATH):
+            operation, handler = "query", self.query
+        else:
+            return None
+        return checked_method(request, "POST", operation, self.workflow_for(request), self, handler)
 
     # -- auth and errors ---------------------------------------------------------------------
 

@@ -18,11 +18,11 @@ from urllib.parse import urlsplit
 
 import anyio
 
-from .._config import _check_base_url
-from .._errors import ConfigurationError
-from .._logging import logger
-from .._models import Webhook
-from .._poll_policy import PollPolicy
+from .._core.errors import ConfigurationError
+from .._core.log import logger
+from .._core.models import Webhook
+from .._transport.urls import check_base_url
+from .._waiting.policy import PollPolicy
 from ._channel import Channel
 from ._credentials import SECRET_HEADER, Credentials, is_token, new_key
 from ._registry import Registry, Wakeable
@@ -90,7 +90,7 @@ class WebhookReceiver:
         fallback: PollPolicy = FALLBACK_POLL,
         allow_insecure_http: bool = False,
     ) -> None:
-        self.public_url = _check_base_url(
+        self.public_url = check_base_url(
             public_url,
             allow_insecure_http=allow_insecure_http,
             name="public_url",

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 from anyio.abc import TaskStatus
 
-from .._logging import logger
+from .._core.log import logger
 from ._channel import Channel, Deliver
 
 if TYPE_CHECKING:
@@ -97,7 +97,7 @@ class RedisChannel(Channel):
                 logger.warning("webhook channel lost its Redis connection: %s", error)
             finally:
                 with anyio.CancelScope(shield=True):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await pubsub.aclose()  # type: ignore[no-untyped-call,unused-ignore]
                     await client.aclose()
             await anyio.sleep(_RECONNECT_SECONDS)
 

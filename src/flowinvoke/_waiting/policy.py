@@ -8,10 +8,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ._errors import ConfigurationError
+from .._core.errors import ConfigurationError
 
 if TYPE_CHECKING:
-    from ._learning import DurationEstimate
+    from .estimate import DurationEstimate
 
 __all__ = ["PollPolicy"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from ._deadline import positive_seconds
+from .._core.deadline import positive_seconds
 
 __all__ = ["RateLimiter"]
 

@@ -10,8 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from . import _http
-from ._errors import (
+from .._core.errors import (
     APIConnectionError,
     APIError,
     APIStatusError,
@@ -26,10 +25,9 @@ from ._errors import (
     ResponseValidationError,
     ServerError,
 )
-from ._models import WorkflowRun
-from ._retry import parse_retry_after
-from ._secret import Redactor
-from .providers._base import (
+from .._core.models import WorkflowRun
+from .._core.secret import Redactor
+from ..providers._base import (
     AuthScheme,
     ErrorInfo,
     ErrorKind,
@@ -38,6 +36,9 @@ from .providers._base import (
     RequestSpec,
     StreamError,
 )
+from . import http as _http
+from .attempt import known_sent
+from .retry import parse_retry_after
 
 __all__ = ["MAX_JSON_DEPTH", "Reply", "read_reply", "stream_error", "transport_error"]
 
@@ -145,9 +146,9 @@ def transport_error(
 ) -> APIConnectionError:
     """Translate an httpx transport failure, saying whether a start may have gone through.
 
-    What the transport saw (see `_http.settled_failure`) wins; else the error's type tells.
+    What the transport saw (see `attempt.settled_failure`) wins; else the error's type tells.
     """
-    sent = _http.known_sent(exc)
+    sent = known_sent(exc)
     if sent is None:
         sent = not isinstance(exc, _NOT_SENT)
     cls = APITimeoutError if isinstance(exc, _http.TimeoutException) else APIConnectionError

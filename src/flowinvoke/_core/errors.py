@@ -10,10 +10,7 @@ client's redactor.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from ._models import WorkflowRun
+from typing import Any
 
 __all__ = [
     "APIConnectionError",
@@ -31,8 +28,6 @@ __all__ = [
     "ResponseValidationError",
     "ServerError",
     "UnsupportedOperationError",
-    "WaitTimeoutError",
-    "WorkflowFailedError",
 ]
 
 
@@ -209,29 +204,3 @@ class ResponseValidationError(APIError):
         )
         self.body = body
         self.status_code = status_code
-
-
-class WorkflowFailedError(FlowInvokeError):
-    """A run finished without success; `run` holds everything the server said of it."""
-
-    def __init__(self, run: WorkflowRun) -> None:
-        detail = f": {run.error}" if run.error else ""
-        word = run.raw_status or run.status.value
-        super().__init__(f"workflow run ended with status {word}{detail}", run_id=run.id)
-        self.run = run
-
-
-class WaitTimeoutError(FlowInvokeError, TimeoutError):
-    """The wait deadline passed before the run finished.
-
-    The run itself is not marked failed and may still finish: resume with its `run_id`.
-
-    Attributes:
-        last_run: The last state observed before the deadline, if any was.
-    """
-
-    def __init__(
-        self, message: str, *, run_id: str | None, last_run: WorkflowRun | None = None
-    ) -> None:
-        super().__init__(message, run_id=run_id)
-        self.last_run = last_run

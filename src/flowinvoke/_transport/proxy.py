@@ -17,8 +17,9 @@ import os
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-from . import _http
-from ._hosts import is_loopback
+from . import http as _http
+from .build import async_default_transport, sync_default_transport
+from .hosts import is_loopback
 
 __all__ = ["async_proxy_transport", "proxy_url_for", "sync_proxy_transport"]
 
@@ -62,7 +63,7 @@ def async_proxy_transport(base_url: str, max_connections: int) -> _http.AsyncBas
     if proxy is None:
         return None
     # Built like any transport of the client's own: deadline-cut sockets, renewed after fork.
-    return _http.async_default_transport(_limits(max_connections), fast=False, proxy=proxy)
+    return async_default_transport(_limits(max_connections), fast=False, proxy=proxy)
 
 
 def sync_proxy_transport(base_url: str, max_connections: int) -> _http.BaseTransport | None:
@@ -70,7 +71,7 @@ def sync_proxy_transport(base_url: str, max_connections: int) -> _http.BaseTrans
     proxy = proxy_url_for(base_url)
     if proxy is None:
         return None
-    return _http.sync_default_transport(_limits(max_connections), fast=False, proxy=proxy)
+    return sync_default_transport(_limits(max_connections), fast=False, proxy=proxy)
 
 
 def _limits(max_connections: int) -> _http.Limits:

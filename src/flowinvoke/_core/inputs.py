@@ -6,9 +6,9 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ._errors import ConfigurationError
-from ._models import MAX_WEBHOOKS, Webhook
-from ._text import has_control_character
+from .errors import ConfigurationError
+from .models import MAX_WEBHOOKS, Webhook
+from .text import has_control_character
 
 __all__ = ["MAX_INPUT_DEPTH", "check_input", "check_run_id", "check_webhooks"]
 

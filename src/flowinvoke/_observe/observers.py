@@ -12,116 +12,29 @@ client was built with `trace_inputs=True`).
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import ContextVar
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-from ._errors import ConfigurationError
+from .._core.errors import ConfigurationError
+from .events import (
+    Hooks,
+    RequestEvent,
+    RequestOutcome,
+    ResponseEvent,
+    RetryEvent,
+    TracerProvider,
+)
+from .otel import end_request_span, tracer_for, url_parts
 
 if TYPE_CHECKING:
-    from ._errors import APIError
-    from ._models import WorkflowRun
-    from .providers import RequestSpec
+    from .._core.models import WorkflowRun
+    from ..providers import RequestSpec
 
-__all__ = [
-    "CallSpan",
-    "Hooks",
-    "Observers",
-    "RequestEvent",
-    "ResponseEvent",
-    "RetryEvent",
-    "TracerProvider",
-]
-
-
-class TracerProvider(Protocol):
-    """An OpenTelemetry tracer provider (anything with `get_tracer`), to trace with one
-    other than the global one."""
-
-    def get_tracer(self, name: str, version: str | None = ..., /) -> Any: ...
-
-
-_TRACER_NAME = "flowinvoke"
-
-
-@dataclass(frozen=True, slots=True)
-class RequestEvent:
-    """One HTTP request flowinvoke is about to send (no headers: they hold the key).
-
-    Attributes:
-        provider: The provider's name.
-        operation: "invoke" (a start) or "query".
-        method: The HTTP method.
-        url: The full URL.
-        attempt: 1 for the first try, 2 for the first retry, ...
-        run_id: The run the request concerns, when known before sending (queries).
-    """
-
-    provider: str
-    operation: str
-    method: str
-    url: str
-    attempt: int
-    run_id: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class ResponseEvent:
-    """How one HTTP request ended: an answer (`status_code`) or a failure (`error`).
-
-    Attributes:
-        request: The request this answers.
-        status_code: The HTTP status, when an answer arrived.
-        error: The typed error the request ended with, if it failed (an error answer
-            included), else None.
-        elapsed: Seconds from sending to the end of reading the answer.
-    """
-
-    request: RequestEvent
-    status_code: int | None
-    error: APIError | None
-    elapsed: float
-
-
-@dataclass(frozen=True, slots=True)
-class RetryEvent:
-    """A request that failed and will be sent again after `delay` seconds.
-
-    Attributes:
-        request: The attempt that failed.
-        error: Why it failed.
-        delay: The sleep before the next attempt.
-    """
-
-    request: RequestEvent
-    error: APIError
-    delay: float
-
-
-@dataclass(frozen=True, slots=True)
-class Hooks:
-    """Callbacks that observe every request of a client, on every transport.
-
-    Each is a plain function called synchronously in the task or thread that sends the
-    request, so keep it quick; what it raises is logged and otherwise ignored, so an
-    observer can never break a run. Pass one or several to the client (`hooks=`).
-
-    Attributes:
-        on_request: Called before each HTTP request goes out.
-        on_response: Called when it has ended, answered or failed.
-        on_retry: Called when a failed request is about to be retried.
-        on_state: Called with each new state of a run a wait observes.
-    """
-
-    on_request: Callable[[RequestEvent], object] | None = None
-    on_response: Callable[[ResponseEvent], object] | None = None
-    on_retry: Callable[[RetryEvent], object] | None = None
-    on_state: Callable[[WorkflowRun], object] | None = None
+__all__ = ["CallSpan", "Observers", "current_call"]
 
 
 class CallSpan:
@@ -247,7 +160,7 @@ class Observers:
         trace_inputs: bool = False,
     ) -> None:
         self._hooks = _hooks_tuple(hooks)
-        self._tracer = _tracer(tracing)
+        self._tracer = tracer_for(tracing)
         self._trace_inputs = trace_inputs
         #: Whether anything observes at all: when False, the hot path skips every call here.
         self.active = bool(self._hooks) or self._tracer is not None
@@ -286,7 +199,7 @@ class Observers:
 
     def request(
         self, provider: str, spec: RequestSpec, url: object, attempt: int
-    ) -> AbstractContextManager[_RequestOutcome]:
+    ) -> AbstractContextManager[RequestOutcome]:
         """Observe one HTTP request: hooks before and after, and a client span around it.
 
         The requester fills the outcome in (status, error) before the block ends.
@@ -296,8 +209,8 @@ class Observers:
         return self._observed(self.request_event(provider, spec, url, attempt))
 
     @contextmanager
-    def _observed(self, event: RequestEvent) -> Iterator[_RequestOutcome]:
-        outcome = _RequestOutcome()
+    def _observed(self, event: RequestEvent) -> Iterator[RequestOutcome]:
+        outcome = RequestOutcome()
         if event.operation == "query":
             current_call().counted_query()
         self._notify("on_request", event)
@@ -308,7 +221,7 @@ class Observers:
         finally:
             elapsed = time.monotonic() - began
             if span is not None:
-                _end_request_span(span, outcome)
+                end_request_span(span, outcome)
             self._notify(
                 "on_response", ResponseEvent(event, outcome.status, outcome.error, elapsed)
             )
@@ -338,7 +251,7 @@ class Observers:
             return None
         from opentelemetry.trace import SpanKind
 
-        url = _url_parts(event.url)
+        url = url_parts(event.url)
         return self._tracer.start_span(
             event.method,
             kind=SpanKind.CLIENT,
@@ -360,44 +273,14 @@ class Observers:
             try:
                 callback(event)
             except Exception:  # an observer must never break a run
-                from ._logging import logger
+                from .._core.log import logger
 
                 logger.exception("flowinvoke hook %s raised; ignored", name)
 
 
-class _RequestOutcome:
-    """Filled in by the requester as the request ends: the status or the error."""
-
-    __slots__ = ("error", "status")
-
-    def __init__(self) -> None:
-        self.status: int | None = None
-        self.error: APIError | None = None
-
-
 # When nobody observes, every request shares this: what the requester writes to its
 # outcome is never read.
-_UNOBSERVED = nullcontext(_RequestOutcome())
-
-
-def _end_request_span(span: Any, outcome: _RequestOutcome) -> None:
-    if outcome.status is not None:
-        span.set_attribute("http.response.status_code", outcome.status)
-    if outcome.error is not None:
-        from opentelemetry.trace import Status, StatusCode
-
-        kind = type(outcome.error).__qualname__
-        span.set_attribute("error.type", kind)
-        span.set_status(Status(StatusCode.ERROR, kind))
-    span.end()
-
-
-def _url_parts(url: str) -> tuple[str, int]:
-    from ._http import URL
-
-    parsed = URL(url)
-    port = parsed.port or (443 if parsed.scheme == "https" else 80)
-    return parsed.host, port
+_UNOBSERVED = nullcontext(RequestOutcome())
 
 
 def _hooks_tuple(hooks: Hooks | Sequence[Hooks] | None) -> tuple[Hooks, ...]:
@@ -408,24 +291,3 @@ def _hooks_tuple(hooks: Hooks | Sequence[Hooks] | None) -> tuple[Hooks, ...]:
         if not isinstance(item, Hooks):
             raise ConfigurationError(f"hooks must be Hooks objects, not {type(item).__name__}")
     return chosen
-
-
-def _tracer(tracing: bool | TracerProvider | None) -> Any:
-    """OpenTelemetry's tracer for flowinvoke, or None when tracing is off or not installed."""
-    if tracing is False:
-        return None
-    from ._version import __version__
-
-    if not isinstance(tracing, bool | None):
-        return tracing.get_tracer(_TRACER_NAME, __version__)
-    try:
-        installed = importlib.util.find_spec("opentelemetry.trace") is not None
-    except ModuleNotFoundError:  # not even the `opentelemetry` namespace is there
-        installed = False
-    if not installed:
-        if tracing:
-            raise ConfigurationError('tracing=True needs: pip install "flowinvoke[otel]"')
-        return None
-    from opentelemetry import trace
-
-    return trace.get_tracer(_TRACER_NAME, __version__)

@@ -1,8 +1,8 @@
 """httpcore's network backends, every socket operation cut at the request's deadline.
 
-Apart from `_http` because httpcore is heavy to import (h11, certifi, ssl contexts: about
+Apart from `http` because httpcore is heavy to import (h11, certifi, ssl contexts: about
 13 ms) and httpx itself imports it only when a transport is built: this module is imported
-by `_http.async_default_transport` / `sync_default_transport`, when a client builds its own
+by `build.async_default_transport` / `sync_default_transport`, when a client builds its own
 transport, so `import flowinvoke` and a client given another transport never load it.
 """
 
@@ -12,7 +12,8 @@ from typing import Any
 
 import httpcore
 
-from ._http import AsyncHTTPTransport, HTTPTransport, Limits, cut_to_deadline
+from .attempt import cut_to_deadline
+from .http import AsyncHTTPTransport, HTTPTransport, Limits
 
 __all__ = ["own_async_transport", "own_sync_transport"]
 

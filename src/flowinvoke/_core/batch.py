@@ -6,8 +6,8 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from ._errors import FlowInvokeError
-from ._models import WorkflowRun
+from .errors import FlowInvokeError
+from .models import WorkflowRun
 
 __all__ = ["BatchItem", "BatchProgress", "BatchTally"]
 

@@ -5,14 +5,21 @@ from __future__ import annotations
 import enum
 from datetime import datetime, timedelta
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ._errors import WorkflowFailedError
-from ._http import URL
-from ._text import has_control_character
+from .errors import FlowInvokeError
+from .text import has_control_character
 
-__all__ = ["MAX_WEBHOOKS", "RunStatus", "Webhook", "WorkflowRun"]
+__all__ = [
+    "MAX_WEBHOOKS",
+    "RunStatus",
+    "WaitTimeoutError",
+    "Webhook",
+    "WorkflowFailedError",
+    "WorkflowRun",
+]
 
 
 class RunStatus(str, enum.Enum):
@@ -77,13 +84,17 @@ class Webhook(BaseModel):
     @field_validator("url")
     @classmethod
     def _absolute_http_url(cls, value: str) -> str:
-        # Checked here rather than with pydantic's HttpUrl, whose module costs ~20 ms of
-        # `import flowinvoke` (it loads importlib.metadata); the URL is sent as given.
+        # Checked with the standard library rather than pydantic's HttpUrl, whose module
+        # costs ~20 ms of `import flowinvoke`, or httpx, which the vocabulary does not
+        # import; the URL is sent as given.
+        if has_control_character(value) or any(char.isspace() for char in value):
+            raise ValueError("not a URL: it has white space or a control character in it")
         try:
-            parsed = URL(value)
-        except Exception as exc:  # httpx raises InvalidURL or TypeError
+            parsed = urlsplit(value)
+            parsed.port  # noqa: B018 (a port that is not a number raises here)
+        except ValueError as exc:
             raise ValueError(f"not a URL: {exc}") from None
-        if parsed.scheme not in ("http", "https") or not parsed.host:
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
             raise ValueError("must be an absolute http(s) URL")
         return value
 
@@ -157,6 +168,35 @@ class WorkflowRun(BaseModel):
         if self.done and not self.succeeded:
             raise WorkflowFailedError(self)
         return self
+
+
+# --- The errors that carry a run (here, beside the model, since `raise_for_status` raises one)
+
+
+class WorkflowFailedError(FlowInvokeError):
+    """A run finished without success; `run` holds everything the server said of it."""
+
+    def __init__(self, run: WorkflowRun) -> None:
+        detail = f": {run.error}" if run.error else ""
+        word = run.raw_status or run.status.value
+        super().__init__(f"workflow run ended with status {word}{detail}", run_id=run.id)
+        self.run = run
+
+
+class WaitTimeoutError(FlowInvokeError, TimeoutError):
+    """The wait deadline passed before the run finished.
+
+    The run itself is not marked failed and may still finish: resume with its `run_id`.
+
+    Attributes:
+        last_run: The last state observed before the deadline, if any was.
+    """
+
+    def __init__(
+        self, message: str, *, run_id: str | None, last_run: WorkflowRun | None = None
+    ) -> None:
+        super().__init__(message, run_id=run_id)
+        self.last_run = last_run
 
 
 # A run read off the wire has every field determined, so all count as set: one shared set

@@ -14,8 +14,8 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from ._deadline import Deadline
-from ._errors import (
+from .._core.deadline import Deadline
+from .._core.errors import (
     APIConnectionError,
     APIError,
     APIStatusError,
@@ -25,7 +25,7 @@ from ._errors import (
     ResponseValidationError,
     ServerError,
 )
-from ._operation import Operation
+from .._core.operation import Operation
 
 __all__ = [
     "RetryPolicy",

@@ -1,0 +1,52 @@
+"""Deadline scopes: a block that ends when its deadline passes.
+
+A named pair (`async_deadline_scope` / `sync_deadline_scope`) that scripts/unasync.py maps:
+async code is cancelled at the deadline; blocking code cannot be cancelled from outside, so
+its scope never cuts and its timeouts and sleeps are capped by the deadline instead.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Protocol
+
+import anyio
+
+from .deadline import Deadline
+
+__all__ = ["DeadlineScope", "async_deadline_scope", "sync_deadline_scope"]
+
+
+class DeadlineScope(Protocol):
+    """What a deadline scope tells after its block: whether the deadline cut it short.
+
+    `deadline` (the event loop's clock) may be moved while the block runs.
+    """
+
+    deadline: float
+
+    @property
+    def cancelled_caught(self) -> bool: ...
+
+
+def async_deadline_scope(deadline: Deadline) -> anyio.CancelScope:
+    """A `with` block cancelled when `deadline` passes (the cancellation is caught there).
+
+    A plain scope, not a generator-based context manager: a wait holds one while its query
+    is queued, and thousands may queue at once.
+    """
+    return anyio.move_on_after(deadline.remaining() if deadline.finite else None)
+
+
+class _NeverCut:
+    cancelled_caught = False
+    deadline = math.inf
+
+
+@contextmanager
+def sync_deadline_scope(deadline: Deadline) -> Iterator[DeadlineScope]:
+    """Blocking code cannot be cancelled from outside: its request timeouts and sleeps are
+    capped by the deadline instead, so this scope never cuts."""
+    yield _NeverCut()
