@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import platform
 import signal
@@ -29,8 +30,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 KEY = "key-bench-temporal-000000"
 SECRET = "bench-callback-secret-0123456789"
@@ -153,178 +156,199 @@ class Workers:
 # -- scenarios ----------------------------------------------------------------------------
 
 
-async def batch(
-    runs_api, name: str, count: int, seconds: float, concurrency: int, bare: bool, kill=None
-):  # type: ignore[no-untyped-def]
-    from flowinvoke import PollPolicy
-    from flowinvoke.temporal import BatchRequest, BatchState, PollSettings, RunRequest
+@dataclasses.dataclass
+class Bench:
+    """What every scenario shares: the Temporal client, the workers, a fresh emulator."""
 
-    # One timer of `seconds` for the bare shape; for flowinvoke, the client's default
-    # schedule (learned durations included) decides.
-    template = RunRequest(
-        input={},
-        poll=PollSettings.of(PollPolicy(initial_delay=seconds)) if bare else PollSettings(),
-        start_timeout=10.0,
-        query_timeout=10.0,
+    runs: Any  # TemporalRuns
+    workers: Workers
+    stack: ExitStack
+    args: argparse.Namespace
+
+    def serve(self, duration: float) -> Any:
+        """A fresh emulator whose runs take `duration`, served for the workers to use."""
+        from flowinvoke.testing import Emulator, LoopbackServer, Workflow
+
+        emulator = Emulator([Workflow(id="wf", api_key=KEY, duration=duration)])
+        self.workers.base_url = self.stack.enter_context(LoopbackServer(emulator)).base_url
+        return emulator
+
+    async def batch(
+        self,
+        name: str,
+        count: int,
+        seconds: float,
+        *,
+        bare: bool,
+        kill: Any = None,
+        concurrency: int | None = None,
+    ) -> tuple[float, Any]:
+        """Seconds a batch took, and its final state."""
+        from flowinvoke import PollPolicy
+        from flowinvoke.temporal import BatchRequest, BatchState, PollSettings, RunRequest
+
+        # The bare shape sleeps one timer of `seconds`; flowinvoke's runs follow the
+        # client's default schedule (learned durations included).
+        poll = PollSettings.of(PollPolicy(initial_delay=seconds)) if bare else PollSettings()
+        template = RunRequest(input={}, poll=poll, start_timeout=10.0, query_timeout=10.0)
+        request = BatchRequest(
+            inputs=[{"i": i, "batch": name} for i in range(count)],
+            concurrency=concurrency or self.args.concurrency,
+            template=template,
+            workflow="bench.bare" if bare else "flowinvoke.run",
+        )
+        began = time.monotonic()
+        handle = await self.runs.client.start_workflow(
+            "flowinvoke.batch", request, id=name, task_queue="bench", result_type=BatchState
+        )
+        if kill is not None:
+            while (await self.runs.progress(name)).done < count // 2:  # noqa: ASYNC110
+                await asyncio.sleep(0.5)
+            kill()
+        state = await handle.result()
+        return time.monotonic() - began, state
+
+
+async def scenario_batch(bench: Bench) -> None:
+    args = bench.args
+    emulator = bench.serve(args.seconds)
+    ideal = args.runs * args.seconds / args.concurrency
+    for sandboxed in (True, False):
+        label = "sandboxed" if sandboxed else "not-sandboxed"
+        bench.workers.start(2, sandboxed=sandboxed)
+        floor, _ = await bench.batch(f"floor-{label}", args.runs, args.seconds, bare=True)
+        before = emulator.counters.total_invokes
+        ours, state = await bench.batch(f"ours-{label}", args.runs, args.seconds, bare=False)
+        starts = emulator.counters.total_invokes - before
+        print(
+            f"batch {label}: {args.runs} x {args.seconds:g} s at {args.concurrency}: floor "
+            f"{floor:.1f} s, flowinvoke {ours:.1f} s, ratio {ours / floor:.2f}; failed "
+            f"{state.failed}, starts {starts}, ideal {ideal:.0f} s",
+            flush=True,
+        )
+        bench.workers.stop()
+
+
+async def scenario_kill(bench: Bench) -> None:
+    args, workers = bench.args, bench.workers
+    emulator = bench.serve(args.seconds)
+    workers.start(2, sandboxed=False)
+
+    def kill() -> None:
+        workers.kill_one()
+        workers.start(1, sandboxed=False)
+
+    took, _ = await bench.batch("killed", args.runs, args.seconds, bare=False, kill=kill)
+    indices = range(args.runs)
+    outcomes = [o async for o in bench.runs.outcomes("killed", indices, concurrency=100)]
+    starts = [emulator.counters.invokes_for_input({"i": i, "batch": "killed"}) for i in indices]
+    ambiguous = sum(o.error_type == "RunMayHaveStarted" for o in outcomes)
+    print(
+        f"kill: {took:.1f} s; outcomes {len(outcomes)}/{args.runs}, succeeded "
+        f"{sum(o.ok for o in outcomes)}, may-have-started {ambiguous}, inputs started twice "
+        f"{sum(s > 1 for s in starts)}, starts {sum(starts)}",
+        flush=True,
     )
-    inputs = [{"i": i, "batch": name} for i in range(count)]
-    request = BatchRequest(
-        inputs=inputs,
-        concurrency=concurrency,
-        template=template,
-        workflow="bench.bare" if bare else "flowinvoke.run",
-        runs_per_history=500,
-    )
-    began = time.monotonic()
-    handle = await runs_api.client.start_workflow(
-        "flowinvoke.batch",
-        request,
-        id=name,
-        task_queue=runs_api.task_queue,
-        result_type=BatchState,
-    )
-    if kill is not None:
-        while (await runs_api.progress(name)).done < count // 2:
-            await asyncio.sleep(0.5)
-        kill()
-    state = await handle.result()
-    return time.monotonic() - began, state
+    workers.stop()
+
+
+async def scenario_callback(bench: Bench) -> None:
+    """50 runs by callback, all started at once (their callbacks land together) and
+    started 20 a second (callbacks arrive spread out, as from live traffic)."""
+    bench.serve(1.5)
+    bench.workers.start(2, sandboxed=False)
+    for label, gap in (("at once", 0.0), ("20 a second", 0.05)):
+        lags: list[float] = []
+        queries: list[int] = []
+
+        async def one(
+            key: str, pause: float, lags: list[float] = lags, queries: list[int] = queries
+        ) -> None:
+            await asyncio.sleep(pause)
+            await bench.runs.start(key, bench.runs.request({"hook": key}, callback=True))
+            run = await bench.runs.result(key)
+            lags.append(time.time() - run.ended_at.timestamp())
+            handle = bench.runs.client.get_workflow_handle(key)
+            queries.append(await handle.query("queries", result_type=int))
+
+        await asyncio.gather(*(one(f"hook-{gap}-{i}", i * gap) for i in range(50)))
+        print(
+            f"callback, 50 runs of 1.5 s started {label}: median lag "
+            f"{statistics.median(lags):.2f} s (max {max(lags):.2f}), median queries "
+            f"{statistics.median(queries):g}",
+            flush=True,
+        )
+    bench.workers.stop()
+
+
+async def scenario_memory(bench: Bench) -> None:
+    for count in (100, bench.args.waits):
+        bench.serve(60.0)
+        bench.workers.start(2, sandboxed=False)
+        took, state = await bench.batch(
+            f"waits-{count}", count, 60.0, bare=False, concurrency=count
+        )
+        print(
+            f"memory: {count} runs of 60 s at once: {took:.1f} s, failed {state.failed}, "
+            f"workers' peak RSS {bench.workers.peak_rss_mb():.0f} MB (2 processes, "
+            "max_cached_workflows=1000)",
+            flush=True,
+        )
+        bench.workers.stop()
+
+
+SCENARIOS = {
+    "batch": scenario_batch,
+    "kill": scenario_kill,
+    "callback": scenario_callback,
+    "memory": scenario_memory,
+}
+
+
+def start_server(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    command = [
+        "temporal", "server", "start-dev", "--headless", "--ip", "127.0.0.1",
+        "--port", str(port), "--http-port", str(free_port()),
+        "--metrics-port", str(free_port()), "--db-filename", str(workdir / "t.db"),
+        "--log-level", "error",
+    ]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return process, f"127.0.0.1:{port}"
 
 
 async def main(args: argparse.Namespace) -> None:
     import uvicorn
 
     from flowinvoke.temporal import CallbackReceiver, TemporalRuns, connect
-    from flowinvoke.testing import Emulator, LoopbackServer, Workflow
 
-    only = set(args.only.split(",")) if args.only else {"batch", "kill", "callback", "memory"}
-    workdir = Path(tempfile.mkdtemp(prefix="bench-temporal-"))
-    port = free_port()
-    server = subprocess.Popen(
-        ["temporal", "server", "start-dev", "--headless", "--ip", "127.0.0.1", "--port",
-         str(port), "--http-port", str(free_port()), "--metrics-port", str(free_port()),
-         "--db-filename", str(workdir / "t.db"), "--log-level", "error"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    address = f"127.0.0.1:{port}"
-    from contextlib import ExitStack
-
-    def serving(duration: float) -> Emulator:
-        """A fresh emulator whose runs take `duration`, served for the workers to use."""
-        emulator = Emulator([Workflow(id="wf", api_key=KEY, duration=duration)])
-        workers.base_url = stack.enter_context(LoopbackServer(emulator)).base_url
-        return emulator
-
+    only = args.only.split(",") if args.only else list(SCENARIOS)
+    server, address = start_server(Path(tempfile.mkdtemp(prefix="bench-temporal-")))
+    print(f"machine: {platform.platform()}, {os.cpu_count()} cores, {platform.python_version()}")
+    for _ in range(100):
+        try:
+            temporal = await connect(address, tracing=False)
+            break
+        except Exception:
+            await asyncio.sleep(0.2)
     hook_port = free_port()
     hook_url = f"http://127.0.0.1:{hook_port}/hooks"
-    print(
-        f"machine: {platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    )
-    with ExitStack() as stack:
-        for _ in range(100):
-            try:
-                temporal = await connect(address, tracing=False)
-                break
-            except Exception:
-                await asyncio.sleep(0.2)
-        receiver = CallbackReceiver(temporal, hook_url, SECRET)
-        web = uvicorn.Server(
-            uvicorn.Config(receiver, host="127.0.0.1", port=hook_port, log_level="warning")
-        )
-        web_task = asyncio.create_task(web.serve())
-        runs = TemporalRuns(temporal, task_queue="bench")
-        workers = Workers(address, hook_url, "bench")
-        try:
-            if "batch" in only:
-                emulator = serving(args.seconds)
-                for sandboxed in (True, False):
-                    workers.start(2, sandboxed=sandboxed)
-                    label = "sandboxed" if sandboxed else "not sandboxed"
-                    floor, _ = await batch(
-                        runs, f"floor-{label}", args.runs, args.seconds, args.concurrency, True
-                    )
-                    before = emulator.counters.total_invokes
-                    ours, state = await batch(
-                        runs, f"ours-{label}", args.runs, args.seconds, args.concurrency, False
-                    )
-                    starts = emulator.counters.total_invokes - before
-                    print(
-                        f"batch {label}: {args.runs} x {args.seconds:g} s at {args.concurrency}: "
-                        f"floor {floor:.1f} s, flowinvoke {ours:.1f} s, ratio {ours / floor:.2f}; "
-                        f"failed {state.failed}, starts {starts}, ideal {args.runs * args.seconds / args.concurrency:.0f} s",
-                        flush=True,
-                    )
-                    workers.stop()
-            if "kill" in only:
-                emulator = serving(args.seconds)
-                workers.start(2, sandboxed=False)
-                before = emulator.counters.total_invokes
-
-                def kill() -> None:
-                    workers.kill_one()
-                    workers.start(1, sandboxed=False)
-
-                took, state = await batch(
-                    runs, "killed", args.runs, args.seconds, args.concurrency, False, kill
-                )
-                outcomes = [
-                    o async for o in runs.outcomes("killed", range(args.runs), concurrency=100)
-                ]
-                starts = [
-                    emulator.counters.invokes_for_input({"i": i, "batch": "killed"})
-                    for i in range(args.runs)
-                ]
-                ambiguous = sum(o.error_type == "RunMayHaveStarted" for o in outcomes)
-                print(
-                    f"kill: {took:.1f} s; outcomes {len(outcomes)}/{args.runs}, succeeded "
-                    f"{sum(o.ok for o in outcomes)}, may-have-started {ambiguous}, "
-                    f"inputs started twice {sum(s > 1 for s in starts)}, starts {sum(starts)}",
-                    flush=True,
-                )
-                workers.stop()
-            if "callback" in only:
-                emulator = serving(1.5)
-                workers.start(2, sandboxed=False)
-                lags, queries = [], []
-
-                async def one(index: int) -> None:
-                    key = f"hook-{index}"
-                    request = runs.request({"hook": index}, callback=True)
-                    await runs.start(key, request)
-                    run = await runs.result(key)
-                    seen = time.time()
-                    assert run.ended_at is not None
-                    lags.append(seen - run.ended_at.timestamp())
-                    queries.append(
-                        await temporal.get_workflow_handle(key).query("queries", result_type=int)
-                    )
-
-                await asyncio.gather(*(one(i) for i in range(50)))
-                print(
-                    "callback: 50 runs of 1.5 s: median lag "
-                    f"{statistics.median(lags):.2f} s (max {max(lags):.2f}), median queries "
-                    f"{statistics.median(queries):g}",
-                    flush=True,
-                )
-                workers.stop()
-            if "memory" in only:
-                for count in (100, args.waits):
-                    emulator = serving(60.0)
-                    workers.start(2, sandboxed=False)
-                    took, state = await batch(runs, f"waits-{count}", count, 60.0, count, False)
-                    print(
-                        f"memory: {count} runs of 60 s at once: {took:.1f} s, failed {state.failed}, "
-                        f"workers' peak RSS {workers.peak_rss_mb():.0f} MB (2 processes, "
-                        "max_cached_workflows=1000)",
-                        flush=True,
-                    )
-                    workers.stop()
-        finally:
-            workers.stop()
-            web.should_exit = True
-            await web_task
-            server.terminate()
-            server.wait()
+    receiver = CallbackReceiver(temporal, hook_url, SECRET)
+    config = uvicorn.Config(receiver, host="127.0.0.1", port=hook_port, log_level="warning")
+    web = uvicorn.Server(config)
+    web_task = asyncio.create_task(web.serve())
+    workers = Workers(address, hook_url, "bench")
+    try:
+        with ExitStack() as stack:
+            bench = Bench(TemporalRuns(temporal, task_queue="bench"), workers, stack, args)
+            for name in only:
+                await SCENARIOS[name](bench)
+    finally:
+        workers.stop()
+        web.should_exit = True
+        await web_task
+        server.terminate()
+        server.wait()
 
 
 if __name__ == "__main__":
@@ -336,5 +360,5 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=2.0)
     parser.add_argument("--concurrency", type=int, default=250)
     parser.add_argument("--waits", type=int, default=10000)
-    parser.add_argument("--only", default="")
+    parser.add_argument("--only", default="", help="comma-separated: " + ",".join(SCENARIOS))
     asyncio.run(main(parser.parse_args()))

@@ -233,3 +233,31 @@ async def test_the_history_holds_json_and_never_the_key(temporal_address: str, q
     text = json.dumps(history.to_json_dict())
     assert KEY not in text
     assert "json/plain" in text or "anNvbi9wbGFpbg" in text  # base64 of json/plain
+
+
+async def test_the_callers_trace_reaches_the_activities_and_the_clients_spans(
+    temporal_address: str, queue: str
+) -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    emu = emulator()
+    with LoopbackServer(emu) as server:
+        temporal = await connect(temporal_address, tracing=provider)
+        client = AsyncClient(**server.client_options("wf"), tracing=provider)
+        async with client, build_worker(temporal, client, task_queue=queue, sandboxed=False):
+            runs = TemporalRuns(temporal, task_queue=queue)
+            with provider.get_tracer("test").start_as_current_span("caller") as caller:
+                run = await runs.run("traced", runs.request({"q": 1}, poll=FAST))
+    spans = exporter.get_finished_spans()
+    trace_id = caller.get_span_context().trace_id
+    invoke = next(span for span in spans if span.name == "flowinvoke.invoke")
+    assert invoke.context.trace_id == trace_id  # one trace, caller to HTTP request
+    parent = next(span for span in spans if span.context.span_id == invoke.parent.span_id)
+    assert parent.name == "RunActivity:flowinvoke.start"
+    assert parent.attributes["temporalWorkflowID"] == "traced"
+    assert any(span.attributes.get("flowinvoke.run_id") == run.id for span in spans)

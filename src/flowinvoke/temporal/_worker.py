@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from temporalio.client import Client, Interceptor
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -18,6 +18,9 @@ from ._activities import FlowinvokeActivities
 from ._batch_workflow import BatchWorkflow
 from ._callbacks import CallbackTargets
 from ._run_workflow import RunWorkflow
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import TracerProvider
 
 __all__ = [
     "ADDRESS_VARIABLE",
@@ -46,7 +49,7 @@ async def connect(
     address: str | None = None,
     *,
     namespace: str = "default",
-    tracing: bool | None = None,
+    tracing: bool | TracerProvider | None = None,
     interceptors: Sequence[Interceptor] = (),
 ) -> Client:
     """A Temporal client that speaks flowinvoke's models (the pydantic JSON converter).
@@ -56,7 +59,8 @@ async def connect(
         namespace: The Temporal namespace.
         tracing: OpenTelemetry spans for workflows and activities, with the caller's trace
             context carried into the activities (temporalio's `TracingInterceptor`). None:
-            on when `opentelemetry-api` is installed.
+            on when `opentelemetry-api` is installed, with the global tracer provider; a
+            `TracerProvider`: trace with that one.
         interceptors: More client interceptors (they apply to workers built on it too).
 
     Raises:
@@ -78,7 +82,8 @@ async def connect(
                     'tracing=True needs opentelemetry-api: pip install "flowinvoke[otel]"'
                 ) from None
         else:
-            chain.append(TracingInterceptor())
+            tracer = None if isinstance(tracing, bool | None) else tracing.get_tracer(__name__)
+            chain.append(TracingInterceptor(tracer))
     try:
         return await Client.connect(
             address,
