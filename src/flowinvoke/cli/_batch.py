@@ -263,6 +263,8 @@ def batch(
     if engine == "temporal":
         from ._temporal_batch import run_on_temporal
 
+        if inputs == "-":
+            raise click.UsageError("--engine temporal reads INPUTS.jsonl from a file, not stdin")
         _check_paths(inputs, out, resume)
         run_on_temporal(
             inputs=Path(inputs),
@@ -277,6 +279,7 @@ def batch(
             task_queue=task_queue,
             batch_id=batch_id,
         )
+        return
     try:
         _check_paths(inputs, out, resume)
         done = scan_results(out) if resume and out.exists() else IndexSet()
