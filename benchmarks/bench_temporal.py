@@ -287,7 +287,7 @@ async def scenario_memory(bench: Bench) -> None:
     as a learned schedule would have it. The workers' peak RSS, for 100 and for N."""
     from flowinvoke import PollPolicy
 
-    policy = PollPolicy(initial_delay=60.0, timeout=1800.0)
+    policy = PollPolicy(initial_delay=60.0, max_interval=60.0, timeout=1800.0)
     for count in (100, bench.args.waits):
         bench.serve(60.0)
         bench.workers.start(2, sandboxed=False)
