@@ -64,8 +64,14 @@ async def test_a_worker_sigkilled_mid_batch_loses_no_input_and_starts_none_twice
     try:
         async with in_process_worker(temporal_address, emulator_server, queue) as runs:
             inputs = [{"i": i} for i in range(count)]
+            # A fresh history every 8 inputs: the kill lands across continue-as-new too.
             await runs.submit_batch(
-                "killed", inputs, concurrency=10, template=_template(), task_timeout=2
+                "killed",
+                inputs,
+                concurrency=10,
+                template=_template(),
+                task_timeout=2,
+                runs_per_history=8,
             )
             await _wait_until(runs, "killed", 8)
             doomed.kill()
@@ -75,13 +81,13 @@ async def test_a_worker_sigkilled_mid_batch_loses_no_input_and_starts_none_twice
     finally:
         doomed.stop()
     assert state.done == count
+    assert state.in_flight == ()
     assert sorted(o.index for o in outcomes) == list(range(count))
     _check_each_input_started_at_most_once(emulator, count)
     for outcome in outcomes:  # a run, or a start the killed worker may have sent: never lost
         assert outcome.ok or outcome.error_type == "RunMayHaveStarted", outcome
-    assert sum(o.ok for o in outcomes) == emulator.counters.total_invokes - sum(
-        not o.ok for o in outcomes if emulator.counters.invokes_for_input({"i": o.index})
-    )
+    started = emulator.counters.invokes_for_input
+    assert all(started({"i": o.index}) == 1 for o in outcomes if o.ok)
 
 
 @pytest.mark.asyncio

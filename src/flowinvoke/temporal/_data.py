@@ -45,25 +45,11 @@ class PollSettings(_Frozen):
     @classmethod
     def of(cls, policy: PollPolicy) -> PollSettings:
         """The settings of a `PollPolicy` (its `max_hint` aside: timers take no hints)."""
-        return cls(
-            initial_delay=policy.initial_delay,
-            multiplier=policy.multiplier,
-            max_interval=policy.max_interval,
-            jitter=policy.jitter,
-            timeout=policy.timeout,
-            adaptive=policy.adaptive,
-        )
+        return cls(**{name: getattr(policy, name) for name in cls.model_fields})
 
     def policy(self) -> PollPolicy:
         """The `PollPolicy` these settings describe (checked: bad values raise)."""
-        return PollPolicy(
-            initial_delay=self.initial_delay,
-            multiplier=self.multiplier,
-            max_interval=self.max_interval,
-            jitter=self.jitter,
-            timeout=self.timeout,
-            adaptive=self.adaptive,
-        )
+        return PollPolicy(**self.model_dump())
 
 
 class RunRequest(_Frozen):
