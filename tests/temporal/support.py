@@ -66,7 +66,19 @@ class DevServer:
             command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
         )
         _wait_for_port(self.port, self.process, 30)
+        self._wait_until_serving(30)
         return self
+
+    def _wait_until_serving(self, seconds: float) -> None:
+        """The port opens before the frontend is healthy: ask the server itself."""
+        health = [TEMPORAL, "operator", "cluster", "health", "--address", self.address]
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            answer = subprocess.run(health, capture_output=True, timeout=10, check=False)
+            if answer.returncode == 0 and b"SERVING" in answer.stdout:
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"the Temporal dev server was not healthy after {seconds} s")
 
     def stop(self) -> None:
         if self.process is not None:
