@@ -79,6 +79,19 @@ class BenchResult:
         return "\n".join(table.markdown() for table in self.tables)
 
 
+def results_json(
+    stamp: str, mode: str, machine: Table, results: Sequence[BenchResult]
+) -> dict[str, Any]:
+    """A run's results as one JSON-able document: when, where, and each benchmark's tables,
+    goals and raw numbers (`data`), which scripts/performance_charts.py draws."""
+    return {
+        "date": stamp,
+        "mode": mode,
+        "machine": dict(row for row in machine.rows if len(row) == 2),
+        "benchmarks": {result.name: dataclasses.asdict(result) for result in results},
+    }
+
+
 def emit(text: str) -> None:
     """Print a line of benchmark output (flushed, so progress shows in a pipe)."""
     sys.stdout.write(text + "\n")

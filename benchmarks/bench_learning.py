@@ -181,7 +181,7 @@ def run(*, quick: bool = False) -> BenchResult:
     batch_table = Table(
         f"Learning: batch of {runs} runs x 2 s at {concurrency} in flight (real loopback)",
         ["schedule", "wall", "ideal", "wall / ideal", "queries / run", "errors"],
-        notes=["fast transport where installed (the default on asyncio)"],
+        notes=["httpx's own transport (the default; the fast one is opt-in)"],
     )
     for outcome in batches:
         batch_table.rows.append(

@@ -1,9 +1,11 @@
 """Run the flowinvoke benchmark suite and write benchmarks/results.md.
 
-Usage: `python benchmarks/run.py [--quick] [--only NAME ...]` from the repository root, with
+Usage: `python benchmarks/run.py [--quick] [--only NAME ...] [--json PATH]` from the
+repository root, with
 flowinvoke installed with its `emulator` and `fast` extras (uvicorn, aiohttp,
 httpx-aiohttp). Every server binds 127.0.0.1 only. The full suite takes about 4 minutes on 2
-cores, `--quick` about 30 seconds. See benchmarks/README.md.
+cores, `--quick` about 30 seconds. `--json` also writes every table, goal and raw number,
+which scripts/performance_charts.py draws. See benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -12,13 +14,14 @@ import argparse
 import datetime
 import importlib
 import importlib.metadata
+import json
 import os
 import platform
 import sys
 import time
 from pathlib import Path
 
-from _common import HERE, BenchResult, Goal, Table, emit
+from _common import HERE, BenchResult, Goal, Table, emit, results_json
 
 #: Benchmark name -> module; each module has `run(*, quick: bool) -> BenchResult`.
 BENCHMARKS = {
@@ -27,6 +30,7 @@ BENCHMARKS = {
     "polling": "bench_polling",
     "learning": "bench_learning",
     "memory": "bench_memory",
+    "bomb": "bench_bomb",
     "import": "bench_import",
     "hotpath": "bench_hotpath",
     "webhooks": "bench_webhooks",
@@ -97,6 +101,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--output", type=Path, default=HERE / "results.md", help="where to write the tables"
     )
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="also write the results (tables, goals, raw numbers) as JSON, for the charts",
+    )
     options = parser.parse_args(argv)
     names = options.only or list(BENCHMARKS)
     machine = machine_info()
@@ -129,6 +140,10 @@ def main(argv: list[str] | None = None) -> int:
     ]
     options.output.write_text("\n".join(parts))
     emit(f"wrote {options.output} ({total:.0f} s)")
+    if options.json is not None:
+        document = results_json(stamp, mode, machine, results)
+        options.json.write_text(json.dumps(document, indent=1, sort_keys=True) + "\n")
+        emit(f"wrote {options.json}")
     return 0
 
 

@@ -60,9 +60,13 @@ class FixedAnswer(asyncio.Protocol):
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
+    def answer(self, head: bytes) -> bytes:
+        """The answer to the request with this (lowercased) head; subclasses choose."""
+        return RESPONSE
+
     def data_received(self, data: bytes) -> None:
         self.buffer += data
-        answers = 0
+        answers: list[bytes] = []
         while True:
             end = self.buffer.find(b"\r\n\r\n")
             if end < 0:
@@ -77,21 +81,26 @@ class FixedAnswer(asyncio.Protocol):
             if len(self.buffer) < total:
                 break
             self.buffer = self.buffer[total:]
-            answers += 1
+            answers.append(self.answer(head))
         if answers and self.transport is not None:
-            self.transport.write(RESPONSE * answers)
+            self.transport.write(b"".join(answers))
 
 
-async def main(port: int) -> None:
+async def main(port: int, protocol: type[FixedAnswer] = FixedAnswer) -> None:
     """Serve on 127.0.0.1:`port` until cancelled."""
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(FixedAnswer, HOST, port, backlog=BACKLOG, reuse_address=True)
+    server = await loop.create_server(protocol, HOST, port, backlog=BACKLOG, reuse_address=True)
     async with server:
         await server.serve_forever()
 
 
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
+def serve_from_command_line(description: str | None, protocol: type[FixedAnswer]) -> None:
+    """`--port N`, then serve until Ctrl-C."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--port", type=int, required=True)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(main(parser.parse_args().port))
+        asyncio.run(main(parser.parse_args().port, protocol))
+
+
+if __name__ == "__main__":
+    serve_from_command_line(__doc__, FixedAnswer)

@@ -1,4 +1,5 @@
-"""The docs have no list glued to a paragraph (it would render as run-on text on the site)."""
+"""The docs have no list glued to a paragraph (it would render as run-on text on the site),
+and long paths in table cells may wrap at their slashes."""
 
 from __future__ import annotations
 
@@ -32,3 +33,14 @@ def test_no_docs_page_glues_a_list_to_a_paragraph() -> None:
     pages = [*sorted((ROOT / "docs").rglob("*.md")), ROOT / "README.md"]
     glued = [f"{page.relative_to(ROOT)}:{n}" for page in pages for n in check(page.read_text())]
     assert glued == [], "a list needs a blank line before it: " + ", ".join(glued)
+
+
+def test_paths_in_table_cells_may_wrap_at_slashes_only() -> None:
+    wrap = _hooks().paths_wrap_at_slashes
+    cell = "<td>see <code>/v1/runs/{id}</code></td>"
+    assert wrap(cell) == "<td>see <code>/v1/<wbr>runs/<wbr>{id}</code></td>"
+    prose = "<p><code>/v1/runs</code></p>"
+    assert wrap(prose) == prose  # outside tables, code is left as written
+    assert wrap("<td><code>flowinvoke.run_id</code></td>") == (
+        "<td><code>flowinvoke.run_id</code></td>"
+    )

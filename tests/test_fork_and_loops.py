@@ -103,6 +103,7 @@ def test_a_second_event_loop_fails_at_once_while_the_first_has_requests(backend:
     with HostileServer(numbering) as server:
         client = AsyncClient(api_key=KEY, base_url=server.base_url, max_connections=1)
         first_in_flight = threading.Event()
+        second_done = threading.Event()
         outcome: dict[str, Any] = {}
 
         async def first_loop() -> None:
@@ -110,6 +111,9 @@ def test_a_second_event_loop_fails_at_once_while_the_first_has_requests(backend:
                 group.start_soon(client.get_run, "run-3")  # answered after 3 s
                 await anyio.sleep(0.2)
                 first_in_flight.set()
+                # The request stays in flight all along the second loop's try.
+                await anyio.to_thread.run_sync(second_done.wait, 10)
+                group.cancel_scope.cancel()
 
         async def second_loop() -> None:
             with stopwatch() as took:
@@ -117,6 +121,8 @@ def test_a_second_event_loop_fails_at_once_while_the_first_has_requests(backend:
                     await client.wait("run-0", timeout=2)
                 except ConfigurationError as error:
                     outcome["error"] = error
+                finally:
+                    second_done.set()
             outcome["took"] = took
 
         first = threading.Thread(target=anyio.run, args=(first_loop,), kwargs={"backend": backend})

@@ -46,6 +46,9 @@ def _example(cls: type[Exception]) -> Exception:
     """One instance of `cls` with every attribute set to something other than its default."""
     if issubclass(cls, flowinvoke.WorkflowFailedError):
         return cls(RUN)
+    if issubclass(cls, flowinvoke.OutputValidationError):
+        problems = [{"type": "missing", "loc": ("answer",), "msg": "Field required"}]
+        return cls(RUN, output_type="Answer", errors=problems)
     if issubclass(cls, flowinvoke.WaitTimeoutError):
         return cls("timed out", run_id="run-42", last_run=RUN)
     if issubclass(cls, flowinvoke.RateLimitError):
@@ -113,6 +116,9 @@ def test_every_public_exception_round_trips(cls: type[Exception], roundtrip: Any
         "request_id",
         "last_run",
         "run",
+        "output",
+        "output_type",
+        "errors",
     ):
         if hasattr(error, name):
             assert getattr(again, name) == getattr(error, name), name

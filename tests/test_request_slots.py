@@ -10,6 +10,7 @@ import pytest
 from flowinvoke._core.deadline import Deadline
 from flowinvoke._transport.http import PoolTimeout
 from flowinvoke._transport.slots import AsyncRequestSlots
+from flowinvoke.testing import FakeClock
 
 pytestmark = pytest.mark.anyio
 
@@ -28,6 +29,7 @@ async def capacity(slots: AsyncRequestSlots, most: int = 100) -> int:
 
 
 async def test_at_most_n_holders_served_first_come_first_served() -> None:
+    clock = FakeClock()  # the holders' requests last whole fake seconds, however busy the CPU
     slots = AsyncRequestSlots(2)
     holding = 0
     most = 0
@@ -39,7 +41,7 @@ async def test_at_most_n_holders_served_first_come_first_served() -> None:
             order.append(n)
             holding += 1
             most = max(most, holding)
-            await anyio.sleep(0.01 * (n + 1))  # releases 10 ms apart: one grant at a time
+            await clock.async_sleep(n + 1)  # releases a second apart: one grant at a time
             holding -= 1
 
     async with anyio.create_task_group() as group:

@@ -181,3 +181,17 @@ def test_a_start_redirected_to_an_unreachable_host_is_sent_once(flavour: str) ->
             perform(flavour, options, "invoke", {"q": 1}, httpx_options={"follow_redirects": True})
         assert len(server.requests_to(INVOKE)) == 1  # before: 3, one per attempt
     assert caught.value.may_have_started
+
+
+@pytest.mark.parametrize("flavour", ALL)
+def test_a_connection_error_names_the_host_and_not_the_key(flavour: str) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        dead = probe.getsockname()[1]  # closed at once: nothing listens there
+    options = {"base_url": f"http://127.0.0.1:{dead}", "retry": NO_RETRY}
+    with pytest.raises(APIConnectionError) as caught:
+        perform(flavour, options, "get_run", "run-42")
+    message = str(caught.value)
+    assert f"query request to 127.0.0.1:{dead} failed" in message
+    assert KEY not in message
+    assert caught.value.run_id == "run-42"

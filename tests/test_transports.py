@@ -51,11 +51,15 @@ def _no_leftover_faults(server: LoopbackServer) -> Iterator[None]:
     server.emulator.clear_faults()
 
 
-@pytest.fixture(params=["own", "fast"])
-def fast(request: pytest.FixtureRequest, anyio_backend: str) -> bool:
-    if request.param == "fast" and anyio_backend != "asyncio":
-        pytest.skip("the fast transport serves asyncio only")
-    return request.param == "fast"
+#: Every event loop with every transport it can use: the fast one serves asyncio only.
+on_each_transport = pytest.mark.parametrize(
+    ("anyio_backend", "fast"),
+    [
+        pytest.param("asyncio", False, id="asyncio-own"),
+        pytest.param("asyncio", True, id="asyncio-fast"),
+        pytest.param("trio", False, id="trio-own"),
+    ],
+)
 
 
 def _client(server: LoopbackServer, workflow: str, fast: bool, **options: Any) -> AsyncClient:
@@ -68,6 +72,7 @@ def _engine(client: AsyncClient) -> str:
     return type(getattr(transport, "_inner", transport)).__name__
 
 
+@on_each_transport
 async def test_a_run_end_to_end(server: LoopbackServer, fast: bool) -> None:
     seen: list[RunStatus] = []
     async with _client(server, "wf-poll", fast) as client:
@@ -79,6 +84,7 @@ async def test_a_run_end_to_end(server: LoopbackServer, fast: bool) -> None:
     assert seen[-1] is RunStatus.SUCCEEDED
 
 
+@on_each_transport
 async def test_a_query_cut_mid_answer_is_retried(server: LoopbackServer, fast: bool) -> None:
     fault = Fault("disconnect", operation="query", workflow="wf-poll", processed=True)
     server.emulator.inject(fault)
@@ -88,6 +94,7 @@ async def test_a_query_cut_mid_answer_is_retried(server: LoopbackServer, fast: b
     assert server.emulator.pending_faults() == ()
 
 
+@on_each_transport
 @pytest.mark.parametrize("kind", ["disconnect", "reset"])
 async def test_a_start_cut_after_sending_is_not_retried(
     server: LoopbackServer, fast: bool, kind: Any
@@ -101,6 +108,7 @@ async def test_a_start_cut_after_sending_is_not_retried(
     assert server.emulator.counters.invokes_for_input(inputs) == 1  # started once, not twice
 
 
+@on_each_transport
 async def test_a_refused_connection_is_retried_and_says_nothing_started(fast: bool) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -118,6 +126,7 @@ async def test_a_refused_connection_is_retried_and_says_nothing_started(fast: bo
     assert "ConnectError" in str(caught.value)
 
 
+@on_each_transport
 async def test_a_slow_answer_meets_the_read_timeout(server: LoopbackServer, fast: bool) -> None:
     server.emulator.inject(Fault("slow", operation="invoke", workflow="wf-q", delay=2.0))
     retry = RetryPolicy(max_retries=0)
@@ -127,6 +136,7 @@ async def test_a_slow_answer_meets_the_read_timeout(server: LoopbackServer, fast
     assert caught.value.may_have_started
 
 
+@on_each_transport
 async def test_cancelling_a_wait_sends_nothing_more(
     server: LoopbackServer, fast: bool, anyio_backend: str
 ) -> None:
@@ -163,11 +173,10 @@ def test_the_fast_transport_imports_aiohttp_when_the_client_is_built() -> None:
     assert "aiohttp" in sys.modules
 
 
+@pytest.mark.parametrize("anyio_backend", ["trio"])
 async def test_insisting_on_the_fast_transport_under_trio_is_a_configuration_error(
-    server: LoopbackServer, anyio_backend: str
+    server: LoopbackServer,
 ) -> None:
-    if anyio_backend != "trio":
-        pytest.skip("trio only")
     async with _client(server, "wf-q", True) as client:
         with pytest.raises(ConfigurationError, match="asyncio"):
             await client.invoke({"case": "trio"})
@@ -191,6 +200,7 @@ def test_the_env_flag_must_be_a_yes_or_no(monkeypatch: pytest.MonkeyPatch) -> No
     assert _engine(AsyncClient(api_key="k")) == "AsyncHTTPTransport"
 
 
+@on_each_transport
 async def test_a_start_whose_connection_closes_before_any_answer_is_not_retried(
     fast: bool,
 ) -> None:

@@ -6,14 +6,17 @@ where the binary is absent (CI installs it). redis-py's asyncio client runs on a
 
 from __future__ import annotations
 
+import logging
 import shutil
 import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 
 import anyio
 import anyio.from_thread
+import httpx
 import pytest
 
 from flowinvoke import PollPolicy, RunStatus
@@ -35,12 +38,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
+@contextmanager
+def redis_server(port: int) -> Iterator[str]:
+    """A redis-server on a loopback port for the block's duration; yields its URL."""
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.skip("redis-server is not installed (apt-get install redis-server)")
-    port = free_port()
     server = subprocess.Popen(
         [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"],
         stdout=subprocess.DEVNULL,
@@ -60,6 +63,12 @@ def redis_url() -> Iterator[str]:
     finally:
         server.terminate()
         server.wait(10)
+
+
+@pytest.fixture(scope="module")
+def redis_url() -> Iterator[str]:
+    with redis_server(free_port()) as url:
+        yield url
 
 
 @pytest.fixture
@@ -134,3 +143,65 @@ def test_the_repr_shows_no_password() -> None:
     assert "hunter2" not in repr(channel)
     receiver = WebhookReceiver("https://x.example/h", channel=channel, secret_key=KEY)
     assert "hunter2" not in repr(receiver)
+
+
+def test_while_redis_is_down_callbacks_for_other_workers_get_503_and_one_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    port = free_port()
+    waiter = WebhookReceiver("http://127.0.0.1:9/hooks", secret_key=KEY)
+    with (
+        anyio.from_thread.start_blocking_portal() as portal,
+        waiter.expect_callback(type("W", (), {"set": lambda self: None})()) as hook,
+    ):
+        channel = RedisChannel(f"redis://127.0.0.1:{port}/0", name="test-down")
+        receiver = WebhookReceiver(waiter.public_url, channel=channel, secret_key=KEY)
+        asgi = httpx.AsyncClient(transport=httpx.ASGITransport(app=receiver))
+
+        async def through_asgi() -> int:
+            answer = await asgi.post(hook.url, headers=hook.headers, content=b"{}")
+            return answer.status_code
+
+        def callback_both_ways() -> list[int]:
+            blocking = receiver.handle("POST", hook.url, hook.headers, b"{}")
+            return [blocking, portal.call(through_asgi)]
+
+        with redis_server(port):
+            assert callback_both_ways() == [200, 200]
+        with caplog.at_level(logging.DEBUG, logger="flowinvoke"):
+            answers = [status for _ in range(3) for status in callback_both_ways()]
+        assert answers == [503] * 6
+        warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+        assert len(warnings) == 1, [r.getMessage() for r in caplog.records]
+        assert "answering them 503" in warnings[0].getMessage()
+        assert not any(r.exc_info for r in caplog.records)  # no traceback per callback
+        caplog.clear()
+        with redis_server(port), caplog.at_level(logging.WARNING, logger="flowinvoke"):
+            assert callback_both_ways() == [200, 200]
+        assert ["hands callbacks on again" in r.getMessage() for r in caplog.records] == [True]
+        portal.call(channel.aclose)
+
+
+def test_a_listener_warns_once_per_outage_and_once_when_back(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    port = free_port()
+    channel = RedisChannel(f"redis://127.0.0.1:{port}/0", name="test-listen")
+    receiver = WebhookReceiver("http://127.0.0.1:9/hooks", channel=channel, secret_key=KEY)
+    with (
+        anyio.from_thread.start_blocking_portal() as portal,
+        caplog.at_level(logging.DEBUG, logger="flowinvoke"),
+    ):
+        first = ExitStack()
+        first.enter_context(redis_server(port))
+        with first, portal.wrap_async_context_manager(receiver):
+            first.close()  # Redis stops under a listening receiver
+            time.sleep(2.5)  # the listener tries to reconnect every second meanwhile
+            with redis_server(port):
+                end = time.monotonic() + 10
+                while "again" not in caplog.text and time.monotonic() < end:
+                    time.sleep(0.05)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    # (A third, a new outage, may follow: the second server stops before the receiver.)
+    assert "lost its Redis connection" in warnings[0], warnings
+    assert "listens on Redis again" in warnings[1], warnings

@@ -40,7 +40,14 @@ if TYPE_CHECKING:
         ServerError,
         UnsupportedOperationError,
     )
-    from ._core.models import RunStatus, WaitTimeoutError, Webhook, WorkflowFailedError, WorkflowRun
+    from ._core.models import (
+        OutputValidationError,
+        RunStatus,
+        WaitTimeoutError,
+        Webhook,
+        WorkflowFailedError,
+        WorkflowRun,
+    )
     from ._observe.events import Hooks, RequestEvent, ResponseEvent, RetryEvent
     from ._sync.client import Client
     from ._transport.retry import RetryPolicy
@@ -82,7 +89,14 @@ _HOMES: dict[str, str] = {
     **dict.fromkeys(("LearnedDuration", "RunDurations", "WorkflowKey"), "._waiting.learning"),
     "DurationEstimate": "._waiting.estimate",
     **dict.fromkeys(
-        ("RunStatus", "WaitTimeoutError", "Webhook", "WorkflowFailedError", "WorkflowRun"),
+        (
+            "OutputValidationError",
+            "RunStatus",
+            "WaitTimeoutError",
+            "Webhook",
+            "WorkflowFailedError",
+            "WorkflowRun",
+        ),
         "._core.models",
     ),
     **dict.fromkeys(("Hooks", "RequestEvent", "ResponseEvent", "RetryEvent"), "._observe.events"),
@@ -116,6 +130,7 @@ __all__ = [
     "InsufficientCreditsError",
     "LearnedDuration",
     "NotFoundError",
+    "OutputValidationError",
     "PermissionDeniedError",
     "PollPolicy",
     "RateLimitError",

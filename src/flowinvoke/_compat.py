@@ -24,6 +24,7 @@ import anyio
 import anyio.lowlevel
 
 from ._core.batch_stop import BatchStopped, current_stop, stop_with
+from ._core.deadline import time_source
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -41,15 +42,25 @@ __all__ = [
 ]
 
 
-# Sleep without blocking the event loop (asyncio or trio). anyio's own function, not a
-# wrapper: a sleeping wait then holds one coroutine frame fewer.
-async_sleep = anyio.sleep
+def async_sleep(seconds: float) -> Awaitable[None]:
+    """Sleep without blocking the event loop (asyncio or trio), on the client's clock.
+
+    A plain function handing back anyio's own coroutine, not a wrapper coroutine: a
+    sleeping wait then holds one coroutine frame fewer.
+    """
+    source = time_source()
+    return anyio.sleep(seconds) if source is None else source.async_sleep(seconds)
 
 
 def sync_sleep(seconds: float) -> None:
     """Sleep the calling thread (cut short, ending the run, when its batch is closed)."""
     stop = current_stop()
-    if stop is None:
+    source = time_source()
+    if source is not None:  # a fake clock: the stop is looked at when the sleep ends
+        source.sleep(seconds)
+        if stop is not None and stop.is_set():
+            raise BatchStopped
+    elif stop is None:
         time.sleep(seconds)
     elif stop.wait(seconds):
         raise BatchStopped

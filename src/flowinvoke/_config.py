@@ -6,6 +6,7 @@ Everything is checked here, when the client is built, so that a wrong setting fa
 
 from __future__ import annotations
 
+import enum
 import inspect
 import os
 from collections.abc import Mapping
@@ -26,6 +27,7 @@ from .providers import AuthScheme, Provider, get_provider
 __all__ = [
     "CONFIG_ARGUMENTS",
     "ENV_PREFIX",
+    "KEEP",
     "ClientConfig",
     "check_max_connections",
     "env_flag",
@@ -33,6 +35,15 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+
+class Keep(enum.Enum):
+    """`with_options`' default where None is a value of its own ("no receiver")."""
+
+    KEEP = "keep"
+
+
+KEEP = Keep.KEEP
 
 ENV_PREFIX = "FLOWINVOKE_"
 _CONNECT_TIMEOUT = 10.0

@@ -21,6 +21,7 @@ from flowinvoke import (
     WorkflowFailedError,
 )
 from flowinvoke._compat import async_sleep
+from flowinvoke.testing import FakeClock
 
 from ..policies import MILLISECOND_POLL
 from ..seed_bodies import gptbots_state
@@ -138,8 +139,9 @@ async def test_wait_many_waits_for_runs_by_id_and_yields_each_as_it_ends() -> No
     run_ids = runs_started_elsewhere(workflow, 16, 4, 1, 8)  # run-4 fails (4 % 5 == 4)
     transport = httpx.MockTransport(workflow.handle)
     policy = PollPolicy(initial_delay=0.02, multiplier=1, max_interval=0.02, jitter=0)
-    async with make_client(transport=transport, poll=policy) as client:
-        items = [item async for item in client.wait_many(run_ids, concurrency=4)]
+    with FakeClock().install():  # four waits asleep at once, woken in the order of their times
+        async with make_client(transport=transport, poll=policy) as client:
+            items = [item async for item in client.wait_many(run_ids, concurrency=4)]
     assert workflow.invokes == []  # waiting starts nothing
     assert [item.input for item in items] == ["run-1", "run-4", "run-8", "run-16"]
     assert [item.index for item in items] == [2, 1, 3, 0]
@@ -150,7 +152,9 @@ async def test_wait_many_waits_for_runs_by_id_and_yields_each_as_it_ends() -> No
 
 
 @pytest.mark.anyio
-async def test_wait_many_keeps_each_id_on_its_own_timeout_and_bounds_the_waits() -> None:
+async def test_wait_many_keeps_each_id_on_its_own_timeout_and_bounds_the_waits(
+    clock: PatchedClientClock,
+) -> None:
     workflow = ScriptedWorkflow()
     run_ids = runs_started_elsewhere(workflow, 10_000, 1, 2, 3)
     transport = httpx.MockTransport(workflow.handle)
@@ -178,7 +182,7 @@ async def test_wait_many_refuses_bad_settings_before_any_query() -> None:
 
 
 @pytest.mark.anyio
-async def test_a_wait_timeout_in_a_batch_keeps_the_last_state() -> None:
+async def test_a_wait_timeout_in_a_batch_keeps_the_last_state(clock: PatchedClientClock) -> None:
     workflow = ScriptedWorkflow()
     transport = httpx.MockTransport(workflow.handle)
     policy = PollPolicy(initial_delay=0.01, multiplier=1, max_interval=0.01, jitter=0)

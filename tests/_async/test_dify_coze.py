@@ -48,11 +48,9 @@ def emulator(clock: PatchedClientClock, *workflows: Workflow) -> Emulator:
             Workflow(id=COZE_WF, api_key="pat", provider="coze", polls=1, tokens=9),
             Workflow(id=STUDIO_WF, api_key="pat", provider="coze-studio", polls=1),
         ),
-        clock=clock.monotonic,
+        clock=clock,
     )
-    # The emulator's waits move the fake clock too: an async client's go through
-    # `async_sleep`, a sync client's through `sleep` (which the sync twin sets alike).
-    emu.sleep = emu.async_sleep = clock.sleep  # type: ignore[assignment]
+    clock.move_with(emu)  # the emulator's waits move the fake clock too
     return emu
 
 
@@ -187,7 +185,7 @@ async def test_deadline_holds_when_the_stream_drips(clock: PatchedClientClock) -
     async def drip() -> AsyncGenerator[bytes, None]:
         yield started_event()
         for _ in range(50):  # bounded, so that a broken cut fails instead of hanging
-            await clock.sleep(4.0)
+            await clock.async_sleep(4.0)
             yield b"event: ping\n\n"
 
     async with make_client(provider="dify", transport=streaming(drip)) as dify:

@@ -99,6 +99,24 @@ async def test_an_unreadable_query_answer_is_a_response_validation_error(
 
 
 @pytest.mark.anyio
+async def test_a_number_past_python_s_int_limit_is_named_as_such() -> None:
+    body = _answer(totalTokens="1" * 5000)  # valid JSON that Python refuses to read
+    with respx.mock:
+        respx.post(QUERY_URL).respond(200, content=body.encode())
+        async with make_client(retry=NO_RETRY) as client:
+            with pytest.raises(ResponseValidationError) as info:
+                await client.get_run("run-42")
+    message = str(info.value)
+    assert "an integer longer than Python reads" in message
+    assert "not JSON" not in message
+    with respx.mock:
+        respx.post(QUERY_URL).respond(200, content=b"{not json")
+        async with make_client(retry=NO_RETRY) as client:
+            with pytest.raises(ResponseValidationError, match="the body is not JSON"):
+                await client.get_run("run-42")
+
+
+@pytest.mark.anyio
 async def test_a_deeply_nested_error_body_is_an_api_error() -> None:
     with respx.mock:
         respx.post(QUERY_URL).respond(500, content=DEEP.encode())

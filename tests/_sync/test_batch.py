@@ -22,6 +22,7 @@ from flowinvoke import (
     WorkflowFailedError,
 )
 from flowinvoke._compat import sync_sleep
+from flowinvoke.testing import FakeClock
 
 from ..policies import MILLISECOND_POLL
 from ..seed_bodies import gptbots_state
@@ -135,8 +136,9 @@ def test_wait_many_waits_for_runs_by_id_and_yields_each_as_it_ends() -> None:
     run_ids = runs_started_elsewhere(workflow, 16, 4, 1, 8)  # run-4 fails (4 % 5 == 4)
     transport = httpx.MockTransport(workflow.handle)
     policy = PollPolicy(initial_delay=0.02, multiplier=1, max_interval=0.02, jitter=0)
-    with make_client(transport=transport, poll=policy) as client:
-        items = [item for item in client.wait_many(run_ids, concurrency=4)]
+    with FakeClock().install():  # four waits asleep at once, woken in the order of their times
+        with make_client(transport=transport, poll=policy) as client:
+            items = [item for item in client.wait_many(run_ids, concurrency=4)]
     assert workflow.invokes == []  # waiting starts nothing
     assert [item.input for item in items] == ["run-1", "run-4", "run-8", "run-16"]
     assert [item.index for item in items] == [2, 1, 3, 0]
@@ -146,7 +148,9 @@ def test_wait_many_waits_for_runs_by_id_and_yields_each_as_it_ends() -> None:
     assert [item.ok for item in items] == [True, False, True, True]
 
 
-def test_wait_many_keeps_each_id_on_its_own_timeout_and_bounds_the_waits() -> None:
+def test_wait_many_keeps_each_id_on_its_own_timeout_and_bounds_the_waits(
+    clock: PatchedClientClock,
+) -> None:
     workflow = ScriptedWorkflow()
     run_ids = runs_started_elsewhere(workflow, 10_000, 1, 2, 3)
     transport = httpx.MockTransport(workflow.handle)
@@ -172,7 +176,7 @@ def test_wait_many_refuses_bad_settings_before_any_query() -> None:
     assert workflow.polls == {}
 
 
-def test_a_wait_timeout_in_a_batch_keeps_the_last_state() -> None:
+def test_a_wait_timeout_in_a_batch_keeps_the_last_state(clock: PatchedClientClock) -> None:
     workflow = ScriptedWorkflow()
     transport = httpx.MockTransport(workflow.handle)
     policy = PollPolicy(initial_delay=0.01, multiplier=1, max_interval=0.01, jitter=0)

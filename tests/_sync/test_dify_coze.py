@@ -49,11 +49,9 @@ def emulator(clock: PatchedClientClock, *workflows: Workflow) -> Emulator:
             Workflow(id=COZE_WF, api_key="pat", provider="coze", polls=1, tokens=9),
             Workflow(id=STUDIO_WF, api_key="pat", provider="coze-studio", polls=1),
         ),
-        clock=clock.monotonic,
+        clock=clock,
     )
-    # The emulator's waits move the fake clock too: an async client's go through
-    # `sync_sleep`, a sync client's through `sleep` (which the sync twin sets alike).
-    emu.sleep = emu.sync_sleep = clock.sleep  # type: ignore[assignment]
+    clock.move_with(emu)  # the emulator's waits move the fake clock too
     return emu
 
 
@@ -180,7 +178,7 @@ def test_deadline_holds_when_the_stream_drips(clock: PatchedClientClock) -> None
     def drip() -> Generator[bytes, None]:
         yield started_event()
         for _ in range(50):  # bounded, so that a broken cut fails instead of hanging
-            clock.sleep(4.0)
+            clock.sync_sleep(4.0)
             yield b"event: ping\n\n"
 
     with make_client(provider="dify", transport=streaming(drip)) as dify:

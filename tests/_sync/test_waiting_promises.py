@@ -7,7 +7,6 @@ import itertools
 import json
 import logging
 import threading
-import time
 import typing
 from collections import Counter
 from collections.abc import Generator
@@ -18,6 +17,7 @@ import pytest
 import respx
 
 from flowinvoke import Client, PollPolicy, RateLimitError, RetryPolicy
+from flowinvoke.testing import FakeClock
 
 from ..seed_bodies import GPTBOTS_ASYNC_ANSWER, gptbots_state
 from .conftest import PatchedClientClock
@@ -25,11 +25,12 @@ from .support import INVOKE_URL, KEY, QUERY_URL, make_client
 
 
 class RateLimitWindow:
-    """A GPTBots server that answers every query 429 for `seconds`, with `hint` as its
-    Retry-After (none when None), then the finished run; it counts queries per run."""
+    """A GPTBots server that answers every query 429 for `seconds` of `clock`, with `hint`
+    as its Retry-After (none when None), then the finished run; it counts queries per run."""
 
-    def __init__(self, seconds: float, hint: str | None = None) -> None:
-        self.ends = time.monotonic() + seconds
+    def __init__(self, seconds: float, clock: FakeClock, hint: str | None = None) -> None:
+        self.clock = clock
+        self.ends = clock() + seconds
         self.hint = hint
         self.in_window: Counter[str] = Counter()
         self.after: Counter[str] = Counter()
@@ -43,7 +44,7 @@ class RateLimitWindow:
             return httpx.Response(200, json={**GPTBOTS_ASYNC_ANSWER, "workflowRunId": run_id})
         run_id = json.loads(request.content)["workflowRunId"]
         with self._lock:
-            limited = time.monotonic() < self.ends
+            limited = self.clock() < self.ends
             (self.in_window if limited else self.after)[run_id] += 1
         if limited:
             headers = {} if self.hint is None else {"Retry-After": self.hint}
@@ -52,12 +53,18 @@ class RateLimitWindow:
 
 
 def test_a_429_window_makes_the_whole_client_back_off_together() -> None:
+    """On fake time: the client and the server share one clock, which runs the hundred
+    concurrent waits' sleeps in order, so the 5 s window costs no real time."""
+    clock = FakeClock()
     # No hint here; `Retry-After: 0` and the like pause the same way (the test below).
-    server = RateLimitWindow(5.0)
+    server = RateLimitWindow(5.0, clock)
     # The default schedules: 0.2 s polls would send ~25 queries per wait in 5 s on their own.
-    with Client(api_key=KEY, transport=httpx.MockTransport(server)) as client:
-        items = client.run_many([{"n": n} for n in range(100)], concurrency=100)
-    assert all(item.ok for item in items)  # every wait finished with its result
+    with clock.install():
+        with Client(api_key=KEY, transport=httpx.MockTransport(server)) as client:
+            items = client.run_many([{"n": n} for n in range(100)], concurrency=100)
+    assert clock() >= 5.0  # the waits outlasted the window on the fake clock
+    # Every wait finished with its result.
+    assert all(item.ok for item in items), [item.error for item in items if not item.ok][:3]
     assert len(server.in_window) == 100
     # One shared cool-down of 1, 2, 4 s: about three queries each in the window.
     assert max(server.in_window.values()) <= 5

@@ -9,6 +9,7 @@ otherwise time the run out.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 
@@ -101,6 +102,49 @@ def test_lost_callbacks_fall_back_to_polling(emulator: Emulator) -> None:
     assert emulator.counters.queries[run.id] >= 1
 
 
+def test_runs_finishing_by_fallback_polling_warn_once_per_client_with_the_cause(
+    emulator: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    emulator.set_callback_faults(CallbackFaults(drop=True))  # the platform cannot reach us
+    with ReceiverServer(fallback=QUICK) as server, caplog.at_level(logging.DEBUG, "flowinvoke"):
+        with emulator.client("wf", webhook_receiver=server.receiver) as client:
+            first = client.run({"q": 1}, timeout=30)
+            client.run({"q": 2}, timeout=30)
+        with emulator.client("wf", webhook_receiver=server.receiver) as other:
+            other.run({"q": 3}, timeout=30)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 2, warnings  # one per client, not one per run
+    assert f"run {first.id} expected a webhook callback" in warnings[0]
+    assert f"cannot reach public_url {server.receiver.public_url}" in warnings[0]
+    endings = [r.getMessage() for r in caplog.records if "ended SUCCEED by" in r.getMessage()]
+    assert len(endings) == 3
+    queries = emulator.counters.queries[first.id]
+    assert endings[0] == f"run {first.id} ended SUCCEED by poll after {queries} quer" + (
+        "y" if queries == 1 else "ies"
+    )
+
+
+def test_each_wait_says_at_debug_how_it_ended(
+    emulator: Emulator, receiver: WebhookReceiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.DEBUG, "flowinvoke"):
+        with emulator.client("wf", webhook_receiver=receiver) as client:
+            by_callback = client.run({"q": 1}, timeout=30)
+            started = client.invoke({"q": 2}, async_mode=True)
+            assert started.id is not None
+            by_poll = client.wait(started.id, poll=QUICK, timeout=30)
+        with emulator.client("tutor") as tutor:
+            by_start = tutor.run({"q": 3}, timeout=30)
+    lines = [r.getMessage() for r in caplog.records if " ended " in r.getMessage()]
+    polls = emulator.counters.queries[by_poll.id]
+    assert lines == [
+        f"run {by_callback.id} ended SUCCEED by callback after 1 query",
+        f"run {by_poll.id} ended SUCCEED by poll after {polls} quer{'y' if polls == 1 else 'ies'}",
+        f"run {by_start.id} ended {by_start.raw_status} by start after 0 queries",
+    ]
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
 def test_a_forged_callback_causes_no_query(emulator: Emulator, receiver: WebhookReceiver) -> None:
     emulator.set_callback_faults(CallbackFaults(wrong_credentials=True))
     with emulator.client("wf", webhook_receiver=receiver) as client:
@@ -136,6 +180,21 @@ def test_with_options_keeps_the_receiver(emulator: Emulator, receiver: WebhookRe
         derived = client.with_options(timeout=20)
         run = derived.run({"q": 1}, timeout=30)
     assert emulator.counters.queries[run.id] == 1
+
+
+def test_with_options_none_turns_the_receiver_off_and_a_receiver_turns_it_on(
+    emulator: Emulator, receiver: WebhookReceiver
+) -> None:
+    five = [{"url": f"https://example.com/{i}"} for i in range(5)]  # never called: not loopback
+    with emulator.client("wf", webhook_receiver=receiver) as client:
+        off = client.with_options(webhook_receiver=None)
+        run = off.run({"q": 1}, webhooks=five, timeout=30, poll=QUICK)  # room for five
+        assert run.status is RunStatus.SUCCEEDED
+        on = off.with_options(webhook_receiver=receiver)
+        with pytest.raises(ValueError, match="at most 5"):
+            on.run({"q": 1}, webhooks=five)
+        run = on.run({"q": 2}, timeout=30)
+    assert emulator.counters.queries[run.id] == 1  # woken by the callback
 
 
 def test_the_client_repr_shows_no_secret(receiver: WebhookReceiver) -> None:

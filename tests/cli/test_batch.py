@@ -45,7 +45,11 @@ def batch_served(
     )
 
     def make_client(
-        settings: _settings.Settings, *, rate_limit: float | None, max_connections: int
+        settings: _settings.Settings,
+        *,
+        rate_limit: float | None,
+        max_connections: int,
+        hooks: flowinvoke.Hooks | None = None,
     ) -> flowinvoke.Client:
         built.append({"rate_limit": rate_limit, "max_connections": max_connections})
         return flowinvoke.Client(
@@ -55,6 +59,7 @@ def batch_served(
             retry=SHORT_JITTERED_RETRY,
             rate_limit=rate_limit,
             max_connections=max_connections,
+            hooks=hooks,
         )
 
     monkeypatch.setattr(_batch, "make_client", make_client)

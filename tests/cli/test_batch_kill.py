@@ -22,14 +22,18 @@ from flowinvoke.testing import Emulator, LoopbackServer, Workflow
 pytest.importorskip("uvicorn")
 
 KILL_KEY = "sk-cli-kill-3e71c0"
-INPUTS = 60
-CONCURRENCY = 12
+INPUTS = 30
+# Few enough runs at once that starts go out about as often as with the longer runs this
+# test had before (a start on the wire at the kill instant may be paid twice: the bound).
+CONCURRENCY = 6
 
 
 @pytest.fixture
 def server() -> Iterator[LoopbackServer]:
-    """A workflow whose runs last 1.5 s, served over TCP (its counters count the starts)."""
-    emulator = Emulator([Workflow(id="kill-me", api_key=KILL_KEY, duration=1.5)])
+    """A workflow whose runs last half a second, served over TCP (its counters count the
+    starts): long enough that a kill finds runs in flight, short enough that five waves of
+    runs take seconds."""
+    emulator = Emulator([Workflow(id="kill-me", api_key=KILL_KEY, duration=0.5)])
     with LoopbackServer(emulator) as served:
         yield served
 

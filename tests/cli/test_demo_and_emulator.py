@@ -106,6 +106,13 @@ def test_serve_on_a_taken_port_fails_before_its_banner(invoke: Invoke) -> None:
     assert f"cannot serve on http://127.0.0.1:{port}" in one_line(result)
 
 
+def test_stats_of_no_emulator_is_one_line_and_exit_3(invoke: Invoke) -> None:
+    port = _free_port()  # nothing listens there
+    result = invoke(["emulator", "stats", "--url", f"http://127.0.0.1:{port}"], secrets=False)
+    assert result.exit_code == 3
+    assert f"cannot read the emulator's stats at http://127.0.0.1:{port}" in one_line(result)
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -146,6 +153,14 @@ def test_serve_for_real_and_run_against_it() -> None:
         )
         assert result.exit_code == 0, result.output
         assert json.loads(result.stdout)["status"] == "SUCCEEDED"
+        url = ["--url", f"http://127.0.0.1:{port}"]
+        counted = CliRunner().invoke(cli, ["emulator", "stats", *url, "--json"])
+        assert counted.exit_code == 0, counted.output
+        counts = json.loads(counted.stdout)
+        assert counts["runs_started_by_workflow"] == {"demo-quick": 1}
+        assert counts["requests"] == counts["runs_started"] + counts["queries"]
+        text = CliRunner().invoke(cli, ["emulator", "stats", *url]).stdout
+        assert text.splitlines()[0] == "runs started  1 (demo-quick 1)"
     finally:
         process.terminate()
         out, _ = process.communicate(timeout=20)

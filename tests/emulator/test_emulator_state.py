@@ -6,7 +6,15 @@ from typing import Any
 
 import pytest
 
-from flowinvoke.testing import Emulator, FakeClock, WireRequest, WireResponse, Workflow
+from flowinvoke import PollPolicy
+from flowinvoke.testing import (
+    STATS_PATH,
+    Emulator,
+    FakeClock,
+    WireRequest,
+    WireResponse,
+    Workflow,
+)
 
 INVOKE = "/v1/workflow/invoke"
 
@@ -159,3 +167,21 @@ def test_required_inputs_must_not_be_a_string() -> None:
 def test_fixed_output_mapping() -> None:
     emulator = Emulator([Workflow(id="w", api_key="k", output={"answer": 42})], clock=FakeClock())
     assert invoke(emulator, "k", {"q": 1})["output"] == {"answer": 42}
+
+
+def test_stats_count_runs_and_queries_and_are_served_uncounted() -> None:
+    emulator = Emulator([Workflow(id="wf", api_key="key-wf", polls=2)])
+    assert emulator.stats()["queries_per_run"] is None
+    with emulator.client("wf", poll=PollPolicy(initial_delay=0.01)) as client:
+        client.run({"q": 1}, timeout=30)
+        client.run({"q": 2}, timeout=30)
+    stats = emulator.stats()
+    assert stats["runs_started"] == 2
+    assert stats["runs_started_by_workflow"] == {"wf": 2}
+    assert stats["queries"] == 6  # polls=2: the third query sees the end
+    assert (stats["queries_per_run"], stats["most_queries_of_a_run"]) == (3.0, 3)
+    assert stats["requests"] == 8
+    with emulator.http_client() as http:
+        served = http.get(STATS_PATH).json()
+    assert served == stats  # and asking did not count as a request
+    assert emulator.counters.requests == 8

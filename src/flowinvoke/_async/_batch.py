@@ -16,7 +16,12 @@ from .._compat import async_call_maybe, async_map_unordered
 from .._core.batch import BatchItem, BatchProgress, BatchTally
 from .._core.deadline import positive_seconds
 from .._core.errors import FlowInvokeError
-from .._core.models import WaitTimeoutError, WorkflowFailedError, WorkflowRun
+from .._core.models import (
+    OutputValidationError,
+    WaitTimeoutError,
+    WorkflowFailedError,
+    WorkflowRun,
+)
 from .._waiting.policy import PollPolicy
 
 __all__ = [
@@ -119,6 +124,8 @@ class AsyncBatch:
             )
         except WaitTimeoutError as error:
             return BatchItem(index, input, error.last_run, error)
+        except OutputValidationError as error:  # the run succeeded: keep it
+            return BatchItem(index, input, error.run, error)
         except Exception as error:  # whatever one input meets is its own error: the batch goes on
             return BatchItem(index, input, None, error)
         return BatchItem(index, input, run, None if run.succeeded else WorkflowFailedError(run))

@@ -12,6 +12,7 @@ from .._core.log import logger
 from .._core.models import RunStatus, WaitTimeoutError, WorkflowRun
 from .._core.operation import Operation
 from .._transport.retry import is_retryable, retry_hint
+from .._waiting.ending import WaitEnd, log_end
 from .._waiting.learning import RunTimer
 from .._waiting.policy import PollPolicy
 from .._waiting.wakeup import AsyncWakeup
@@ -30,6 +31,7 @@ async def poll_states(
     workflow_id: str | None = None,
     wakeup: AsyncWakeup | None = None,
     timer: RunTimer | None = None,
+    end: WaitEnd | None = None,
 ) -> AsyncGenerator[WorkflowRun, None]:
     """Yield each new state of a run, ending after the terminal one.
 
@@ -40,6 +42,8 @@ async def poll_states(
     names the run's own workflow, else `workflow_id` (platforms whose path needs one). A
     `wakeup` (a webhook callback's) cuts the sleep before a query short. A `timer` (the
     run's start just answered) schedules from learned durations and learns this one.
+    How the wait ended (by a callback's wake-up or by polling, and after how many queries)
+    is logged at DEBUG and put in `end`.
     """
     unknown = _UnknownWords(provider)
     current = start if isinstance(start, WorkflowRun) else None
@@ -54,18 +58,20 @@ async def poll_states(
     schedule = policy.delays() if timer is None else timer.delays(policy)
     hint: float | None = None
     sleep_first = current is not None
+    queries, woken = 0, False  # what the DEBUG line at the end says
     # The requester ends each query at the deadline (slot wait, exchange, retries), so no
     # cancel scope of its own wraps a query here: a queued wait holds one scope, not two.
     while True:
         if sleep_first:
             delay = deadline.cap(policy.next_delay(next(schedule), hint))
-            await (async_sleep(delay) if wakeup is None else wakeup.sleep(delay))
+            woken = await _sleep(delay, wakeup)
             if deadline.expired:
                 raise _timed_out(provider, run_id, current)
         sleep_first = True
         try:
             if timer is not None:
                 timer.sending()
+            queries += 1
             reply = await requester.send(spec, deadline)
         except APIError as error:
             hint = _failed_query_hint(error, provider, run_id, current, deadline)
@@ -85,7 +91,16 @@ async def poll_states(
             yield current
         del reply  # an answer equal to the state already held is not kept while asleep
         if current.done:
+            log_end(end, "callback" if woken else "poll", queries, provider.name, current)
             return
+
+
+async def _sleep(seconds: float, wakeup: AsyncWakeup | None) -> bool:
+    """Sleep before a query; True when a webhook callback's wake-up cut the sleep short."""
+    if wakeup is None:
+        await async_sleep(seconds)
+        return False
+    return await wakeup.sleep(seconds)
 
 
 def _query_target(

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import AsyncGenerator, Iterator, Mapping
-from contextlib import aclosing, asynccontextmanager
+from contextlib import AbstractContextManager, aclosing, asynccontextmanager
 from typing import cast
 
 from .._compat import async_sleep
@@ -13,13 +14,14 @@ from .._core.errors import APIError, RateLimitError
 from .._core.log import logger
 from .._core.scopes import async_deadline_scope
 from .._core.secret import Redactor
-from .._observe.events import RetryEvent
+from .._observe.events import RequestOutcome, RetryEvent
 from .._observe.observers import Observers
 from .._transport import http as _http
 from .._transport.attempt import Attempt, settled_failure
 from .._transport.attempt import attempt as attempt_of
 from .._transport.body import ResponseTooLarge, in_small_pieces, with_content
 from .._transport.cooldown import CoolDown
+from .._transport.instrumentation import traced_by_httpx_instrumentation
 from .._transport.rate import RateLimiter
 from .._transport.replies import Reply, read_reply, transport_error
 from .._transport.retry import RetryPolicy, next_retry_delay, slow_down_hint
@@ -152,7 +154,7 @@ class AsyncRequester:
             await self._hold_back(deadline)
             # The request's hooks and span cover the whole stream (the span is never made
             # current, so it may stay open across the `yield`).
-            with self._observers.request(self._provider.name, spec, url, attempt) as outcome:
+            with self._observe(spec, url, attempt) as outcome:
                 try:
                     async with self._stream(spec, url, deadline) as response:
                         outcome.status = response.status_code
@@ -212,10 +214,11 @@ class AsyncRequester:
         self, spec: RequestSpec, url: _http.URL, deadline: Deadline, attempt: int
     ) -> tuple[Reply | None, APIError | None, BaseException | None]:
         """One try: its reply, or the typed error it ended with and that error's cause."""
-        with self._observers.request(self._provider.name, spec, url, attempt) as outcome:
+        with self._observe(spec, url, attempt) as outcome:
             try:
                 response = await self._request(spec, url, deadline)
             except _http.TransportError as exc:
+                _release_frames(exc)
                 outcome.error = transport_error(self._provider, spec, exc, self._redact)
                 return None, outcome.error, exc
             outcome.status = response.status_code
@@ -225,8 +228,17 @@ class AsyncRequester:
                 )
                 return reply, None, None
             except APIError as exc:
+                _release_frames(exc)
                 outcome.error = exc
                 return None, exc, exc
+
+    def _observe(
+        self, spec: RequestSpec, url: _http.URL, attempt: int
+    ) -> AbstractContextManager[RequestOutcome]:
+        """The hooks and span of one attempt; no span of ours where OpenTelemetry's httpx
+        instrumentation traces the request itself (one span per request, not two)."""
+        span = self._observers.tracing and not traced_by_httpx_instrumentation(self._http)
+        return self._observers.request(self._provider.name, spec, url, attempt, span=span)
 
     def _retry_delay(
         self,
@@ -367,6 +379,23 @@ class AsyncRequester:
             f"the answer is larger than max_response_bytes ({self._max_bytes} bytes)",
             request=request,
         )
+
+
+def _release_frames(error: BaseException) -> None:
+    """Clear the finished frames in `error`'s traceback chain, and the answer they hold.
+
+    A failed attempt's error keeps its traceback, whose frames keep their locals: the
+    buffer of an answer cut at `max_response_bytes` (32 MiB by default) among them. With
+    the error in a reference cycle, only the garbage collector frees them, late: a wait
+    retrying against a gzip bomb held one buffer per attempt (over 270 MB in 6 s). The
+    chain of errors and the lines of the traceback stay; only the frames' locals go.
+    """
+    seen: set[int] = set()
+    link: BaseException | None = error
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        traceback.clear_frames(link.__traceback__)  # skips the frames still running
+        link = link.__cause__ or link.__context__
 
 
 def _cut(attempt: Attempt | None, url: _http.URL) -> _http.TransportError:

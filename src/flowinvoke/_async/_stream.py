@@ -19,6 +19,7 @@ from .._core.models import WaitTimeoutError, WorkflowRun
 from .._core.scopes import async_deadline_scope
 from .._transport import http as _http
 from .._transport.replies import read_reply, stream_error, transport_error
+from .._waiting.ending import WaitEnd, log_end
 from .._waiting.learning import RunTimer
 from .._waiting.policy import PollPolicy
 from .._waiting.wakeup import AsyncWakeup
@@ -51,10 +52,12 @@ async def run_states(
     wakeup: AsyncWakeup | None = None,
     *,
     timer_for: Callable[[WorkflowRun], RunTimer | None] | None = None,
+    end: WaitEnd | None = None,
 ) -> AsyncGenerator[WorkflowRun, None]:
     """Start a run and yield each new state until the terminal one: those the start tells,
     then those polling finds (`wakeup`, a webhook callback's, cuts its sleeps short;
-    `timer_for` gives the started run's learning timer, if any)."""
+    `timer_for` gives the started run's learning timer, if any; `end` learns how the wait
+    ended)."""
     last: WorkflowRun | None = None
     started = start_states(requester, provider, spec, deadline)
     async with aclosing(started):
@@ -65,9 +68,12 @@ async def run_states(
     if last is None or (spec.stream and last.id is None and not last.done):
         raise _ended_without_id(provider, spec)
     if last.done:
+        log_end(end, "stream" if spec.stream else "start", 0, provider.name, last)
         return
     timer = timer_for(last) if timer_for is not None else None
-    polled = poll_states(requester, provider, last, policy, deadline, wakeup=wakeup, timer=timer)
+    polled = poll_states(
+        requester, provider, last, policy, deadline, wakeup=wakeup, timer=timer, end=end
+    )
     async with aclosing(polled):
         async for state in polled:
             if state is not last:  # poll_states yields its start first

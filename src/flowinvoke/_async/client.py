@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._config import (
     CONFIG_ARGUMENTS,
+    KEEP,
     ClientConfig,
+    Keep,
     check_max_connections,
     env_flag,
     resolve_config,
@@ -26,7 +28,9 @@ from .._core.errors import (
     ConfigurationError,
 )
 from .._core.inputs import check_input, check_run_id, check_webhooks
-from .._core.models import Webhook, WorkflowRun
+from .._core.log import logger
+from .._core.models import OutputT, Webhook, WorkflowRun, typed_run
+from .._core.outputs import OutputAdapter, output_adapter
 from .._observe.events import Hooks, TracerProvider
 from .._observe.observers import CallSpan, Observers
 from .._transport import build
@@ -36,6 +40,7 @@ from .._transport.proxy import async_proxy_transport
 from .._transport.rate import RateLimiter
 from .._transport.retry import RetryPolicy
 from .._transport.slots import AsyncRequestSlots
+from .._waiting.ending import WaitEnd
 from .._waiting.learning import (
     RunDurations,
     RunTimer,
@@ -216,6 +221,7 @@ class AsyncClient:
         self._cooldown = cooldown
         self._observers = observers
         self._owns_http = owns_http
+        self._warned_no_callback = False
         self._requester = AsyncRequester(
             http,
             provider=config.provider,
@@ -270,12 +276,15 @@ class AsyncClient:
         auth_scheme: AuthScheme | None = None,
         default_headers: Mapping[str, str] | None = None,
         max_response_bytes: int | None = None,
+        webhook_receiver: WebhookReceiver | Keep | None = KEEP,
     ) -> AsyncClient:
         """A client with some settings changed that shares this one's connection pool.
 
         It also shares the rate limit, if any, the cool-down after rate-limited answers,
         and the hooks and tracing. Closing the new client leaves the pool open; closing
-        this one closes it for both.
+        this one closes it for both. A setting left out (or None) keeps this client's
+        value, except `webhook_receiver`: None turns callbacks off for the new client
+        (its runs are followed by polling), another receiver replaces this one's.
         """
         changes = {name: value for name, value in locals().items() if name in CONFIG_ARGUMENTS}
         arguments = self._config.arguments()
@@ -295,7 +304,9 @@ class AsyncClient:
             self._durations,
             owns_http=False,
         )
-        derived._webhook_receiver = self._webhook_receiver
+        derived._webhook_receiver = (
+            self._webhook_receiver if isinstance(webhook_receiver, Keep) else webhook_receiver
+        )
         return derived
 
     async def invoke(
@@ -306,7 +317,8 @@ class AsyncClient:
         workflow_id: str | None = None,
         async_mode: bool = False,
         webhooks: Sequence[Webhook | Mapping[str, Any]] | None = None,
-    ) -> WorkflowRun:
+        output_type: type[OutputT] | None = None,
+    ) -> WorkflowRun[OutputT]:
         """Start a run and return what the server said of it.
 
         A synchronous start (the default) returns the finished run; with `async_mode=True`
@@ -320,34 +332,45 @@ class AsyncClient:
             workflow_id: The workflow to run, overriding the client's (aitutor).
             async_mode: Return at once with an unfinished run (GPTBots/AltaBots).
             webhooks: Up to 5 targets the platform calls when an async run ends.
+            output_type: Validate a succeeded run's output into this type (see `run`).
 
         Raises:
             TypeError, ValueError: `input` is not a mapping of str to JSON values.
             ConfigurationError, UnsupportedOperationError: the call cannot be made here.
             APIError: the request failed (see the errors reference).
+            OutputValidationError: the output does not fit `output_type`.
         """
+        adapter = _adapter(output_type)
         spec = self._invoke_spec(input, user_id, workflow_id, async_mode, webhooks)
         with self._call("flowinvoke.invoke", workflow_id, input=input) as call:
             run = await first_state(self._requester, self._config.provider, spec, Deadline(None))
             call.finished(run)
-        return run
+            return typed_run(run, adapter)
 
-    async def get_run(self, run_id: str, *, workflow_id: str | None = None) -> WorkflowRun:
+    async def get_run(
+        self,
+        run_id: str,
+        *,
+        workflow_id: str | None = None,
+        output_type: type[OutputT] | None = None,
+    ) -> WorkflowRun[OutputT]:
         """Query a run's current state once.
 
         `workflow_id` names the run's workflow where the query path needs it (Coze);
-        default: the client's.
+        default: the client's. `output_type` validates a succeeded run's output (see `run`).
 
         Raises:
             UnsupportedOperationError: the provider has no query endpoint (aitutor).
             NotFoundError: there is no such run.
             APIError: the request failed.
+            OutputValidationError: the output does not fit `output_type`.
         """
+        adapter = _adapter(output_type)
         spec = self._query_spec(run_id, workflow_id)
         with self._call("flowinvoke.get_run", run_id=run_id) as call:
             run = (await self._requester.send(spec)).run
             call.finished(run)
-        return run
+            return typed_run(run, adapter)
 
     async def wait(
         self,
@@ -357,7 +380,8 @@ class AsyncClient:
         poll: PollPolicy | None = None,
         on_update: OnUpdate | None = None,
         workflow_id: str | None = None,
-    ) -> WorkflowRun:
+        output_type: type[OutputT] | None = None,
+    ) -> WorkflowRun[OutputT]:
         """Poll a run until it leaves PENDING/RUNNING, and return its terminal state.
 
         Takes a `WorkflowRun` or a bare run id, so a restarted process can resume a wait
@@ -371,12 +395,15 @@ class AsyncClient:
             on_update: Called (or awaited) with each new state; what it raises propagates.
             workflow_id: The run's workflow, for a bare id on a platform whose query names
                 it (Coze); default: the client's. A `WorkflowRun` carries its own.
+            output_type: Validate a succeeded run's output into this type (see `run`).
 
         Raises:
             WaitTimeoutError: the deadline passed; it carries the run id and the last state.
             UnsupportedOperationError: a bare id on a provider without a query endpoint.
             APIError: a failure retrying cannot mend (401, 403, 404, ...), with the run id.
+            OutputValidationError: the output does not fit `output_type`.
         """
+        adapter = _adapter(output_type)
         policy = poll or self._config.poll
         deadline = _deadline(timeout, policy)
         with self._call("flowinvoke.wait", run_id=_id_of(run_or_id)) as call:
@@ -384,7 +411,7 @@ class AsyncClient:
             del run_or_id  # the states hold the run until a newer one replaces it
             run = await async_follow(states, self._observers, on_update)
             call.finished(run)
-        return run
+            return typed_run(run, adapter)
 
     async def watch(
         self,
@@ -425,7 +452,8 @@ class AsyncClient:
         poll: PollPolicy | None = None,
         on_update: OnUpdate | None = None,
         raise_on_failure: bool = True,
-    ) -> WorkflowRun:
+        output_type: type[OutputT] | None = None,
+    ) -> WorkflowRun[OutputT]:
         """Start a run and wait for it to finish.
 
         Where the provider can start a run asynchronously (GPTBots/AltaBots, Coze), `run`
@@ -435,11 +463,20 @@ class AsyncClient:
         receives the started run (with its id) before any waiting, and every error raised
         after the start carries the run id. The deadline covers the start and the wait.
 
+        `output_type` (a pydantic model, a dataclass, a TypedDict, `list[str]`, any type
+        pydantic's `TypeAdapter` takes) validates the succeeded run's output into that type
+        and types the result for mypy as `WorkflowRun[output_type]`; an output that arrives
+        as a JSON-encoded string (Coze) is decoded first. The type is checked before the
+        start. A run that did not succeed keeps its output as the server sent it.
+
         Raises:
             WorkflowFailedError: the run ended without success (unless
                 `raise_on_failure=False`, which returns it instead).
+            OutputValidationError: the output does not fit `output_type`; it carries the
+                run and the raw output.
             WaitTimeoutError, APIError: as for `invoke` and `wait`.
         """
+        adapter = _adapter(output_type)
         policy = poll or self._config.poll
         deadline = _deadline(timeout, policy)
         provider = self._config.provider
@@ -453,12 +490,17 @@ class AsyncClient:
             spec = self._invoke_spec(input, user_id, workflow_id, async_mode, targets)
             # Learning times polls; a run told of its end by webhook polls only as a safety net.
             timer = None if receiver is not None else partial(self._timer, policy=policy)
+            end = WaitEnd() if receiver is not None else None
             states = run_states(
-                self._requester, provider, spec, policy, deadline, wakeup, timer_for=timer
+                self._requester, provider, spec, policy, deadline, wakeup, timer_for=timer, end=end
             )
             finished = await async_follow(states, self._observers, on_update, call)
             call.finished(finished)
-            return finished.raise_for_status() if raise_on_failure else finished
+            if receiver is not None and end is not None and end.how == "poll":
+                self._no_callback(finished, receiver, end)
+            if raise_on_failure:
+                finished.raise_for_status()
+            return typed_run(finished, adapter)
 
     async def run_many(
         self,
@@ -470,7 +512,8 @@ class AsyncClient:
         poll: PollPolicy | None = None,
         on_progress: OnProgress | None = None,
         on_start: OnStart | None = None,
-    ) -> list[BatchItem]:
+        output_type: type[OutputT] | None = None,
+    ) -> list[BatchItem[OutputT]]:
         """Run every input to the end, at most `concurrency` at once; return items in order.
 
         One failure never stops the others and no finished result is dropped: each
@@ -490,12 +533,16 @@ class AsyncClient:
             on_start: Called (or awaited) with `(index, run)` as soon as each run's start
                 returns, before its wait: `run.id` is the id to persist so that a crashed
                 batch can wait for its runs (`wait(run_id)`) instead of starting them again.
+            output_type: Validate each succeeded run's output into this type (see `run`);
+                an output that does not fit is its item's `OutputValidationError`, and the
+                item keeps the run.
 
         Raises:
             ValueError: `concurrency` is not a positive integer; nothing was sent.
+            ConfigurationError: pydantic cannot validate into `output_type`.
         """
         batch = AsyncBatch(
-            self.run,
+            self._validating(self.run, output_type),
             concurrency=concurrency,
             user_id=user_id,
             timeout=timeout,
@@ -514,16 +561,17 @@ class AsyncClient:
         timeout: float | None = None,
         poll: PollPolicy | None = None,
         on_start: OnStart | None = None,
-    ) -> AsyncGenerator[BatchItem, None]:
+        output_type: type[OutputT] | None = None,
+    ) -> AsyncGenerator[BatchItem[OutputT], None]:
         """Like `run_many`, but yield each `BatchItem` as soon as its run finishes.
 
         Items come in completion order (use `item.index` to match them to inputs), so
         results can be written out while the batch goes on. Breaking out of the loop, or
-        cancelling the task, stops every run still in flight. `on_start` is as for
-        `run_many`.
+        cancelling the task, stops every run still in flight. `on_start` and `output_type`
+        are as for `run_many`.
         """
         batch = AsyncBatch(
-            self.run,
+            self._validating(self.run, output_type),
             concurrency=concurrency,
             user_id=user_id,
             timeout=timeout,
@@ -542,6 +590,7 @@ class AsyncClient:
         concurrency: int = DEFAULT_BATCH_CONCURRENCY,
         timeout: float | None = None,
         poll: PollPolicy | None = None,
+        output_type: type[OutputT] | None = None,
     ) -> AsyncGenerator[BatchItem, None]:
         """Wait for many runs already started, yielding each `BatchItem` as its run ends.
 
@@ -550,10 +599,10 @@ class AsyncClient:
         poll policy's). An item's `input` is its run id and `index` its position in
         `run_ids`; one id's failure (a timeout, a 404) is that item's error and the others
         go on. Breaking out of the loop, or cancelling the task, stops the waits in flight.
+        `output_type` validates each succeeded run's output (see `run`).
         """
-        items = async_wait_items(
-            self.wait, run_ids, concurrency=concurrency, timeout=timeout, poll=poll
-        )
+        wait = self._validating(self.wait, output_type)
+        items = async_wait_items(wait, run_ids, concurrency=concurrency, timeout=timeout, poll=poll)
         call = self._call("flowinvoke.wait_many")
         async with aclosing(_traced(call, items)) as traced:
             async for item in traced:
@@ -580,6 +629,32 @@ class AsyncClient:
             f"{type(self).__name__}(provider={self._config.provider.name!r}, "
             f"base_url={self._config.base_url!r})"
         )
+
+    def _no_callback(self, run: WorkflowRun, receiver: WebhookReceiver, end: WaitEnd) -> None:
+        """Warn, once per client, that a run expecting a callback finished by polling."""
+        if self._warned_no_callback:
+            return
+        self._warned_no_callback = True
+        logger.warning(
+            "run %s expected a webhook callback but finished by the receiver's fallback "
+            "polling (%d queries): the platform most likely cannot reach public_url %s "
+            "(is it public, and routed to the receiver?). Said once per client; each wait's "
+            "ending is logged at DEBUG",
+            run.id,
+            end.queries,
+            receiver.public_url,
+            extra={"provider": run.provider, "operation": "run", "run_id": run.id},
+        )
+
+    def _validating(
+        self, method: Callable[..., Any], output_type: type[Any] | None
+    ) -> Callable[..., Any]:
+        """What a batch calls for each input or id (`run`, `wait`), validating into
+        `output_type` if any."""
+        if output_type is None:
+            return method
+        _adapter(output_type)  # a type pydantic cannot take fails before the first request
+        return partial(method, output_type=output_type)
 
     def _poll_states(
         self,
@@ -713,6 +788,11 @@ async def _traced(
         raise
     finally:
         call.end(failure)
+
+
+def _adapter(output_type: type[OutputT] | None) -> OutputAdapter[OutputT] | None:
+    """The output type's adapter, or None; a type pydantic cannot take fails here, unsent."""
+    return None if output_type is None else output_adapter(output_type)
 
 
 def _id_of(run_or_id: WorkflowRun | str) -> str | None:

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic
 
 from .errors import FlowInvokeError
-from .models import WorkflowRun
+from .models import OutputT, WorkflowRun
 
 __all__ = ["BatchItem", "BatchProgress", "BatchTally"]
 
 
 @dataclass(frozen=True, slots=True)
-class BatchItem:
+class BatchItem(Generic[OutputT]):
     """The outcome of one input of a batch.
 
     Attributes:
@@ -22,12 +22,13 @@ class BatchItem:
         run: The last state of the run, if one was started (even when it failed).
         error: Why the input did not succeed, if it did not: a `WorkflowFailedError` for a
             run that ended without success, the request's error, a `WaitTimeoutError`, or
-            the `TypeError`/`ValueError` of an input that was never sent.
+            the `TypeError`/`ValueError` of an input that was never sent, or an
+            `OutputValidationError` (then `run` holds the run, its output as received).
     """
 
     index: int
     input: Any
-    run: WorkflowRun | None
+    run: WorkflowRun[OutputT] | None
     error: Exception | None
 
     @property

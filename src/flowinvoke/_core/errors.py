@@ -10,7 +10,7 @@ client's redactor.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 __all__ = [
     "APIConnectionError",
@@ -31,7 +31,35 @@ __all__ = [
 ]
 
 
-class FlowInvokeError(Exception):
+# Marks the second of an error's `args` as its attributes (see `_ErrorType`).
+_STATE_MARK = "flowinvoke_error"
+
+
+class _ErrorType(type):
+    """The metaclass of the exception tree: `cls(message, attributes)` rebuilds an error.
+
+    Celery's default JSON result backend, and anything else that rebuilds an exception as
+    `cls(*args)`, keeps only `args`; our constructors take keyword-only arguments, so that
+    call failed and callers got a bare `Exception`. An error's `args` are therefore its
+    message and its JSON-safe attributes (run id, provider, status code, ...), and a call
+    with exactly those two arguments rebuilds it.
+    """
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        if len(args) == 2 and not kwargs and _is_state(args[1]):
+            return cls._from_state(args[0], args[1])  # type: ignore[attr-defined]
+        return super().__call__(*args, **kwargs)
+
+
+# Where BaseException keeps `args` (what `repr` shows), under the property below.
+_STORED_ARGS: Any = BaseException.__dict__["args"]
+
+
+def _is_state(value: Any) -> bool:
+    return isinstance(value, Mapping) and value.get(_STATE_MARK) == 1
+
+
+class FlowInvokeError(Exception, metaclass=_ErrorType):
     """Base class of every error flowinvoke raises.
 
     Attributes:
@@ -39,20 +67,47 @@ class FlowInvokeError(Exception):
         run_id: The id of the run the error concerns, when the server has given one.
     """
 
+    # The constructor's keywords whose values travel in `args` as they are (JSON scalars).
+    _portable: ClassVar[tuple[str, ...]] = ("run_id",)
+
     def __init__(self, message: str, *, run_id: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.run_id = run_id
 
+    @property
+    def args(self) -> tuple[Any, ...]:
+        """`(message, attributes)`: what `type(error)(*error.args)` rebuilds the error from.
+
+        Read when asked for, so a run id set after the error was made (a wait adds it)
+        is in it; `repr` shows the message alone.
+        """
+        if "message" not in self.__dict__:  # while pickle rebuilds it
+            return tuple(_STORED_ARGS.__get__(self))
+        return (self.message, {_STATE_MARK: 1, **self._state()})
+
+    @args.setter
+    def args(self, value: tuple[Any, ...]) -> None:
+        _STORED_ARGS.__set__(self, value)
+
     def __reduce__(self) -> tuple[Any, ...]:
-        # The default rebuilds with `cls(*args)`, which fails for keyword-only arguments
-        # (Celery then hands callers a bare error): rebuild from args and attributes instead.
+        # Pickle keeps every attribute, JSON-safe or not (a response body, headers): rebuild
+        # from args and the instance dict rather than with `cls(*args)`.
         return (_rebuild, (type(self), self.args), self.__dict__)
 
     def __str__(self) -> str:
         if self.run_id is not None and self.run_id not in self.message:
             return f"{self.message} (run id: {self.run_id})"
         return self.message
+
+    def _state(self) -> dict[str, Any]:
+        """The attributes `cls(message, state)` restores, as JSON-safe values."""
+        return {name: getattr(self, name) for name in self._portable}
+
+    @classmethod
+    def _from_state(cls, message: str, state: Mapping[str, Any]) -> FlowInvokeError:
+        """The error rebuilt from its message and `_state()` (keys it does not know ignored)."""
+        return cls(message, **{name: state[name] for name in cls._portable if name in state})
 
 
 def _rebuild(cls: type[FlowInvokeError], args: tuple[Any, ...]) -> FlowInvokeError:
@@ -69,6 +124,8 @@ class ConfigurationError(FlowInvokeError, ValueError):
 class UnsupportedOperationError(FlowInvokeError):
     """The provider has no such operation (for example, aitutor-api has no query endpoint)."""
 
+    _portable: ClassVar[tuple[str, ...]] = ("provider", "run_id")
+
     def __init__(self, message: str, *, provider: str, run_id: str | None = None) -> None:
         super().__init__(message, run_id=run_id)
         self.provider = provider
@@ -83,6 +140,8 @@ class APIError(FlowInvokeError):
             unknown (the server may have started the run before the failure). Such a start
             is never retried automatically; check the provider's run list before retrying.
     """
+
+    _portable: ClassVar[tuple[str, ...]] = ("provider", "run_id", "may_have_started")
 
     def __init__(
         self,
@@ -113,6 +172,13 @@ class APIStatusError(APIError):
         body: The decoded error body as received (or its text when it was not JSON).
         headers: The response headers.
     """
+
+    _portable: ClassVar[tuple[str, ...]] = (
+        *APIError._portable,
+        "status_code",
+        "code",
+        "request_id",
+    )
 
     def __init__(
         self,
@@ -164,6 +230,8 @@ class RateLimitError(APIStatusError):
         retry_after: The server's `Retry-After` hint in seconds, if it sent one.
     """
 
+    _portable: ClassVar[tuple[str, ...]] = (*APIStatusError._portable, "retry_after")
+
     def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.retry_after = retry_after
@@ -189,13 +257,15 @@ class ResponseValidationError(APIError):
         status_code: The HTTP status of the answer.
     """
 
+    _portable: ClassVar[tuple[str, ...]] = (*APIError._portable, "status_code")
+
     def __init__(
         self,
         message: str,
         *,
         provider: str,
-        body: Any,
         status_code: int,
+        body: Any = None,
         run_id: str | None = None,
         may_have_started: bool = False,
     ) -> None:

@@ -3,23 +3,33 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Generic, Literal, cast
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from typing_extensions import Self, TypeVar
 
 from .errors import FlowInvokeError
+from .outputs import OutputAdapter, output_adapter
 from .text import has_control_character
 
 __all__ = [
     "MAX_WEBHOOKS",
+    "OutputT",
+    "OutputValidationError",
     "RunStatus",
     "WaitTimeoutError",
     "Webhook",
     "WorkflowFailedError",
     "WorkflowRun",
+    "typed_run",
 ]
+
+OutputT = TypeVar("OutputT", default=Any)
+"""The type of a run's output: Any, unless an `output_type` validated it."""
+T = TypeVar("T")
 
 
 class RunStatus(str, enum.Enum):
@@ -116,11 +126,13 @@ class Webhook(BaseModel):
         return body
 
 
-class WorkflowRun(BaseModel):
+class WorkflowRun(BaseModel, Generic[OutputT]):
     """One workflow run as the provider last described it, in normalised form.
 
     Built by the provider modules from whatever the server sent; `raw` keeps the body as
-    received, so fields this model does not know are never lost.
+    received, so fields this model does not know are never lost. `WorkflowRun[Answer]` is
+    a run whose output was validated into `Answer` (`output_type=Answer` on the client's
+    calls, or `run.output_as(Answer)`); plain `WorkflowRun` has an output of any type.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
@@ -130,7 +142,7 @@ class WorkflowRun(BaseModel):
     raw_status: str | None = Field(None, description="The status word as the server sent it.")
     provider: str
     input: dict[str, Any] | None = None
-    output: Any = None
+    output: OutputT = None  # type: ignore[assignment]  # None until the run has an output
     workflow_id: str | None = None
     workflow_name: str | None = None
     workflow_version: str | None = None
@@ -159,7 +171,21 @@ class WorkflowRun(BaseModel):
         """True when the run finished successfully."""
         return self.status is RunStatus.SUCCEEDED
 
-    def raise_for_status(self) -> WorkflowRun:
+    def output_as(self, output_type: type[T]) -> WorkflowRun[T]:
+        """This run with its output validated into `output_type`, for runs already in hand.
+
+        `output_type` is a pydantic model, a dataclass, a TypedDict or any type pydantic's
+        `TypeAdapter` accepts (`list[str]`, ...). An output that arrives as a JSON-encoded
+        string (as Coze sends it) is decoded first. The run itself is unchanged.
+
+        Raises:
+            ConfigurationError: pydantic cannot validate into `output_type`.
+            OutputValidationError: the output does not fit; it carries this run and the
+                raw output.
+        """
+        return _validated(self, output_adapter(output_type))
+
+    def raise_for_status(self) -> Self:
         """Raise `WorkflowFailedError` if the run ended without success; else return self.
 
         A run not yet done (PENDING, RUNNING, or an UNKNOWN word) is not an error: the call
@@ -182,6 +208,62 @@ class WorkflowFailedError(FlowInvokeError):
         super().__init__(f"workflow run ended with status {word}{detail}", run_id=run.id)
         self.run = run
 
+    def _state(self) -> dict[str, Any]:
+        return {"run": self.run.model_dump(mode="json"), "run_id": self.run_id}
+
+    @classmethod
+    def _from_state(cls, message: str, state: Mapping[str, Any]) -> FlowInvokeError:
+        error = cls(WorkflowRun.model_validate(state["run"]))
+        error.run_id = state.get("run_id", error.run_id)
+        return error
+
+
+class OutputValidationError(FlowInvokeError, ValueError):
+    """A succeeded run's output does not fit the `output_type` the call asked for.
+
+    The run is not lost: `run` is the run as received, `output` its raw output, so the
+    result can be read (or validated into another type) by hand.
+
+    Attributes:
+        run: The run, its output as the server sent it.
+        output: That raw output.
+        output_type: The name of the type asked for.
+        errors: pydantic's errors (`type`, `loc`, `msg`), without the input's values.
+    """
+
+    def __init__(
+        self, run: WorkflowRun, *, output_type: str, errors: Sequence[Mapping[str, Any]]
+    ) -> None:
+        problems = "; ".join(_problem(error) for error in errors[:3])
+        more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
+        super().__init__(
+            f"the run's output is not a valid {output_type}: {problems}{more}", run_id=run.id
+        )
+        self.run = run
+        self.output = run.output
+        self.output_type = output_type
+        self.errors = [{**error, "loc": tuple(error.get("loc", ()))} for error in errors]
+
+    def _state(self) -> dict[str, Any]:
+        return {
+            "run": self.run.model_dump(mode="json"),
+            "run_id": self.run_id,
+            "output_type": self.output_type,
+            "errors": [{**error, "loc": list(error.get("loc", ()))} for error in self.errors],
+        }
+
+    @classmethod
+    def _from_state(cls, message: str, state: Mapping[str, Any]) -> FlowInvokeError:
+        run = WorkflowRun.model_validate(state["run"])
+        error = cls(run, output_type=state["output_type"], errors=state["errors"])
+        error.run_id = state.get("run_id", error.run_id)
+        return error
+
+
+def _problem(error: Mapping[str, Any]) -> str:
+    where = ".".join(str(part) for part in error.get("loc", ())) or "output"
+    return f"{where}: {error.get('msg', 'invalid')}"
+
 
 class WaitTimeoutError(FlowInvokeError, TimeoutError):
     """The wait deadline passed before the run finished.
@@ -198,11 +280,47 @@ class WaitTimeoutError(FlowInvokeError, TimeoutError):
         super().__init__(message, run_id=run_id)
         self.last_run = last_run
 
+    def _state(self) -> dict[str, Any]:
+        last = None if self.last_run is None else self.last_run.model_dump(mode="json")
+        return {"run_id": self.run_id, "last_run": last}
+
+    @classmethod
+    def _from_state(cls, message: str, state: Mapping[str, Any]) -> FlowInvokeError:
+        last = state.get("last_run")
+        return cls(
+            message,
+            run_id=state.get("run_id"),
+            last_run=None if last is None else WorkflowRun.model_validate(last),
+        )
+
 
 # A run read off the wire has every field determined, so all count as set: one shared set
 # rather than a 728-byte set per run (a batch holds thousands of runs). `WorkflowRun` is
 # frozen, so nothing adds to it, and `model_copy` gives a copy a set of its own.
 _ALL_FIELDS: set[str] = set(WorkflowRun.model_fields)
+
+
+def typed_run(run: WorkflowRun, adapter: OutputAdapter[T] | None) -> WorkflowRun[T]:
+    """`run` validated by `adapter` when there is one and the run succeeded; else as it is.
+
+    A run that has not succeeded (pending, running, failed) has no output to promise: it
+    keeps what the server sent.
+
+    Raises:
+        OutputValidationError: the output does not fit; it carries `run` as it was.
+    """
+    if adapter is None or not run.succeeded:
+        return cast("WorkflowRun[T]", run)
+    return _validated(run, adapter)
+
+
+def _validated(run: WorkflowRun, adapter: OutputAdapter[T]) -> WorkflowRun[T]:
+    try:
+        output = adapter.validate(run.output)
+    except ValidationError as error:
+        problems = error.errors(include_url=False, include_context=False, include_input=False)
+        raise OutputValidationError(run, output_type=adapter.name, errors=problems) from None
+    return cast("WorkflowRun[T]", run.model_copy(update={"output": output}))
 
 
 def wire_run(**values: Any) -> WorkflowRun:

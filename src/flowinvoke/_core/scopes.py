@@ -9,35 +9,28 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Protocol
+from contextlib import AbstractContextManager, contextmanager
 
 import anyio
 
-from .deadline import Deadline
+from .deadline import Deadline, DeadlineScope, time_source
 
-__all__ = ["DeadlineScope", "async_deadline_scope", "sync_deadline_scope"]
-
-
-class DeadlineScope(Protocol):
-    """What a deadline scope tells after its block: whether the deadline cut it short.
-
-    `deadline` (the event loop's clock) may be moved while the block runs.
-    """
-
-    deadline: float
-
-    @property
-    def cancelled_caught(self) -> bool: ...
+__all__ = ["DeadlineScope", "async_deadline_scope", "cancel_after", "sync_deadline_scope"]
 
 
-def async_deadline_scope(deadline: Deadline) -> anyio.CancelScope:
+def cancel_after(seconds: float | None) -> AbstractContextManager[DeadlineScope]:
+    """`anyio.move_on_after(seconds)` on the client's clock (see `deadline.time_source`)."""
+    source = time_source()
+    return anyio.move_on_after(seconds) if source is None else source.cancel_after(seconds)
+
+
+def async_deadline_scope(deadline: Deadline) -> AbstractContextManager[DeadlineScope]:
     """A `with` block cancelled when `deadline` passes (the cancellation is caught there).
 
     A plain scope, not a generator-based context manager: a wait holds one while its query
     is queued, and thousands may queue at once.
     """
-    return anyio.move_on_after(deadline.remaining() if deadline.finite else None)
+    return cancel_after(deadline.remaining() if deadline.finite else None)
 
 
 class _NeverCut:

@@ -197,24 +197,36 @@ class Observers:
             provider, spec.operation.value, spec.method, str(url), attempt, spec.run_id
         )
 
+    @property
+    def tracing(self) -> bool:
+        """Whether spans are made (hooks alone make none)."""
+        return self._tracer is not None
+
     def request(
-        self, provider: str, spec: RequestSpec, url: object, attempt: int
+        self,
+        provider: str,
+        spec: RequestSpec,
+        url: object,
+        attempt: int,
+        *,
+        span: bool = True,
     ) -> AbstractContextManager[RequestOutcome]:
-        """Observe one HTTP request: hooks before and after, and a client span around it.
+        """Observe one HTTP request: hooks before and after, and a client span around it
+        unless `span` is False (another instrumentation traces the request itself).
 
         The requester fills the outcome in (status, error) before the block ends.
         """
         if not self.active:
             return _UNOBSERVED
-        return self._observed(self.request_event(provider, spec, url, attempt))
+        return self._observed(self.request_event(provider, spec, url, attempt), span)
 
     @contextmanager
-    def _observed(self, event: RequestEvent) -> Iterator[RequestOutcome]:
+    def _observed(self, event: RequestEvent, with_span: bool) -> Iterator[RequestOutcome]:
         outcome = RequestOutcome()
         if event.operation == "query":
             current_call().counted_query()
         self._notify("on_request", event)
-        span = self._request_span(event)
+        span = self._request_span(event) if with_span else None
         began = time.monotonic()
         try:
             yield outcome

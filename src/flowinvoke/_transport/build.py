@@ -21,7 +21,7 @@ from .http import (
     fast_transport_installed,
 )
 
-__all__ = ["async_default_transport", "sync_default_transport"]
+__all__ = ["async_default_transport", "per_process_inner", "sync_default_transport"]
 
 
 class _PerProcess(BaseTransport, AsyncBaseTransport):
@@ -59,6 +59,11 @@ class _PerProcess(BaseTransport, AsyncBaseTransport):
     async def aclose(self) -> None:
         if self._pid == os.getpid():
             await self._inner.aclose()
+
+
+def per_process_inner(transport: object) -> object:
+    """The transport this process uses inside a client's own transport; else `transport`."""
+    return transport._current() if isinstance(transport, _PerProcess) else transport
 
 
 def async_default_transport(

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import random
 import threading
-import time
+
+from .._core.deadline import now
 
 __all__ = ["CoolDown"]
 
@@ -43,7 +44,7 @@ class CoolDown:
         Each caller gets a small random spread past the pause's end, so the requests held
         back do not all go out in the same instant.
         """
-        left = self._until - time.monotonic()
+        left = self._until - now()
         if left <= 0:
             return 0.0
         return left + random.uniform(0.0, min(1.0, 0.1 * left))  # noqa: S311 - not crypto
@@ -57,15 +58,15 @@ class CoolDown:
         """
         hinted = min(hint, self._cap) if hint is not None and hint > 0 else None
         with self._lock:
-            now = time.monotonic()
-            if now >= self._until:  # no pause on: this answer starts the next, longer one
+            current = now()
+            if current >= self._until:  # no pause on: this answer starts the next, longer one
                 self._streak += 1
                 if hinted is None:
                     hinted = min(FIRST_PAUSE * 2.0 ** min(self._streak - 1, 30), self._cap)
-                self._until = now + hinted
+                self._until = current + hinted
             elif hinted is not None:
-                self._until = max(self._until, now + hinted)
-            return self._until - now
+                self._until = max(self._until, current + hinted)
+            return self._until - current
 
     def clear_streak(self) -> None:
         """A request went through: the next pause starts from one second again."""

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import threading
-import time
 
-from .._core.deadline import positive_seconds
+from .._core.deadline import now, positive_seconds
 
 __all__ = ["RateLimiter"]
 
@@ -26,7 +25,7 @@ class RateLimiter:
             raise ValueError("burst must be at least 1")
         self._burst = burst
         self._lock = threading.Lock()
-        self._next_free = time.monotonic()
+        self._next_free = now()
 
     @property
     def rate(self) -> float:
@@ -36,9 +35,9 @@ class RateLimiter:
     def reserve(self) -> float:
         """Book one request; return the seconds to wait before sending it."""
         with self._lock:
-            now = time.monotonic()
+            current = now()
             # Idle time earns up to `burst` requests that may go at once.
-            earliest = now - (self._burst - 1) * self._interval
+            earliest = current - (self._burst - 1) * self._interval
             start = max(self._next_free, earliest)
             self._next_free = start + self._interval
-            return max(0.0, start - now)
+            return max(0.0, start - current)

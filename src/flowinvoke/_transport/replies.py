@@ -7,6 +7,7 @@ failures to these functions, so the translation from wire to model exists once.
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -153,12 +154,27 @@ def transport_error(
         sent = not isinstance(exc, _NOT_SENT)
     cls = APITimeoutError if isinstance(exc, _http.TimeoutException) else APIConnectionError
     detail = redact(str(exc)) or "no detail"
+    where = redact(f" to {host}") if (host := _host_of(exc)) else ""
     return cls(
-        f"{provider.name} {spec.operation.value} request failed: {type(exc).__name__}: {detail}",
+        f"{provider.name} {spec.operation.value} request{where} failed: "
+        f"{type(exc).__name__}: {detail}",
         provider=provider.name,
         run_id=spec.run_id,
         may_have_started=sent and spec.operation is Operation.INVOKE,
     )
+
+
+def _host_of(exc: _http.TransportError) -> str | None:
+    """The host (and port, if given) the failed request went to: never the URL's userinfo,
+    path or query, which may carry credentials."""
+    try:
+        url = exc.request.url
+    except RuntimeError:  # an error raised without its request
+        return None
+    if not url.host:
+        return None
+    host = f"[{url.host}]" if ":" in url.host else url.host
+    return f"{host}:{url.port}" if url.port else host
 
 
 def _status_error(
@@ -212,10 +228,19 @@ def _decode(response: _http.Response) -> tuple[Any, str | None]:
         body = json.loads(content)
     except RecursionError:
         return response.text, too_deep
-    except ValueError:  # not JSON, or an integer past Python's digit limit
+    except (json.JSONDecodeError, UnicodeDecodeError):
         return response.text, "the body is not JSON"
+    except ValueError:  # valid JSON, but an integer past Python's digit limit
+        return response.text, _TOO_LONG_A_NUMBER
     # Readers, redaction and a caller's own code recurse: refuse a hostile depth here, once.
     return (response.text, too_deep) if _nests_deeper(body, MAX_JSON_DEPTH) else (body, None)
+
+
+_TOO_LONG_A_NUMBER = (
+    "the body is JSON, but it holds an integer longer than Python reads "
+    f"({getattr(sys, 'get_int_max_str_digits', lambda: 4300)()} digits at most: "
+    "sys.set_int_max_str_digits)"
+)
 
 
 def _nests_deeper(value: Any, limit: int) -> bool:

@@ -15,6 +15,7 @@ from typing import Any
 import anyio
 
 from .._core.batch_stop import BatchStopped, current_stop
+from .._core.scopes import cancel_after
 
 __all__ = ["AsyncWakeup", "SyncWakeup", "loop_caller"]
 
@@ -68,7 +69,7 @@ class AsyncWakeup:
                 self._pending = False
                 return True
             self._event = event = anyio.Event()
-        with anyio.move_on_after(seconds):
+        with cancel_after(seconds):
             await event.wait()
         with self._lock:
             woken, self._pending = self._pending, False

@@ -22,6 +22,7 @@ Ctrl-C, 143 SIGTERM (the output stays valid; `--resume` continues).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -43,12 +44,14 @@ from flowinvoke import (
     BatchTally,
     Client,
     ConfigurationError,
+    Hooks,
     InsufficientCreditsError,
     PermissionDeniedError,
     UnsupportedOperationError,
     WorkflowRun,
 )
 
+from ._cost import BatchCost
 from ._exit import ExitCode, Job, exit_with, flag_words, handle_errors, interrupted_code
 from ._journal import StartedJournal, journal_path, read_journal
 from ._live import BatchProgressBar
@@ -77,15 +80,24 @@ _STOP_USAGE = (ConfigurationError, UnsupportedOperationError)
 
 
 def make_client(
-    settings: Settings, *, rate_limit: float | None, max_connections: int
+    settings: Settings,
+    *,
+    rate_limit: float | None,
+    max_connections: int,
+    hooks: Hooks | None = None,
 ) -> AbstractContextManager[Client]:
     """Build the batch's client (a context manager that closes it); tests replace this.
+
+    `hooks` count what the batch costs (queries, retries).
 
     Raises:
         ConfigurationError: a setting is missing or wrong (no key, unknown provider, ...).
     """
     return Client(
-        **settings.client_kwargs(), rate_limit=rate_limit, max_connections=max_connections
+        **settings.client_kwargs(),
+        rate_limit=rate_limit,
+        max_connections=max_connections,
+        hooks=hooks,
     )
 
 
@@ -217,6 +229,12 @@ def _check_paths(inputs: str, out: Path, resume: bool) -> None:
     help="Each run's deadline, from when it takes a slot. [default: 1800]",
 )
 @click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="At the end, print the tally and the cost as one JSON object on standard output.",
+)
+@click.option(
     "--engine",
     type=click.Choice(["local", "temporal"]),
     default="local",
@@ -234,6 +252,7 @@ def batch(
     resume: bool,
     user_id: str | None,
     timeout: float | None,
+    as_json: bool = False,
     engine: str = "local",
     temporal_address: str | None = None,
     namespace: str = "default",
@@ -246,7 +265,8 @@ def batch(
     {"index", "run_id", "status", "output", "error"}, where index is the input's 0-based
     line number. Each run id is recorded in RESULTS.jsonl.started as soon as its start
     returns. After Ctrl-C, SIGTERM or a crash, run the same command with --resume: it
-    waits for the runs already started instead of starting them again.
+    waits for the runs already started instead of starting them again. The last line says
+    what the batch cost: runs started and resumed, queries sent, retries.
 
     \b
     Examples:
@@ -289,6 +309,8 @@ def batch(
             f"cannot read {out}: {exc.strerror or exc}", param_hint="'--out'"
         ) from None
     waits = {line: run_id for line, run_id in recorded.items() if line not in done}
+    cost = BatchCost(resumed=len(waits))
+    tally = BatchTally()
     job = Job(settings)
     with _open_input(inputs) as source, handle_errors(job), _quiet_library_warnings():
         console = err_console()
@@ -296,7 +318,9 @@ def batch(
         if inputs != "-" and console.is_terminal:
             total = count_todo(Path(inputs), done)
         connections = min(concurrency, DEFAULT_MAX_CONNECTIONS)
-        with make_client(settings, rate_limit=rate, max_connections=connections) as client:
+        with make_client(
+            settings, rate_limit=rate, max_connections=connections, hooks=cost.hooks()
+        ) as client:
             job.bind(client)
             try:
                 results = out.open("ab")
@@ -305,6 +329,7 @@ def batch(
                 raise click.BadParameter(
                     f"cannot write {out}: {exc.strerror or exc}", param_hint="'--out'"
                 ) from None
+            started = time.monotonic()
             with results:
                 code = _run(
                     client,
@@ -318,8 +343,30 @@ def batch(
                     concurrency=concurrency,
                     user_id=user_id,
                     timeout=timeout,
+                    tally=tally,
+                    cost=cost,
+                )
+            if as_json:
+                elapsed = time.monotonic() - started
+                click.echo(
+                    json.dumps(_json_summary(tally, cost, code, elapsed, skipped=done.count))
                 )
     exit_with(code)
+
+
+def _json_summary(
+    tally: BatchTally, cost: BatchCost, code: ExitCode, elapsed: float, *, skipped: int
+) -> dict[str, Any]:
+    progress = tally.progress()
+    return {
+        "exit_code": int(code),
+        "done": progress.done,
+        "succeeded": progress.succeeded,
+        "failed": progress.failed,
+        "skipped": skipped,
+        "seconds": round(elapsed, 3),
+        **cost.as_json(),
+    }
 
 
 def _items(
@@ -366,9 +413,11 @@ def _run(
     concurrency: int,
     user_id: str | None,
     timeout: float | None,
+    tally: BatchTally,
+    cost: BatchCost,
 ) -> ExitCode:
     """Run the batch to its end (or its stop), writing each result; the exit code."""
-    batch = _BatchRun(writer, journal, display, inputs)
+    batch = _BatchRun(writer, journal, display, inputs, tally, cost)
     items = _items(
         client,
         waits,
@@ -388,9 +437,10 @@ def _run(
         writer.repair()
         where = f" ({exc.filename})" if exc.filename else ""
         error_line(f"stopped: {exc.strerror or exc}{where}; {writer.written} results written")
+        note_line(cost.line())
         return ExitCode.USAGE
     except KeyboardInterrupt as interrupt:
-        return _interrupted(interrupt, writer, out, skipped)
+        return _interrupted(interrupt, writer, out, skipped, cost)
     finally:
         journal.close(delete=batch.finished)
     return batch.outcome(out, skipped)
@@ -405,8 +455,11 @@ class _BatchRun:
         journal: StartedJournal,
         display: BatchProgressBar,
         inputs: _Inputs,
+        tally: BatchTally,
+        cost: BatchCost,
     ) -> None:
-        self.tally = BatchTally()
+        self.tally = tally
+        self._cost = cost
         self.finished = False
         self._writer = writer
         self._journal = journal
@@ -420,6 +473,7 @@ class _BatchRun:
     def on_start(self, index: int, run: WorkflowRun) -> None:
         if run.id is not None:  # recorded before the wait: a killed batch knows this run
             self._journal.record(self._inputs.line_number(index), run.id)
+        self._cost.run_started()
         self.tally.started()
         self._display.update(self.tally.progress())
 
@@ -448,9 +502,11 @@ class _BatchRun:
                 f"{flag_words(str(self._stopped_by))} ({progress.done} results written to "
                 f"{out}); fix it and rerun with --resume"
             )
+            note_line(self._cost.line())
             usage = isinstance(self._stopped_by, _STOP_USAGE)
             return ExitCode.USAGE if usage else ExitCode.API_ERROR
-        note_line(_summary(progress, time.monotonic() - self._started, out, skipped))
+        elapsed = time.monotonic() - self._started
+        note_line(f"{_summary(progress, elapsed, out, skipped)}; {self._cost.line()}")
         if progress.failed == 0:
             return ExitCode.OK
         if self._api_errors == progress.done:
@@ -459,7 +515,7 @@ class _BatchRun:
 
 
 def _interrupted(
-    interrupt: KeyboardInterrupt, writer: ResultWriter, out: Path, skipped: int
+    interrupt: KeyboardInterrupt, writer: ResultWriter, out: Path, skipped: int, cost: BatchCost
 ) -> ExitCode:
     """Ctrl-C or SIGTERM: the results so far are kept, and --resume goes on from them."""
     writer.repair()
@@ -470,6 +526,7 @@ def _interrupted(
         f"({writer.written + skipped} in all); the runs in flight go on on the server and "
         "--resume waits for them"
     )
+    note_line(cost.line())
     note_line("continue with the same command plus --resume")
     return code
 

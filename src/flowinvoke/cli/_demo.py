@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 __all__ = ["demo"]
 
 _FAST_RUN_SECONDS = 0.1
-_RUN_SECONDS = 3.0
+_RUN_SECONDS = 2.0  # long enough to watch PENDING -> RUNNING -> SUCCEEDED; the whole demo ~15 s
 
 
 @dataclass

@@ -9,6 +9,7 @@ progress bar instead (done, failed, running, rate), on a terminal only.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from types import TracebackType
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from rich.spinner import Spinner
     from rich.text import Text
 
-__all__ = ["BatchProgressBar", "RunProgress"]
+__all__ = ["BatchProgressBar", "RunProgress", "seconds_left"]
 
 
 class RunProgress:
@@ -183,6 +184,18 @@ class BatchProgressBar:
             self._progress = None
 
 
+def seconds_left(total: int, done: int, elapsed: float) -> float | None:
+    """The time the rest will take at the rate measured so far (None before any result).
+
+    The rate is this batch's own, done / elapsed, as the bar shows it: rich's estimate
+    divides by the speed of the last few results, which right after a burst of quick ones
+    (the first runs all end together) promised 3 s for 193 inputs at 1.9/s.
+    """
+    if done <= 0 or elapsed <= 0:
+        return None
+    return max(total - done, 0) * elapsed / done
+
+
 def _make_progress(console: Console, *, eta: bool) -> Progress:
     from rich.progress import (
         BarColumn,
@@ -193,7 +206,6 @@ def _make_progress(console: Console, *, eta: bool) -> Progress:
         Task,
         TextColumn,
         TimeElapsedColumn,
-        TimeRemainingColumn,
     )
     from rich.text import Text
 
@@ -202,6 +214,14 @@ def _make_progress(console: Console, *, eta: bool) -> Progress:
             elapsed = task.elapsed or 0.0
             rate = task.completed / elapsed if elapsed > 0 else 0.0
             return Text(f"{rate:.1f}/s", style="dim")
+
+    class TimeLeftColumn(ProgressColumn):
+        def render(self, task: Task) -> Text:
+            total = int(task.total or 0)
+            left = seconds_left(total, int(task.completed), task.elapsed or 0.0)
+            if left is None:
+                return Text("-", style="cyan")
+            return Text(f"{math.ceil(left)}s" if left < 60 else format_duration(left), style="cyan")
 
     columns: list[ProgressColumn | str] = [
         SpinnerColumn(),
@@ -213,5 +233,5 @@ def _make_progress(console: Console, *, eta: bool) -> Progress:
         TimeElapsedColumn(),
     ]
     if eta:
-        columns += ["left", TimeRemainingColumn()]
+        columns += ["left", TimeLeftColumn()]
     return Progress(*columns, console=console, transient=True, refresh_per_second=4)

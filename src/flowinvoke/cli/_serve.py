@@ -1,6 +1,12 @@
-"""`flowinvoke emulator serve`: the demo workflows on a loopback port, for any HTTP client."""
+"""`flowinvoke emulator serve` and `stats`: the demo workflows on a loopback port, and what
+the served emulator has seen."""
 
 from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from typing import Any
 
 import click
 
@@ -90,3 +96,53 @@ def _print_banner(url: str, providers: dict[str, str]) -> None:
         ),
         soft_wrap=True,
     )
+
+
+@emulator.command()
+@click.option(
+    "--url",
+    default="http://127.0.0.1:8000",
+    show_default=True,
+    help="Where `flowinvoke emulator serve` listens.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the counts as one JSON object.")
+def stats(url: str, as_json: bool) -> None:
+    """Print what a served emulator has seen: runs started, queries per run, requests."""
+    from flowinvoke.testing import STATS_PATH
+
+    try:
+        counts = _fetch_json(url.rstrip("/") + STATS_PATH)
+    except (OSError, ValueError) as error:  # refused, timed out, not an emulator
+        error_line(f"cannot read the emulator's stats at {url}: {error}")
+        exit_with(ExitCode.API_ERROR)
+    if as_json:
+        click.echo(json.dumps(counts))
+        return
+    for line in stats_lines(counts):
+        click.echo(line)
+
+
+def _fetch_json(url: str) -> Any:
+    # No proxy: the emulator is on this machine, and a proxy would see nothing of it.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(url, timeout=10) as answer:
+        return json.loads(answer.read())
+
+
+def stats_lines(counts: dict[str, Any]) -> list[str]:
+    """The stats as a few lines of text, one subject each."""
+
+    def parts(mapping: dict[str, int]) -> str:
+        return ", ".join(f"{name} {count}" for name, count in mapping.items()) or "none"
+
+    per_run = counts["queries_per_run"]
+    each = (
+        "" if per_run is None else f" ({per_run} a run, at most {counts['most_queries_of_a_run']})"
+    )
+    return [
+        f"runs started  {counts['runs_started']} ({parts(counts['runs_started_by_workflow'])})",
+        f"queries       {counts['queries']}{each}",
+        f"requests      {counts['requests']} ({parts(counts['requests_by_operation'])})",
+        f"faults        {parts(counts['faults'])}",
+        f"callbacks     {parts(counts['callbacks'])}",
+    ]

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from ._loopback import LoopbackServer, serve
     from ._receiver_server import ReceiverServer
     from ._state import Counters, RunRecord, WireStatus
+    from ._stats import STATS_PATH
     from ._transport import EmulatorTransport
     from ._wire import WireDisconnect, WireRequest, WireResponse
     from ._workflows import (
@@ -71,6 +72,7 @@ _HOMES = {
     "RandomFaults": "._faults",
     "ReceiverServer": "._receiver_server",
     "RunRecord": "._state",
+    "STATS_PATH": "._stats",
     "Sleep": "._clock",
     "SyncAnswer": "._workflows",
     "WireDisconnect": "._wire",
@@ -87,6 +89,7 @@ __all__ = [
     "DEMO_KEYS",
     "EMULATOR_BASE_URL",
     "FAKE_EPOCH",
+    "STATS_PATH",
     "AitutorStyle",
     "AsyncSleep",
     "CallbackFaults",

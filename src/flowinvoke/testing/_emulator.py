@@ -26,12 +26,15 @@ from ._fault_replies import TRANSPORT_FAILURES, fault_reply
 from ._faults import Fault, FaultPlan, RandomFaults
 from ._routes import ProviderWire, Route, WireOptions, not_found
 from ._state import Counters, EmulatorState, RunRecord
+from ._stats import STATS_PATH, emulator_stats
 from ._wire import (
     Handling,
     WireReply,
     WireRequest,
     WireStream,
     dropped_after_first_chunk,
+    immediately,
+    json_response,
 )
 from ._wire_aitutor import AitutorWire
 from ._wire_coze import CozeWire
@@ -178,6 +181,16 @@ class Emulator:
         "failed" (no connection) or "answered <status>" (a non-2xx answer)."""
         return self._callbacks.counts
 
+    def stats(self) -> dict[str, Any]:
+        """What this emulator has seen, as JSON-ready numbers (served at `STATS_PATH`).
+
+        `runs_started` (and per workflow), `queries`, `queries_per_run` (None before any
+        run), `most_queries_of_a_run`, `requests` (and per operation), `faults` and
+        `callbacks` (per outcome).
+        """
+        with self._lock:
+            return emulator_stats(self._state.counters, self._callbacks.counts)
+
     def runs(self) -> tuple[RunRecord, ...]:
         """Snapshots of every run, oldest first."""
         with self._lock:
@@ -196,6 +209,8 @@ class Emulator:
 
         Adapters drive it (`respond_sync`, `respond_async`); tests rarely need it directly.
         """
+        if request.path.rstrip("/") == STATS_PATH:
+            return (yield from immediately(json_response(200, self.stats())))
         with self._lock:
             counters = self._state.counters
             counters.requests += 1

@@ -4,7 +4,8 @@ Order of checks, cheapest first and nothing read before the caller is known: met
 in the path's last segment (404), the secret header (401 missing, 403 wrong), the size
 (413, from Content-Length or by stopping the read at the limit), JSON (400). Only then is
 the run's waiter woken, here or through the channel; a callback no one waits for is
-acknowledged (200) and dropped, so the platform does not retry it.
+acknowledged (200) and dropped, so the platform does not retry it; one the channel cannot
+hand on to another worker is answered 503, so the platform retries it.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from .._transport.urls import check_base_url
 from .._waiting.policy import PollPolicy
 from ._channel import Channel
 from ._credentials import SECRET_HEADER, Credentials, is_token, new_key
+from ._handoff import Handoff
 from ._registry import Registry, Wakeable
 
 __all__ = ["FALLBACK_POLL", "MAX_BODY_BYTES", "WebhookReceiver"]
@@ -51,6 +53,7 @@ _REASONS = {
     404: b"not found",
     405: b"method not allowed",
     413: b"body too large",
+    503: b"cannot hand the callback on; retry later",
 }
 
 
@@ -102,6 +105,7 @@ class WebhookReceiver:
             )
         self._credentials = Credentials(_key(secret_key))
         self.channel = channel
+        self._handoff = None if channel is None else Handoff(channel)
         self.fallback = fallback
         self._registry = Registry()
         self._listening: AsyncExitStack | None = None
@@ -148,7 +152,8 @@ class WebhookReceiver:
 
         For Flask, Django and other blocking frameworks: pass the request's method, path
         (or full URL), headers and body; no body needs parsing beyond the JSON check. With a
-        channel, a callback for another worker's run is published with its blocking call.
+        channel, a callback for another worker's run is published with its blocking call,
+        and 503 returned when the channel fails (the platform retries later).
         """
         status, token = self._check(method, path_or_url, headers)
         if token is None:
@@ -157,9 +162,9 @@ class WebhookReceiver:
             return 413
         if not _is_json(body):
             return 400
-        if not self._registry.wake(token) and self.channel is not None:
-            self.channel.publish(token)
-        return 200
+        if self._registry.wake(token) or self._handoff is None:
+            return 200
+        return self._handoff.publish(token)
 
     # -- ASGI --------------------------------------------------------------------------------
 
@@ -188,9 +193,9 @@ class WebhookReceiver:
             return 413
         if not _is_json(body):
             return 400
-        if not self._registry.wake(token) and self.channel is not None:
-            await self.channel.apublish(token)
-        return 200
+        if self._registry.wake(token) or self._handoff is None:
+            return 200
+        return await self._handoff.apublish(token)
 
     # -- listening on the channel ------------------------------------------------------------
 

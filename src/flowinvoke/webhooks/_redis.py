@@ -80,7 +80,7 @@ class RedisChannel(Channel):
         import redis.asyncio
         from redis.exceptions import ConnectionError as RedisConnectionError
 
-        started = False
+        started = lost = False
         while True:
             client = redis.asyncio.Redis.from_url(self._url)
             pubsub = client.pubsub(ignore_subscribe_messages=True)
@@ -89,12 +89,24 @@ class RedisChannel(Channel):
                 if not started:
                     started = True
                     task_status.started()
+                if lost:
+                    lost = False
+                    logger.warning("webhook channel %r listens on Redis again", self)
                 async for message in pubsub.listen():
                     _deliver(message, deliver)
             except RedisConnectionError as error:
                 if not started:
                     raise
-                logger.warning("webhook channel lost its Redis connection: %s", error)
+                # One warning per outage, not one per reconnection attempt.
+                if not lost:
+                    logger.warning(
+                        "webhook channel %r lost its Redis connection (%s); reconnecting "
+                        "every %s s, waits fall back to polling meanwhile",
+                        self,
+                        error,
+                        _RECONNECT_SECONDS,
+                    )
+                lost = True
             finally:
                 with anyio.CancelScope(shield=True):
                     await pubsub.aclose()  # type: ignore[no-untyped-call,unused-ignore]
