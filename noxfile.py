@@ -47,7 +47,7 @@ def _install(session: nox.Session, *groups: str) -> None:
     requirements = [
         req for group in groups for req in nox.project.dependency_groups(PROJECT, group)
     ]
-    session.install(".[cli,emulator,fast,otel,postgres,redis]", *requirements)
+    session.install(".[cli,emulator,fast,otel,postgres,redis,temporal]", *requirements)
 
 
 @nox.session(python=PYTHONS)

@@ -13,6 +13,8 @@ SRC = Path(flowinvoke.__file__).parent
 def test_the_library_imports_no_asyncio() -> None:
     offenders = []
     for path in SRC.rglob("*.py"):
+        if path.parent.name == "temporal":  # Temporal runs workflows on its own asyncio loop
+            continue
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             names: list[str] = []

@@ -17,6 +17,7 @@ from ._exit import ExitCode
 from ._render import error_line
 from ._runs import runs
 from ._serve import emulator
+from ._worker import worker
 
 __all__ = ["cli"]
 
@@ -94,5 +95,5 @@ def cli(ctx: click.Context, verbose: bool) -> None:
         ctx.call_on_close(restore)
 
 
-for _command in (run, get, wait, batch, runs, demo, emulator):
+for _command in (run, get, wait, batch, runs, demo, emulator, worker):
     cli.add_command(_command)

