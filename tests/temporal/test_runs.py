@@ -138,7 +138,9 @@ async def test_the_wait_deadline_ends_the_workflow_with_the_run_id(
 async def test_learned_durations_reach_the_workflow_timers(
     temporal_address: str, queue: str
 ) -> None:
-    emu = emulator(duration=0.6)
+    # Runs long enough that the plain schedule queries many times (about eight) and the
+    # learned one a few, with room for a busy machine's late timers in between.
+    emu = emulator(duration=1.5)
     policy = PollPolicy(initial_delay=0.1, multiplier=1.3, max_interval=5, timeout=20)
     async with stack(emu, queue, temporal_address) as (runs, _):
         for index in range(4):  # three teach the worker, the fourth schedules around them
