@@ -26,7 +26,7 @@ from flowinvoke.webhooks import SECRET_HEADER, WebhookReceiver
 pytest.importorskip("uvicorn")
 pytest.importorskip("redis", reason="RedisChannel needs redis-py (the redis extra)")
 
-from flowinvoke.webhooks import RedisChannel
+from flowinvoke.webhooks import RedisChannel, _redis
 
 NEVER = PollPolicy(initial_delay=60.0, multiplier=1.0, max_interval=60.0, jitter=0)
 KEY = "a-key-every-worker-shares-0123456789"
@@ -183,8 +183,9 @@ def test_while_redis_is_down_callbacks_for_other_workers_get_503_and_one_warning
 
 
 def test_a_listener_warns_once_per_outage_and_once_when_back(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(_redis, "_RECONNECT_SECONDS", 0.02)  # many attempts in little time
     port = free_port()
     channel = RedisChannel(f"redis://127.0.0.1:{port}/0", name="test-listen")
     receiver = WebhookReceiver("http://127.0.0.1:9/hooks", channel=channel, secret_key=KEY)
@@ -196,7 +197,10 @@ def test_a_listener_warns_once_per_outage_and_once_when_back(
         first.enter_context(redis_server(port))
         with first, portal.wrap_async_context_manager(receiver):
             first.close()  # Redis stops under a listening receiver
-            time.sleep(2.5)  # the listener tries to reconnect every second meanwhile
+            end = time.monotonic() + 10
+            while "lost its Redis connection" not in caplog.text and time.monotonic() < end:
+                time.sleep(0.01)
+            time.sleep(0.25)  # about a dozen failed reconnection attempts meanwhile
             with redis_server(port):
                 end = time.monotonic() + 10
                 while "again" not in caplog.text and time.monotonic() < end:
