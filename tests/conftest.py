@@ -6,6 +6,19 @@ from collections.abc import Iterator
 
 import pytest
 
+# Modules whose tests run for seconds on real processes and servers. They are handed out
+# first, so that a parallel run (pytest-xdist) does not end with one worker still on one.
+_LONG_MODULES = (
+    "tests/temporal/",
+    "tests/cli/test_batch_kill.py",
+    "tests/test_ledger_processes.py",
+    "tests/test_typing.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: not item.nodeid.startswith(_LONG_MODULES))
+
 
 @pytest.fixture(params=["asyncio", "trio"], scope="session")
 def anyio_backend(request: pytest.FixtureRequest) -> str:
