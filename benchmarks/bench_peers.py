@@ -1,0 +1,618 @@
+"""Benchmark: flowinvoke beside its peers, each with its own wire and its library defaults.
+
+One loopback server (`peers_server.py`, uvicorn, its own process) serves the same timed runs
+as GPTBots runs, Replicate predictions and fal queue requests. Each client runs in a fresh
+child process of its own (so its CPU and peak RSS are its alone), starts the runs and waits
+for them the way its documentation shows:
+
+- flowinvoke: `AsyncClient(provider="gptbots", ...)`, `await client.run(...)` each (and
+  `run_many(..., concurrency=N)` for the batch), on httpx's own transport and on the fast
+  one (`fast_transport=True`); every other setting its default.
+- replicate-python: `replicate.Client(api_token=..., base_url=...)`,
+  `predictions.async_create(...)` then `prediction.async_wait()` (its 0.5 s poll interval,
+  httpx's default pool of 100 connections, its 10 s pool timeout).
+- fal-client: `fal_client.AsyncClient(key=...)`, `submit(...)` then `handle.get()` (its 0.1 s
+  status poll). Its queue host is `FAL_QUEUE_RUN_HOST` (always https: the server's TLS port,
+  a throwaway certificate trusted through `SSL_CERT_FILE`); the status and result URLs the
+  submit answers are plain HTTP.
+- the httpx loop: `httpx.AsyncClient()` with its defaults, the GPTBots invoke, then sleep 1 s
+  and query until the run has ended, as one would write it by hand.
+- raw httpx at flowinvoke's concurrency: the same loop on a pool of
+  `DEFAULT_MAX_CONNECTIONS` connections that never times out waiting for one (flowinvoke's
+  own pool): the client CPU per request flowinvoke is held against.
+
+Scenarios:
+
+- waits: N concurrent runs that all end at the same moment, d seconds after the first start
+  (the key `until:<time>`, see peers_server.py), repeated R times. Lag: from the run's end
+  (on the server's `time.monotonic()`, the same clock as the client's on Linux) to the
+  moment the client's call returned. Requests per run: the server's own count, starts and
+  queries. Client CPU: `time.process_time()` of the child over the scenario, after one
+  warm-up run on another client (first-use imports excluded). Peak RSS: the child's
+  VmHWM, imports included.
+- batch: M runs of b seconds each, C in flight at once (flowinvoke's `run_many`, an
+  `asyncio.Semaphore` for the others); wall time against the ideal M / C x b.
+
+Full size: `python benchmarks/run.py --only peers` (1,000 x 10 s waits, 3 times; 2,000 x 2 s
+at 250 in flight). A smaller run: `python benchmarks/bench_peers.py --waits 200 --seconds 4`
+(see `--help`). The peers' packages are the `bench` dependency group; a peer that is not
+installed is left out and named in the notes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from _common import (
+    HERE,
+    HOST,
+    PYCACHE,
+    ROOT,
+    BenchResult,
+    Goal,
+    Table,
+    emit,
+    free_port,
+    last_json_line,
+    median,
+    percentile,
+    server_process,
+)
+
+NAME = "peers"
+APP = "bench/peers"  # fal's application id (owner/alias)
+LOOP_INTERVAL = 1.0  # the hand-written loops' fixed poll interval
+WARM_KEY = "0"  # the warm-up run ends at once
+
+
+# --- the clients (run in the child process) -------------------------------------------------
+
+
+class Peer:
+    """A client library as its users run it: start a run and wait for its output."""
+
+    async def open(self, base_url: str, key: str) -> None:
+        """Build the client whose API key is `key`."""
+        raise NotImplementedError
+
+    async def one(self, index: int) -> dict[str, Any]:
+        """Start one run and wait for it; return its output."""
+        raise NotImplementedError
+
+    async def many(self, count: int, concurrency: int, tally: Tally) -> None:
+        """Run `count` runs, `concurrency` at a time, into `tally`."""
+        slots = asyncio.Semaphore(concurrency)
+
+        async def slot(index: int) -> None:
+            async with slots:
+                await tally.record(self.one(index))
+
+        await asyncio.gather(*(slot(index) for index in range(count)))
+
+    async def close(self) -> None:
+        """Release the client's connections."""
+
+
+class Flowinvoke(Peer):
+    """flowinvoke's AsyncClient on the GPTBots wire, defaults otherwise."""
+
+    def __init__(self, *, fast: bool) -> None:
+        self.fast = fast
+
+    async def open(self, base_url: str, key: str) -> None:
+        from flowinvoke import AsyncClient
+
+        self.client = AsyncClient(
+            provider="gptbots", api_key=key, base_url=base_url, fast_transport=self.fast
+        )
+
+    async def one(self, index: int) -> dict[str, Any]:
+        run = await self.client.run({"item": index}, timeout=600.0)
+        return dict(run.output)
+
+    async def many(self, count: int, concurrency: int, tally: Tally) -> None:
+        inputs = [{"item": index} for index in range(count)]
+        items = await self.client.run_many(inputs, concurrency=concurrency, timeout=600.0)
+        for item in items:
+            if item.ok and item.run is not None:
+                tally.outputs.append(dict(item.run.output))
+            else:
+                tally.fail(item.error or RuntimeError(f"run ended {item.status}"))
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
+class HttpxLoop(Peer):
+    """A hand-written loop: invoke, then sleep and query at a fixed interval (GPTBots wire).
+
+    `pool=None` keeps every httpx default (100 connections, 5 s timeouts, the pool's
+    included); a number gives that many connections and no pool timeout, as flowinvoke has.
+    """
+
+    def __init__(self, *, pool: int | None) -> None:
+        self.pool = pool
+
+    async def open(self, base_url: str, key: str) -> None:
+        import httpx
+
+        options: dict[str, Any] = {}
+        if self.pool is not None:
+            options["limits"] = httpx.Limits(
+                max_connections=self.pool, max_keepalive_connections=self.pool
+            )
+            options["timeout"] = httpx.Timeout(30.0, pool=None)
+        headers = {"Authorization": f"Bearer {key}"}
+        self.client = httpx.AsyncClient(base_url=base_url, headers=headers, **options)
+
+    async def one(self, index: int) -> dict[str, Any]:
+        started = await self.client.post("/v1/workflow/invoke", json={"input": {"item": index}})
+        started.raise_for_status()
+        query = {"workflowRunId": started.json()["workflowRunId"]}
+        while True:
+            await asyncio.sleep(LOOP_INTERVAL)
+            answer = await self.client.post("/v1/workflow/query/result", json=query)
+            answer.raise_for_status()
+            body = answer.json()
+            if body["status"] not in ("PENDING", "RUNNING"):
+                return dict(body["output"])
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
+class Replicate(Peer):
+    """replicate-python: `predictions.async_create` then `async_wait`, its defaults."""
+
+    async def open(self, base_url: str, key: str) -> None:
+        import replicate
+
+        self.client = replicate.Client(api_token=key, base_url=base_url)
+
+    async def one(self, index: int) -> dict[str, Any]:
+        prediction = await self.client.predictions.async_create(
+            version="bench-version", input={"item": index}
+        )
+        await prediction.async_wait()
+        if prediction.status != "succeeded":
+            raise RuntimeError(f"prediction {prediction.status}")
+        return dict(prediction.output)
+
+
+class Fal(Peer):
+    """fal-client: `submit` then `handle.get()`, its defaults."""
+
+    async def open(self, base_url: str, key: str) -> None:
+        import fal_client
+
+        self.client = fal_client.AsyncClient(key=key)
+
+    async def one(self, index: int) -> dict[str, Any]:
+        handle = await self.client.submit(APP, arguments={"item": index})
+        return dict(await handle.get())
+
+
+def _pool() -> int:
+    from flowinvoke import DEFAULT_MAX_CONNECTIONS
+
+    return int(DEFAULT_MAX_CONNECTIONS)
+
+
+PEERS: dict[str, Any] = {
+    "flowinvoke": lambda: Flowinvoke(fast=False),
+    "flowinvoke fast": lambda: Flowinvoke(fast=True),
+    "raw httpx, flowinvoke's pool": lambda: HttpxLoop(pool=_pool()),
+    "httpx loop, httpx defaults": lambda: HttpxLoop(pool=None),
+    "replicate-python": Replicate,
+    "fal-client": Fal,
+}
+#: The raw httpx loop on flowinvoke's pool is the CPU yardstick of the waits; the batch
+#: leaves it out.
+BATCH_PEERS = tuple(name for name in PEERS if name != "raw httpx, flowinvoke's pool")
+NEEDS = {
+    "flowinvoke": ("flowinvoke",),
+    "flowinvoke fast": ("flowinvoke", "aiohttp", "httpx_aiohttp"),
+    "raw httpx, flowinvoke's pool": ("httpx",),
+    "httpx loop, httpx defaults": ("httpx",),
+    "replicate-python": ("replicate",),
+    "fal-client": ("fal_client",),
+}
+
+
+@dataclass
+class Tally:
+    """The outcomes of one scenario in the child: outputs, lags and errors by type."""
+
+    outputs: list[dict[str, Any]] = field(default_factory=list)
+    lags: list[float] = field(default_factory=list)
+    errors: collections.Counter[str] = field(default_factory=collections.Counter)
+
+    async def record(self, waiting: Any) -> None:
+        """Await one run; keep its output and lag, or its error's type."""
+        try:
+            output = await waiting
+        except Exception as error:  # every failure is a figure here
+            self.fail(error)
+            return
+        self.lags.append(time.monotonic() - float(output["end"]))
+        self.outputs.append(output)
+
+    def fail(self, error: BaseException) -> None:
+        """Count a failed run by its error's type."""
+        self.errors[type(error).__name__] += 1
+
+
+def peak_rss_mb() -> float:
+    """This process's peak RSS in MiB (VmHWM)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+async def child(options: argparse.Namespace) -> dict[str, Any]:
+    """One peer, one scenario, in this process: the figures as a JSON-able dict."""
+    peer: Peer = PEERS[options.peer]()
+    warm = PEERS[options.peer]()
+    await warm.open(options.base_url, WARM_KEY)
+    await warm.one(-1)
+    await warm.close()
+
+    batch = options.scenario == "batch"
+    ends_at = time.monotonic() + options.seconds
+    key = f"{options.seconds:g}" if batch else f"until:{ends_at:.6f}"
+    tally = Tally()
+    await peer.open(options.base_url, key)
+    cpu_before = time.process_time()
+    started = time.perf_counter()
+    if batch:
+        work = peer.many(options.runs, options.concurrency, tally)
+    else:
+        work = asyncio.gather(*(tally.record(peer.one(index)) for index in range(options.runs)))
+    try:
+        await asyncio.wait_for(work, timeout=options.seconds * 10 + 120)
+    except asyncio.TimeoutError:
+        tally.errors["unfinished"] += options.runs - len(tally.outputs) - sum(tally.errors.values())
+    wall = time.perf_counter() - started
+    cpu = time.process_time() - cpu_before
+    await peer.close()
+    return {
+        "key": key,
+        "ok": len(tally.outputs),
+        "errors": dict(tally.errors),
+        "lags": [round(lag, 4) for lag in tally.lags] if not batch else [],
+        "wall": wall,
+        "cpu": cpu,
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+# --- the harness (the parent process) --------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    """One peer's figures for one scenario run."""
+
+    peer: str
+    runs: int
+    ok: int
+    errors: dict[str, int]
+    lags: list[float]
+    wall: float
+    cpu: float
+    peak_rss_mb: float
+    requests: int
+
+    @property
+    def cpu_per_request(self) -> float:
+        """Client CPU seconds per request the server counted (starts and queries)."""
+        return self.cpu / self.requests if self.requests else 0.0
+
+
+def installed(peer: str) -> bool:
+    """Whether every module `peer` needs can be imported."""
+    return all(importlib.util.find_spec(module) is not None for module in NEEDS[peer])
+
+
+@contextmanager
+def tls_files() -> Iterator[tuple[str, str, str]]:
+    """A throwaway CA and a 127.0.0.1 certificate: (ca.pem, cert.pem, key.pem)."""
+    import trustme
+
+    authority = trustme.CA()
+    certificate = authority.issue_cert(HOST)
+    with tempfile.TemporaryDirectory(prefix="flowinvoke-peers-") as folder:
+        paths = [os.path.join(folder, name) for name in ("ca.pem", "cert.pem", "key.pem")]
+        authority.cert_pem.write_to_path(paths[0])
+        certificate.private_key_and_cert_chain_pem.write_to_path(paths[1])
+        certificate.private_key_pem.write_to_path(paths[2])
+        yield paths[0], paths[1], paths[2]
+
+
+def measure(peer: str, scenario: str, runs: int, seconds: float, concurrency: int) -> Outcome:
+    """One peer, one scenario: a fresh server process and a fresh client process."""
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = PYCACHE
+    env["NO_PROXY"] = "*"  # loopback only, whatever proxy the machine names
+    with tls_files() if peer == "fal-client" else nullcontext() as tls:
+        server_args: list[str] = []
+        if tls is not None:
+            tls_port = free_port()
+            server_args = ["--tls-port", str(tls_port), "--certfile", tls[1], "--keyfile", tls[2]]
+            env["FAL_QUEUE_RUN_HOST"] = f"{HOST}:{tls_port}"
+            env["SSL_CERT_FILE"] = tls[0]
+        with server_process("peers_server.py", *server_args) as server:
+            command = [
+                sys.executable,
+                str(HERE / "bench_peers.py"),
+                "--child",
+                peer,
+                "--scenario",
+                scenario,
+                "--runs",
+                str(runs),
+                "--seconds",
+                str(seconds),
+                "--concurrency",
+                str(concurrency),
+                "--base-url",
+                server.base_url,
+            ]
+            limit = seconds * 20 + 300
+            done = subprocess.run(
+                command, check=False, capture_output=True, cwd=ROOT, env=env, timeout=limit
+            )
+            report = last_json_line(done.stdout)
+            if done.returncode != 0 or not report:
+                tail = done.stderr.decode(errors="replace")[-2000:]
+                msg = f"the {peer} client failed ({done.returncode}):\n{tail}"
+                raise RuntimeError(msg)
+    counts = last_json_line(server.output)
+    by_key: dict[str, int] = counts.get("by_key", {})
+    return Outcome(
+        peer=peer,
+        runs=runs,
+        ok=int(report["ok"]),
+        errors=dict(report["errors"]),
+        lags=list(report["lags"]),
+        wall=float(report["wall"]),
+        cpu=float(report["cpu"]),
+        peak_rss_mb=float(report["peak_rss_mb"]),
+        requests=int(by_key.get(report["key"], 0)),
+    )
+
+
+def _errors(outcomes: list[Outcome]) -> str:
+    kinds: collections.Counter[str] = collections.Counter()
+    for outcome in outcomes:
+        kinds.update(outcome.errors)
+    total = sum(kinds.values())
+    return f"{total} ({', '.join(f'{kind} {n}' for kind, n in kinds.items())})" if total else "0"
+
+
+@dataclass(frozen=True)
+class Scale:
+    """How big the scenarios are."""
+
+    waits: int = 1000
+    seconds: float = 10.0
+    repeats: int = 3
+    batch: int = 2000
+    batch_seconds: float = 2.0
+    concurrency: int = 250
+
+    @property
+    def ideal(self) -> float:
+        """The batch's ideal wall time: every slot busy, every end seen at once."""
+        return self.batch / self.concurrency * self.batch_seconds
+
+
+QUICK = Scale(waits=100, seconds=3.0, repeats=1, batch=200, batch_seconds=1.0, concurrency=50)
+
+
+def waits_table(scale: Scale, results: dict[str, list[Outcome]]) -> Table:
+    """The waits: one row per peer, the median lag of each repetition."""
+    table = Table(
+        f"Peers: {scale.waits:,} concurrent {scale.seconds:g} s waits ending together "
+        f"({scale.repeats} x, one loopback server, each client in its own process)",
+        [
+            "client",
+            "median lag (each run)",
+            "95th lag",
+            "errors",
+            "requests / run",
+            "client CPU",
+            "CPU / request",
+            "peak RSS",
+        ],
+    )
+    for peer, outcomes in results.items():
+        lags = [lag for outcome in outcomes for lag in outcome.lags]
+        requests = sum(outcome.requests for outcome in outcomes)
+        cpu = sum(outcome.cpu for outcome in outcomes)
+        table.rows.append(
+            [
+                peer,
+                " / ".join(f"{median(outcome.lags):.2f}" for outcome in outcomes) + " s",
+                f"{percentile(lags, 0.95):.2f} s",
+                _errors(outcomes),
+                f"{requests / sum(outcome.runs for outcome in outcomes):.1f}",
+                f"{median([outcome.cpu for outcome in outcomes]):.2f} s",
+                f"{cpu / requests * 1000:.3f} ms" if requests else "-",
+                f"{max(outcome.peak_rss_mb for outcome in outcomes):.0f} MiB",
+            ]
+        )
+    return table
+
+
+def batch_table(scale: Scale, results: dict[str, Outcome]) -> Table:
+    """The batch: one row per peer."""
+    table = Table(
+        f"Peers: batch of {scale.batch:,} x {scale.batch_seconds:g} s runs, "
+        f"{scale.concurrency} in flight (ideal {scale.ideal:g} s)",
+        [
+            "client",
+            "wall",
+            "wall / ideal",
+            "errors",
+            "requests / run",
+            "client CPU",
+            "CPU / request",
+            "peak RSS",
+        ],
+    )
+    for peer, outcome in results.items():
+        table.rows.append(
+            [
+                peer,
+                f"{outcome.wall:.1f} s",
+                f"{outcome.wall / scale.ideal:.2f} x",
+                _errors([outcome]),
+                f"{outcome.requests / outcome.runs:.1f}",
+                f"{outcome.cpu:.2f} s",
+                f"{outcome.cpu_per_request * 1000:.3f} ms",
+                f"{outcome.peak_rss_mb:.0f} MiB",
+            ]
+        )
+    return table
+
+
+def goals(scale: Scale, results: dict[str, list[Outcome]]) -> list[Goal]:
+    """Issue 21's figures of the waits: lag on the default transport, CPU on both."""
+    found: list[Goal] = []
+    label = f"{scale.waits:,} concurrent {scale.seconds:g} s waits ending together"
+    default = results.get("flowinvoke", [])
+    if default:
+        lags = [median(outcome.lags) for outcome in default]
+        found.append(
+            Goal(
+                f"{label}: median lag, default transport",
+                f"<= 0.3 s in each of {len(default)} runs",
+                " / ".join(f"{lag:.2f} s" for lag in lags),
+                all(lag <= 0.3 for lag in lags) and all(o.ok == o.runs for o in default),
+            )
+        )
+    raw = results.get("raw httpx, flowinvoke's pool", [])
+    if default and raw:
+        ours, theirs = _per_request(default), _per_request(raw)
+        found.append(
+            Goal(
+                f"{label}: client CPU per request, default transport",
+                "<= 1.2 x raw httpx at the same concurrency",
+                f"{ours * 1000:.3f} ms vs {theirs * 1000:.3f} ms ({ours / theirs:.2f} x)",
+                ours <= 1.2 * theirs,
+            )
+        )
+    fast = results.get("flowinvoke fast", [])
+    if fast:
+        per_request = _per_request(fast)
+        found.append(
+            Goal(
+                f"{label}: client CPU per request, fast transport",
+                "<= 0.8 ms",
+                f"{per_request * 1000:.3f} ms",
+                per_request <= 0.0008,
+            )
+        )
+    return found
+
+
+def _per_request(outcomes: list[Outcome]) -> float:
+    requests = sum(outcome.requests for outcome in outcomes)
+    return sum(outcome.cpu for outcome in outcomes) / requests if requests else float("inf")
+
+
+def run(
+    *, quick: bool = False, scale: Scale | None = None, peers: tuple[str, ...] = ()
+) -> BenchResult:
+    """Every installed peer through the waits (repeated) and the batch; tabulate."""
+    scale = scale or (QUICK if quick else Scale())
+    chosen = [peer for peer in (peers or tuple(PEERS)) if installed(peer)]
+    missing = [peer for peer in (peers or tuple(PEERS)) if peer not in chosen]
+    waits: dict[str, list[Outcome]] = {}
+    for peer in chosen:
+        for repeat in range(scale.repeats):
+            emit(f"[{NAME}] {peer}: {scale.waits} waits of {scale.seconds:g} s ({repeat + 1})")
+            outcome = measure(peer, "waits", scale.waits, scale.seconds, scale.waits)
+            waits.setdefault(peer, []).append(outcome)
+    batches: dict[str, Outcome] = {}
+    for peer in (peer for peer in chosen if peer in BATCH_PEERS):
+        emit(f"[{NAME}] {peer}: batch of {scale.batch} x {scale.batch_seconds:g} s")
+        batches[peer] = measure(peer, "batch", scale.batch, scale.batch_seconds, scale.concurrency)
+    notes = [
+        "lag: from the run's end (the server's clock) to the client's call returning; "
+        "requests: the server's count of starts and queries; client CPU: "
+        "`time.process_time()` of the client's own process over the scenario; peak RSS: "
+        "its VmHWM, imports included",
+        "each client with its library's defaults: flowinvoke's pool of "
+        f"{_pool() if installed('flowinvoke') else '?'} connections and learned schedule; "
+        "replicate-python polls every 0.5 s on httpx's 100 connections (10 s pool timeout); "
+        "fal-client every 0.1 s; the httpx loops every "
+        f"{LOOP_INTERVAL:g} s",
+    ]
+    if missing:
+        notes.append(f"not installed, left out: {', '.join(missing)} (the `bench` group)")
+    tables = [waits_table(scale, waits), batch_table(scale, batches)]
+    for table in tables:
+        table.notes += notes
+    data = {
+        "scale": vars(scale),
+        "waits": {peer: [vars(o) for o in outcomes] for peer, outcomes in waits.items()},
+        "batch": {peer: vars(outcome) for peer, outcome in batches.items()},
+    }
+    return BenchResult(NAME, tables, goals(scale, waits), data)
+
+
+def main() -> None:
+    """Run the harness (small by default), or be one client's child process."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--child", choices=sorted(PEERS), help=argparse.SUPPRESS)
+    parser.add_argument("--scenario", choices=("waits", "batch"), help=argparse.SUPPRESS)
+    parser.add_argument("--runs", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--base-url", help=argparse.SUPPRESS)
+    parser.add_argument("--full", action="store_true", help="the full-size figures")
+    parser.add_argument("--peer", action="append", choices=sorted(PEERS), help="repeatable")
+    parser.add_argument("--waits", type=int, help="concurrent waits")
+    parser.add_argument("--seconds", type=float, help="the waits' run time")
+    parser.add_argument("--repeats", type=int, help="how many times the waits run")
+    parser.add_argument("--batch", type=int, help="runs in the batch")
+    parser.add_argument("--batch-seconds", type=float, help="each batch run's time")
+    parser.add_argument("--concurrency", type=int, help="batch runs in flight")
+    options = parser.parse_args()
+    if options.child:
+        options.peer = options.child
+        sys.stdout.write(json.dumps(asyncio.run(child(options))) + "\n")
+        return
+    base = Scale() if options.full else QUICK
+    given = {
+        "waits": options.waits,
+        "seconds": options.seconds,
+        "repeats": options.repeats,
+        "batch": options.batch,
+        "batch_seconds": options.batch_seconds,
+        "concurrency": options.concurrency,
+    }
+    scale = Scale(**{**vars(base), **{k: v for k, v in given.items() if v is not None}})
+    result = run(scale=scale, peers=tuple(options.peer or ()))
+    emit(result.markdown())
+    for goal in result.goals:
+        emit(" | ".join(goal.row()))
+
+
+if __name__ == "__main__":
+    main()
