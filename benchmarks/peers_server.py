@@ -79,7 +79,8 @@ class Runs:
     def start(self, key: str) -> Run:
         """A new run whose end the key names (`2.0` or `until:<monotonic time>`)."""
         now = time.monotonic()
-        end = float(key[6:]) if key.startswith("until:") else now + float(key)
+        # A run started after the moment its key names ends as it starts.
+        end = max(now, float(key[6:])) if key.startswith("until:") else now + float(key)
         run = Run(f"run-{next(self.ids)}", end)
         self.runs[run.run_id] = run
         return run
