@@ -18,8 +18,9 @@ for them the way its documentation shows:
 - the httpx loop: `httpx.AsyncClient()` with its defaults, the GPTBots invoke, then sleep 1 s
   and query until the run has ended, as one would write it by hand.
 - raw httpx at flowinvoke's concurrency: the same loop on a pool of
-  `DEFAULT_MAX_CONNECTIONS` connections that never times out waiting for one (flowinvoke's
-  own pool): the client CPU per request flowinvoke is held against.
+  `DEFAULT_MAX_CONNECTIONS` connections, at most that many requests in flight (as
+  flowinvoke sends them) and no pool timeout: the client CPU per request flowinvoke is held
+  against.
 
 Scenarios:
 
@@ -141,7 +142,10 @@ class HttpxLoop(Peer):
     """A hand-written loop: invoke, then sleep and query at a fixed interval (GPTBots wire).
 
     `pool=None` keeps every httpx default (100 connections, 5 s timeouts, the pool's
-    included); a number gives that many connections and no pool timeout, as flowinvoke has.
+    included). A number gives that many connections, no pool timeout, and at most that many
+    requests in flight (a semaphore before each), as flowinvoke sends them: the waits that
+    fall due together queue on the semaphore, not in httpcore's pool, whose queue costs
+    CPU for each request waiting in it.
     """
 
     def __init__(self, *, pool: int | None) -> None:
@@ -158,16 +162,20 @@ class HttpxLoop(Peer):
             options["timeout"] = httpx.Timeout(30.0, pool=None)
         headers = {"Authorization": f"Bearer {key}"}
         self.client = httpx.AsyncClient(base_url=base_url, headers=headers, **options)
+        self.in_flight = asyncio.Semaphore(self.pool or 2**31)
+
+    async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        async with self.in_flight:
+            answer = await self.client.post(path, json=body)
+        answer.raise_for_status()
+        return dict(answer.json())
 
     async def one(self, index: int) -> dict[str, Any]:
-        started = await self.client.post("/v1/workflow/invoke", json={"input": {"item": index}})
-        started.raise_for_status()
-        query = {"workflowRunId": started.json()["workflowRunId"]}
+        started = await self._post("/v1/workflow/invoke", {"input": {"item": index}})
+        query = {"workflowRunId": started["workflowRunId"]}
         while True:
             await asyncio.sleep(LOOP_INTERVAL)
-            answer = await self.client.post("/v1/workflow/query/result", json=query)
-            answer.raise_for_status()
-            body = answer.json()
+            body = await self._post("/v1/workflow/query/result", query)
             if body["status"] not in ("PENDING", "RUNNING"):
                 return dict(body["output"])
 
