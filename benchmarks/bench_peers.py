@@ -406,11 +406,14 @@ def measure(peer: str, scenario: str, runs: int, seconds: float, concurrency: in
 
 
 def _errors(outcomes: list[Outcome]) -> str:
+    """Failed runs of all runs, by the error's type: `700 of 1,000 (PoolTimeout 700)`."""
     kinds: collections.Counter[str] = collections.Counter()
     for outcome in outcomes:
         kinds.update(outcome.errors)
-    total = sum(kinds.values())
-    return f"{total} ({', '.join(f'{kind} {n}' for kind, n in kinds.items())})" if total else "0"
+    failed, runs = sum(kinds.values()), sum(outcome.runs for outcome in outcomes)
+    if not failed:
+        return "0"
+    return f"{failed:,} of {runs:,} ({', '.join(f'{kind} {n}' for kind, n in kinds.items())})"
 
 
 @dataclass(frozen=True)
