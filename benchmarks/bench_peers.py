@@ -2,8 +2,8 @@
 
 One loopback server (`peers_server.py`, uvicorn, its own process) serves the same timed runs
 as GPTBots runs, Replicate predictions and fal queue requests. Each client runs in a fresh
-child process of its own (so its CPU and peak RSS are its alone), starts the runs and waits
-for them the way its documentation shows:
+child process of its own (`peers_clients.py`, so that its CPU and peak RSS are its alone),
+starts the runs and waits for them the way its documentation shows:
 
 - flowinvoke: `AsyncClient(provider="gptbots", ...)`, `await client.run(...)` each (and
   `run_many(..., concurrency=N)` for the batch), on httpx's own transport and on the fast
@@ -44,20 +44,15 @@ out and named in the notes.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import collections
 import importlib.util
-import json
 import os
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass
 
 from _common import (
     HERE,
@@ -74,246 +69,17 @@ from _common import (
     percentile,
     server_process,
 )
+from peers_clients import LOOP_INTERVAL, NEEDS, PEERS, flowinvoke_pool, patience
 
 NAME = "peers"
-APP = "bench/peers"  # fal's application id (owner/alias)
-LOOP_INTERVAL = 1.0  # the hand-written loops' fixed poll interval
-WARM_KEY = "0"  # the warm-up run ends at once
 
 
-# --- the clients (run in the child process) -------------------------------------------------
-
-
-class Peer:
-    """A client library as its users run it: start a run and wait for its output."""
-
-    async def open(self, base_url: str, key: str) -> None:
-        """Build the client whose API key is `key`."""
-        raise NotImplementedError
-
-    async def one(self, index: int) -> dict[str, Any]:
-        """Start one run and wait for it; return its output."""
-        raise NotImplementedError
-
-    async def many(self, count: int, concurrency: int, tally: Tally) -> None:
-        """Run `count` runs, `concurrency` at a time, into `tally`."""
-        slots = asyncio.Semaphore(concurrency)
-
-        async def slot(index: int) -> None:
-            async with slots:
-                await tally.record(self.one(index))
-
-        await asyncio.gather(*(slot(index) for index in range(count)))
-
-    async def close(self) -> None:
-        """Release the client's connections."""
-
-
-class Flowinvoke(Peer):
-    """flowinvoke's AsyncClient on the GPTBots wire, defaults otherwise."""
-
-    def __init__(self, *, fast: bool) -> None:
-        self.fast = fast
-
-    async def open(self, base_url: str, key: str) -> None:
-        from flowinvoke import AsyncClient
-
-        self.client = AsyncClient(
-            provider="gptbots", api_key=key, base_url=base_url, fast_transport=self.fast
-        )
-
-    async def one(self, index: int) -> dict[str, Any]:
-        run = await self.client.run({"item": index}, timeout=600.0)
-        return dict(run.output)
-
-    async def many(self, count: int, concurrency: int, tally: Tally) -> None:
-        inputs = [{"item": index} for index in range(count)]
-        items = await self.client.run_many(inputs, concurrency=concurrency, timeout=600.0)
-        for item in items:
-            if item.ok and item.run is not None:
-                tally.outputs.append(dict(item.run.output))
-            else:
-                tally.fail(item.error or RuntimeError(f"run ended {item.status}"))
-
-    async def close(self) -> None:
-        await self.client.aclose()
-
-
-class HttpxLoop(Peer):
-    """A hand-written loop: invoke, then sleep and query at a fixed interval (GPTBots wire).
-
-    `pool=None` keeps every httpx default (100 connections, 5 s timeouts, the pool's
-    included). A number gives that many connections, no pool timeout, and at most that many
-    requests in flight (a semaphore before each), as flowinvoke sends them: the waits that
-    fall due together queue on the semaphore, not in httpcore's pool, whose queue costs
-    CPU for each request waiting in it.
-    """
-
-    def __init__(self, *, pool: int | None) -> None:
-        self.pool = pool
-
-    async def open(self, base_url: str, key: str) -> None:
-        import httpx
-
-        options: dict[str, Any] = {}
-        if self.pool is not None:
-            options["limits"] = httpx.Limits(
-                max_connections=self.pool, max_keepalive_connections=self.pool
-            )
-            options["timeout"] = httpx.Timeout(30.0, pool=None)
-        headers = {"Authorization": f"Bearer {key}"}
-        self.client = httpx.AsyncClient(base_url=base_url, headers=headers, **options)
-        self.in_flight = asyncio.Semaphore(self.pool or 2**31)
-
-    async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        async with self.in_flight:
-            answer = await self.client.post(path, json=body)
-        answer.raise_for_status()
-        return dict(answer.json())
-
-    async def one(self, index: int) -> dict[str, Any]:
-        started = await self._post("/v1/workflow/invoke", {"input": {"item": index}})
-        query = {"workflowRunId": started["workflowRunId"]}
-        while True:
-            await asyncio.sleep(LOOP_INTERVAL)
-            body = await self._post("/v1/workflow/query/result", query)
-            if body["status"] not in ("PENDING", "RUNNING"):
-                return dict(body["output"])
-
-    async def close(self) -> None:
-        await self.client.aclose()
-
-
-class Replicate(Peer):
-    """replicate-python: `predictions.async_create` then `async_wait`, its defaults."""
-
-    async def open(self, base_url: str, key: str) -> None:
-        import replicate
-
-        self.client = replicate.Client(api_token=key, base_url=base_url)
-
-    async def one(self, index: int) -> dict[str, Any]:
-        prediction = await self.client.predictions.async_create(
-            version="bench-version", input={"item": index}
-        )
-        await prediction.async_wait()
-        if prediction.status != "succeeded":
-            raise RuntimeError(f"prediction {prediction.status}")
-        return dict(prediction.output)
-
-
-class Fal(Peer):
-    """fal-client: `submit` then `handle.get()`, its defaults."""
-
-    async def open(self, base_url: str, key: str) -> None:
-        import fal_client
-
-        self.client = fal_client.AsyncClient(key=key)
-
-    async def one(self, index: int) -> dict[str, Any]:
-        handle = await self.client.submit(APP, arguments={"item": index})
-        return dict(await handle.get())
-
-
-def _pool() -> int:
-    from flowinvoke import DEFAULT_MAX_CONNECTIONS
-
-    return int(DEFAULT_MAX_CONNECTIONS)
-
-
-PEERS: dict[str, Any] = {
-    "flowinvoke": lambda: Flowinvoke(fast=False),
-    "flowinvoke fast": lambda: Flowinvoke(fast=True),
-    "raw httpx, flowinvoke's pool": lambda: HttpxLoop(pool=_pool()),
-    "httpx loop, httpx defaults": lambda: HttpxLoop(pool=None),
-    "replicate-python": Replicate,
-    "fal-client": Fal,
-}
 #: The raw httpx loop on flowinvoke's pool is the CPU yardstick of the waits; the batch
 #: leaves it out.
 BATCH_PEERS = tuple(name for name in PEERS if name != "raw httpx, flowinvoke's pool")
 #: The waits of these run `Scale.repeats` times (issue 21's goals are per run); the other
 #: peers' once, which is enough to set them beside flowinvoke and keeps the suite's time.
 REPEATED = ("flowinvoke", "flowinvoke fast", "raw httpx, flowinvoke's pool")
-NEEDS = {
-    "flowinvoke": ("flowinvoke",),
-    "flowinvoke fast": ("flowinvoke", "aiohttp", "httpx_aiohttp"),
-    "raw httpx, flowinvoke's pool": ("httpx",),
-    "httpx loop, httpx defaults": ("httpx",),
-    "replicate-python": ("replicate",),
-    "fal-client": ("fal_client",),
-}
-
-
-@dataclass
-class Tally:
-    """The outcomes of one scenario in the child: outputs, lags and errors by type."""
-
-    outputs: list[dict[str, Any]] = field(default_factory=list)
-    lags: list[float] = field(default_factory=list)
-    errors: collections.Counter[str] = field(default_factory=collections.Counter)
-
-    async def record(self, waiting: Any) -> None:
-        """Await one run; keep its output and lag, or its error's type."""
-        try:
-            output = await waiting
-        except Exception as error:  # every failure is a figure here
-            self.fail(error)
-            return
-        self.lags.append(time.monotonic() - float(output["end"]))
-        self.outputs.append(output)
-
-    def fail(self, error: BaseException) -> None:
-        """Count a failed run by its error's type."""
-        self.errors[type(error).__name__] += 1
-
-
-def peak_rss_mb() -> float:
-    """This process's peak RSS in MiB (VmHWM)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-async def child(options: argparse.Namespace) -> dict[str, Any]:
-    """One peer, one scenario, in this process: the figures as a JSON-able dict."""
-    peer: Peer = PEERS[options.peer]()
-    warm = PEERS[options.peer]()
-    await warm.open(options.base_url, WARM_KEY)
-    await warm.one(-1)
-    await warm.close()
-
-    batch = options.scenario == "batch"
-    ends_at = time.monotonic() + options.seconds
-    key = f"{options.seconds:g}" if batch else f"until:{ends_at:.6f}"
-    tally = Tally()
-    await peer.open(options.base_url, key)
-    cpu_before = time.process_time()
-    started = time.perf_counter()
-    if batch:
-        work = peer.many(options.runs, options.concurrency, tally)
-    else:
-        work = asyncio.gather(*(tally.record(peer.one(index)) for index in range(options.runs)))
-    try:
-        await asyncio.wait_for(work, timeout=options.seconds * 10 + 120)
-    except asyncio.TimeoutError:
-        tally.errors["unfinished"] += options.runs - len(tally.outputs) - sum(tally.errors.values())
-    wall = time.perf_counter() - started
-    cpu = time.process_time() - cpu_before
-    await peer.close()
-    return {
-        "key": key,
-        "ok": len(tally.outputs),
-        "errors": dict(tally.errors),
-        "lags": [round(lag, 4) for lag in tally.lags] if not batch else [],
-        "wall": wall,
-        "cpu": cpu,
-        "peak_rss_mb": peak_rss_mb(),
-    }
-
-
-# --- the harness (the parent process) --------------------------------------------------------
 
 
 @dataclass
@@ -371,8 +137,8 @@ def measure(peer: str, scenario: str, runs: int, seconds: float, concurrency: in
         with server_process("peers_server.py", *server_args) as server:
             command = [
                 sys.executable,
-                str(HERE / "bench_peers.py"),
-                "--child",
+                str(HERE / "peers_clients.py"),
+                "--peer",
                 peer,
                 "--scenario",
                 scenario,
@@ -385,7 +151,7 @@ def measure(peer: str, scenario: str, runs: int, seconds: float, concurrency: in
                 "--base-url",
                 server.base_url,
             ]
-            limit = seconds * 20 + 300
+            limit = patience(seconds) + 120  # the child's own limit, then its exit
             done = subprocess.run(
                 command, check=False, capture_output=True, cwd=ROOT, env=env, timeout=limit
             )
@@ -575,7 +341,8 @@ def run(
         "`time.process_time()` of the client's own process over the scenario; peak RSS: "
         "its VmHWM, imports included",
         "each client with its library's defaults: flowinvoke's pool of "
-        f"{_pool() if installed('flowinvoke') else '?'} connections and learned schedule; "
+        f"{flowinvoke_pool() if installed('flowinvoke') else '?'} connections and learned "
+        "schedule; "
         "replicate-python polls every 0.5 s on httpx's 100 connections (10 s pool timeout); "
         "fal-client every 0.1 s; the httpx loops every "
         f"{LOOP_INTERVAL:g} s",
@@ -600,25 +367,17 @@ def run(
 
 
 def main() -> None:
-    """Run the harness (small by default), or be one client's child process."""
+    """Run the harness: small by default, full size with `--full`, any scale by flags."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--child", choices=sorted(PEERS), help=argparse.SUPPRESS)
-    parser.add_argument("--scenario", choices=("waits", "batch"), help=argparse.SUPPRESS)
-    parser.add_argument("--runs", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--base-url", help=argparse.SUPPRESS)
     parser.add_argument("--full", action="store_true", help="the full-size figures")
     parser.add_argument("--peer", action="append", choices=sorted(PEERS), help="repeatable")
     parser.add_argument("--waits", type=int, help="concurrent waits")
     parser.add_argument("--seconds", type=float, help="the waits' run time")
-    parser.add_argument("--repeats", type=int, help="how many times the waits run")
+    parser.add_argument("--repeats", type=int, help="how many times flowinvoke's waits run")
     parser.add_argument("--batch", type=int, help="runs in the batch")
     parser.add_argument("--batch-seconds", type=float, help="each batch run's time")
     parser.add_argument("--concurrency", type=int, help="batch runs in flight")
     options = parser.parse_args()
-    if options.child:
-        options.peer = options.child
-        sys.stdout.write(json.dumps(asyncio.run(child(options))) + "\n")
-        return
     base = Scale() if options.full else QUICK
     given = {
         "waits": options.waits,
