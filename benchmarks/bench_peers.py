@@ -69,6 +69,7 @@ from _common import (
     median,
     percentile,
     server_process,
+    wait_for_port,
 )
 from peers_clients import LOOP_INTERVAL, NEEDS, PEERS, flowinvoke_pool, patience
 
@@ -144,6 +145,8 @@ def measure(peer: str, scenario: str, runs: int, seconds: float, concurrency: in
             env["FAL_QUEUE_RUN_HOST"] = f"{HOST}:{tls_port}"
             env["SSL_CERT_FILE"] = tls[0]
         with server_process("peers_server.py", *server_args) as server:
+            if tls is not None:
+                wait_for_port(int(env["FAL_QUEUE_RUN_HOST"].rsplit(":", 1)[1]), server.process)
             command = [
                 sys.executable,
                 str(HERE / "peers_clients.py"),
