@@ -16,10 +16,10 @@ import collections
 import json
 import sys
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
-
-from bench_memory import peak_rss_mb
 
 APP = "bench/peers"  # fal's application id (owner/alias)
 LOOP_INTERVAL = 1.0  # the hand-written loops' fixed poll interval
@@ -105,7 +105,8 @@ class HttpxLoop(Peer):
             options["timeout"] = httpx.Timeout(30.0, pool=None)
         headers = {"Authorization": f"Bearer {key}"}
         self.client = httpx.AsyncClient(base_url=base_url, headers=headers, **options)
-        self.in_flight = asyncio.Semaphore(self.pool or 2**31)
+        # The loop as written by hand has no limit of its own.
+        self.in_flight: Any = asyncio.Semaphore(self.pool) if self.pool else nullcontext()
 
     async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         async with self.in_flight:
@@ -176,7 +177,7 @@ PEERS: dict[str, Any] = {
 NEEDS = {
     "flowinvoke": ("flowinvoke",),
     "flowinvoke fast": ("flowinvoke", "aiohttp", "httpx_aiohttp"),
-    "raw httpx, flowinvoke's pool": ("httpx",),
+    "raw httpx, flowinvoke's pool": ("flowinvoke", "httpx"),
     "httpx loop, httpx defaults": ("httpx",),
     "replicate-python": ("replicate",),
     "fal-client": ("fal_client",),
@@ -204,6 +205,13 @@ class Tally:
     def fail(self, error: BaseException) -> None:
         """Count a failed run by its error's type."""
         self.errors[type(error).__name__] += 1
+
+
+def peak_rss_mb() -> float:
+    """This process's peak RSS in MiB (VmHWM, Linux). Read here rather than imported from
+    the suite's helpers, so that the child holds the client library and nothing else."""
+    status = Path("/proc/self/status").read_text()
+    return int(status.split("VmHWM:")[1].split()[0]) / 1024
 
 
 def patience(seconds: float) -> float:
