@@ -50,7 +50,7 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
@@ -108,7 +108,7 @@ class Outcome:
         figures = {name: value for name, value in vars(self).items() if name != "lags"}
         lags = self.lags
         quantiles = {"min": min(lags, default=0.0), "median": median(lags)}
-        quantiles |= {"p95": percentile(lags, 0.95), "max": max(lags, default=0.0)}
+        quantiles |= {"p95": _p95(lags), "max": max(lags, default=0.0)}
         return {**figures, "lagged": len(lags), "lag": quantiles}
 
 
@@ -187,6 +187,15 @@ def measure(peer: str, scenario: str, runs: int, seconds: float, concurrency: in
     )
 
 
+def _seconds(lags: list[float], quantile: Callable[[list[float]], float]) -> str:
+    """A quantile of the lags (`-` when no run succeeded, so there is no lag)."""
+    return f"{quantile(lags):.2f} s" if lags else "-"
+
+
+def _p95(values: list[float]) -> float:
+    return percentile(values, 0.95)
+
+
 def _errors(outcomes: list[Outcome]) -> str:
     """Failed runs of all runs, by the error's type: `700 of 1,000 (PoolTimeout 700)`."""
     kinds: collections.Counter[str] = collections.Counter()
@@ -241,8 +250,8 @@ def waits_table(scale: Scale, results: dict[str, list[Outcome]]) -> Table:
         table.rows.append(
             [
                 peer,
-                " / ".join(f"{median(outcome.lags):.2f}" for outcome in outcomes) + " s",
-                f"{percentile(lags, 0.95):.2f} s",
+                " / ".join(_seconds(outcome.lags, median) for outcome in outcomes),
+                _seconds(lags, _p95),
                 _errors(outcomes),
                 f"{requests / sum(outcome.runs for outcome in outcomes):.1f}",
                 f"{median([outcome.cpu for outcome in outcomes]):.2f} s",
