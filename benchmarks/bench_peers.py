@@ -97,6 +97,7 @@ class Outcome:
     cpu: float
     peak_rss_mb: float
     requests: int
+    server_cpu: float = 0.0  # the server's CPU while the client's process ran
 
     @property
     def cpu_per_request(self) -> float:
@@ -164,9 +165,11 @@ def measure(peer: str, scenario: str, runs: int, seconds: float, concurrency: in
                 server.base_url,
             ]
             limit = patience(seconds) + 120  # the child's own limit, then its exit
+            server_before = server.cpu()
             done = subprocess.run(
                 command, check=False, capture_output=True, cwd=ROOT, env=env, timeout=limit
             )
+            server_cpu = server.cpu() - server_before
             report = last_json_line(done.stdout)
             if done.returncode != 0 or not report:
                 tail = done.stderr.decode(errors="replace")[-2000:]
@@ -184,6 +187,7 @@ def measure(peer: str, scenario: str, runs: int, seconds: float, concurrency: in
         cpu=float(report["cpu"]),
         peak_rss_mb=float(report["peak_rss_mb"]),
         requests=int(by_key.get(report["key"], 0)),
+        server_cpu=server_cpu,
     )
 
 
@@ -241,6 +245,7 @@ def waits_table(scale: Scale, results: dict[str, list[Outcome]]) -> Table:
             "client CPU",
             "CPU / request",
             "peak RSS",
+            "server CPU",
         ],
     )
     for peer, outcomes in results.items():
@@ -257,6 +262,7 @@ def waits_table(scale: Scale, results: dict[str, list[Outcome]]) -> Table:
                 f"{median([outcome.cpu for outcome in outcomes]):.2f} s",
                 f"{cpu / requests * 1000:.3f} ms" if requests else "-",
                 f"{max(outcome.peak_rss_mb for outcome in outcomes):.0f} MiB",
+                f"{median([outcome.server_cpu for outcome in outcomes]):.2f} s",
             ]
         )
     return table
@@ -276,6 +282,7 @@ def batch_table(scale: Scale, results: dict[str, Outcome]) -> Table:
             "client CPU",
             "CPU / request",
             "peak RSS",
+            "server CPU",
         ],
     )
     for peer, outcome in results.items():
@@ -289,6 +296,7 @@ def batch_table(scale: Scale, results: dict[str, Outcome]) -> Table:
                 f"{outcome.cpu:.2f} s",
                 f"{outcome.cpu_per_request * 1000:.3f} ms",
                 f"{outcome.peak_rss_mb:.0f} MiB",
+                f"{outcome.server_cpu:.2f} s",
             ]
         )
     return table
@@ -360,7 +368,8 @@ def run(
         "lag: from the run's end (the server's clock) to the client's call returning; "
         "requests: the server's count of starts and queries; client CPU: "
         "`time.process_time()` of the client's own process over the scenario; peak RSS: "
-        "its VmHWM, imports included",
+        "its VmHWM, imports included; server CPU: the loopback server's while the client's "
+        "process ran (the median of repeated runs)",
         "each client with its library's defaults: flowinvoke's pool of "
         f"{flowinvoke_pool() if installed('flowinvoke') else '?'} connections and learned "
         "schedule; "
