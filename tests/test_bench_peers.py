@@ -51,7 +51,6 @@ def _check(module: ModuleType, peers: tuple[str, ...]) -> list[str]:
         assert 0 <= outcome["lag"]["min"] <= outcome["lag"]["median"] <= outcome["lag"]["max"]
         assert outcome["cpu"] > 0, peer
         assert outcome["peak_rss_mb"] > 0, peer
-        assert outcome["server_cpu"] >= 0, peer  # clock ticks: a light load may read 0
     for peer, outcome in batch.items():
         assert (outcome["ok"], outcome["errors"]) == (6, {}), peer
         assert outcome["requests"] >= 2 * 6, peer
