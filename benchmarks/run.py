@@ -35,6 +35,7 @@ BENCHMARKS = {
     "hotpath": "bench_hotpath",
     "webhooks": "bench_webhooks",
     "ledger": "bench_ledger",
+    "peers": "bench_peers",
 }
 PACKAGES = (
     "flowinvoke",
@@ -52,6 +53,9 @@ PACKAGES = (
     "psycopg",
     "uvloop",
     "psutil",
+    "replicate",
+    "fal-client",
+    "trustme",
 )
 
 
