@@ -238,8 +238,12 @@ class Requester:
     ) -> AbstractContextManager[RequestOutcome]:
         """The hooks and span of one attempt; no span of ours where OpenTelemetry's httpx
         instrumentation traces the request itself (one span per request, not two)."""
-        span = self._observers.tracing and not traced_by_httpx_instrumentation(self._http)
-        return self._observers.request(self._provider.name, spec, url, attempt, span=span)
+        return self._observers.request(
+            self._provider.name, spec, url, attempt, span=self._own_request_span
+        )
+
+    def _own_request_span(self) -> bool:
+        return not traced_by_httpx_instrumentation(self._http)
 
     def _retry_delay(
         self,
