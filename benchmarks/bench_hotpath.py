@@ -32,7 +32,7 @@ from _common import BenchResult, Table, emit
 from stdlib_server import BODY, RESPONSE
 
 from flowinvoke import AsyncClient, WorkflowRun
-from flowinvoke._async._requester import _capped
+from flowinvoke._async._requester import _capped_seconds
 from flowinvoke._core.deadline import Deadline
 from flowinvoke._core.models import RunStatus
 from flowinvoke._core.scopes import async_deadline_scope
@@ -239,9 +239,9 @@ def _micro(number: int) -> list[tuple[str, float, str]]:
             "_requester.send",
         ),
         (
-            "_capped(timeout, finite deadline) (every wait query)",
-            lambda: _capped(timeout, deadline),
-            "_requester._capped",
+            "_capped_seconds(timeout, finite deadline) (every wait query)",
+            lambda: _capped_seconds(timeout, deadline),
+            "_requester._capped_seconds",
         ),
         (
             "httpx.URL(str) parse (httpx, per request: url passed as str)",
@@ -325,7 +325,12 @@ def run(*, quick: bool = False) -> BenchResult:
     for name, value, where in micro:
         micro_table.rows.append([name, f"{value:.1f}", where])
     micro_table.rows.append(
-        ["async_deadline_scope enter + exit (every request)", f"{scope:.1f}", "_compat"]
+        [
+            "async_deadline_scope enter + exit (a request queued for a slot, or on a "
+            "transport that does not cut itself at the deadline)",
+            f"{scope:.1f}",
+            "_core.scopes",
+        ]
     )
     profile_table = Table(
         f"Hot path: cProfile of {calls} `get_run` calls, top 15 functions by own time",

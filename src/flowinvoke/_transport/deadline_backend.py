@@ -27,6 +27,8 @@ class _SyncDeadlineBackend(httpcore.NetworkBackend):
     what is left of the request's deadline (a contextvar read and a clock read per call).
     """
 
+    cuts_at_deadline = True
+
     def __init__(self, inner: httpcore.NetworkBackend) -> None:
         self._inner = inner
 
@@ -81,6 +83,8 @@ class _AsyncDeadlineBackend(httpcore.AsyncNetworkBackend):
     """httpcore's async network backend with every operation cut at the deadline, and
     every write recorded (the async client is also cut by cancellation, but only this
     tells whether the request had been written when it was)."""
+
+    cuts_at_deadline = True
 
     def __init__(self, inner: httpcore.AsyncNetworkBackend) -> None:
         self._inner = inner
