@@ -377,10 +377,12 @@ class AsyncRequester:
         """Send the request and read its body in chunks, stopping at the size cap and, for
         transports that cannot be cut (a caller's blocking client), at the deadline."""
         request = self._http.build_request(
-            spec.method, url, content=spec.content, headers=self._headers
+            spec.method,
+            url,
+            content=spec.content,
+            headers=self._headers,
+            timeout=_capped(self._timeout, limit),
         )
-        # The timeouts as httpx hands them to its transport: no httpx.Timeout built twice.
-        request.extensions["timeout"] = _capped_seconds(self._timeout, limit)
         response = in_small_pieces(await self._http.send(request, stream=True))
         try:
             declared = response.headers.get("content-length", "")
@@ -432,21 +434,19 @@ def _cut(attempt: Attempt, url: _http.URL) -> _http.TransportError:
 
 def _capped(timeout: _http.Timeout, deadline: Deadline) -> _http.Timeout:
     """The request's timeouts, none longer than what is left of the deadline."""
-    return timeout if not deadline.finite else _http.Timeout(**_capped_seconds(timeout, deadline))
-
-
-def _capped_seconds(timeout: _http.Timeout, deadline: Deadline) -> dict[str, float | None]:
-    """`_capped` as the `timeout` extension of an httpx request (seconds per phase)."""
     if not deadline.finite:
-        return timeout.as_dict()
+        return timeout
     left = deadline.remaining()
-    connect, read, write, pool = timeout.connect, timeout.read, timeout.write, timeout.pool
-    return {
-        "connect": left if connect is None or connect > left else connect,
-        "read": left if read is None or read > left else read,
-        "write": left if write is None or write > left else write,
-        "pool": left if pool is None or pool > left else pool,
-    }
+
+    def cap(value: float | None) -> float:
+        return left if value is None else min(value, left)
+
+    return _http.Timeout(
+        connect=cap(timeout.connect),
+        read=cap(timeout.read),
+        write=cap(timeout.write),
+        pool=cap(timeout.pool),
+    )
 
 
 def _log_fields(

@@ -62,9 +62,9 @@ class _SyncDeadlineStream(httpcore.NetworkStream):
         return self._inner.read(max_bytes, cut_to_deadline(timeout, httpcore.ReadTimeout))
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._inner.write(
-            buffer, cut_to_deadline(timeout, httpcore.WriteTimeout, writing=bool(buffer))
-        )
+        if not buffer:  # h11's end of a sized body: nothing to send, nothing to cut
+            return
+        self._inner.write(buffer, cut_to_deadline(timeout, httpcore.WriteTimeout, writing=True))
 
     def close(self) -> None:
         self._inner.close()
@@ -120,7 +120,9 @@ class _AsyncDeadlineStream(httpcore.AsyncNetworkStream):
         return await self._inner.read(max_bytes, cut_to_deadline(timeout, httpcore.ReadTimeout))
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        timeout = cut_to_deadline(timeout, httpcore.WriteTimeout, writing=bool(buffer))
+        if not buffer:  # h11's end of a sized body: nothing to send, nothing to cut
+            return
+        timeout = cut_to_deadline(timeout, httpcore.WriteTimeout, writing=True)
         await self._inner.write(buffer, timeout)
 
     async def aclose(self) -> None:
