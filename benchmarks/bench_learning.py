@@ -219,8 +219,8 @@ def _goals(scenario: Scenario, samples: list[Sample]) -> list[Goal]:
     if scenario.modes:
         goals = []
         for mode in scenario.modes:
-            chosen = [s.lag for s in samples if abs(s.duration - mode) < 0.5]
-            lag = statistics.median(chosen)
+            chosen = [s for s in samples if abs(s.duration - mode) < 0.5]
+            lag = statistics.median(s.lag for s in chosen)
             bound = 0.15 * mode + 0.1
             goals.append(
                 Goal(
@@ -230,6 +230,17 @@ def _goals(scenario: Scenario, samples: list[Sample]) -> list[Goal]:
                     lag <= bound,
                 )
             )
+        # The long mode pays for the gap: it must be crossed, not polled through.
+        longest = [s.queries for s in samples if abs(s.duration - max(scenario.modes)) < 0.5]
+        median = statistics.median(longest)
+        goals.append(
+            Goal(
+                f"learning, bimodal: queries for the {max(scenario.modes):g} s runs",
+                "median <= 7",
+                f"median {median:g}, mean {statistics.fmean(longest):.1f}",
+                median <= 7,
+            )
+        )
         return goals
     base = float(scenario.key.split("~")[0])
     lag = statistics.median(lags)

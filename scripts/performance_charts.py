@@ -62,6 +62,8 @@ def computed_by_schedule(
     grouped: dict[str, list[tuple[float, dict[str, float]]]] = {}
     for cell, stats in polling["data"].items():
         schedule, _, duration = cell.rpartition("@")
+        if not schedule:  # not a plain-schedule cell (the bimodal table's)
+            continue
         grouped.setdefault(schedule, []).append((float(duration), stats))
     return {name: sorted(cells) for name, cells in grouped.items()}
 

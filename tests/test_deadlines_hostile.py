@@ -183,3 +183,39 @@ def test_a_full_pool_ends_run_at_its_deadline_and_the_start_is_never_sent_late(
     assert took() < DEADLINE + SLACK
     assert gave_up < freed[0]  # at its deadline, not once the connection came free
     assert not caught.value.may_have_started
+
+
+@pytest.mark.parametrize("flavour", ["asyncio", "trio"])
+@pytest.mark.parametrize("where", ["head", "body", "hung"])
+def test_once_the_own_transport_has_shown_it_cuts_no_cancel_scope_is_needed(
+    flavour: str, where: str
+) -> None:
+    """The async client leaves out its per-request cancel scope once its own transport has
+    carried a request (every socket operation is then cut at the deadline, as the blocking
+    client's are): a query that drips or hangs after that still ends the wait in time."""
+
+    def handle(connection: Connection) -> None:
+        while (request := connection.read_request()) is not None:
+            if QUERY not in request.path:
+                connection.answer(PENDING)
+            elif where == "hung":
+                connection.hang()
+            elif where == "head":  # only the cut of each socket read can end this one
+                connection.drip(http_answer(PENDING), DRIP)
+            else:
+                head, _, body = http_answer(PENDING).partition(b"\r\n\r\n")
+                if connection.send(head + b"\r\n\r\n"):
+                    connection.drip(body, DRIP)
+
+    async def main() -> tuple[bool, Callable[[], float]]:
+        async with AsyncClient(api_key=KEY, **_options(server)) as client:
+            started = await client.invoke({"q": 1}, async_mode=True)
+            unscoped = client._requester._cut_by_transport
+            with stopwatch() as took, pytest.raises(WaitTimeoutError):
+                await client.wait(started, timeout=DEADLINE)
+        return unscoped, took
+
+    with HostileServer(handle) as server:
+        unscoped, took = anyio.run(main, backend=flavour)
+    assert unscoped  # the path under test: no scope of the requester's own
+    assert took() < DEADLINE + SLACK

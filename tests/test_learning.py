@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import statistics
 
 import pytest
 
@@ -75,11 +76,48 @@ def test_no_learned_sleep_is_longer_than_max_interval() -> None:
     assert policy.learned_delay(estimate, 0.0, 0.0) == 30.0
 
 
-def test_between_two_clusters_polling_follows_the_plain_interval() -> None:
+def test_between_two_clusters_each_interval_is_the_elapsed_time() -> None:
     policy = PollPolicy(jitter=0)
     estimate = DurationEstimate(8, ((1.0, 1.0), (6.0, 6.0)))
-    assert policy.learned_delay(estimate, 2.0, 0.5) == pytest.approx(0.2 + 0.3 * 2.0)
-    assert policy.learned_delay(estimate, 5.5, 0.5) == pytest.approx(6.0 - 0.12 - 5.5)
+    assert policy.learned_delay(estimate, 1.05, 0.5) == pytest.approx(1.05)
+    assert policy.learned_delay(estimate, 2.0, 0.5) == pytest.approx(2.0)
+    assert policy.learned_delay(estimate, 4.2, 0.5) == pytest.approx(6.0 - 0.12 - 4.2)
+    # never shorter than the plain interval, never longer than max_interval
+    assert policy.learned_delay(estimate, 0.9 + 0.1, 0.5) >= 0.2 + 0.3 * 1.0
+    capped = PollPolicy(jitter=0, max_interval=3.0)
+    wide = DurationEstimate(8, ((1.0, 1.0), (60.0, 60.0)))
+    assert capped.learned_delay(wide, 10.0, 0.5) == pytest.approx(3.0)
+
+
+def _detected(policy: PollPolicy, estimate: DurationEstimate, end: float, seed: int) -> list[float]:
+    """The query times of one run polled on the learned schedule, up to the one that sees it."""
+    draw = random.Random(seed).random
+    times = [0.0]
+    while times[-1] < end:
+        times.append(times[-1] + policy.learned_delay(estimate, times[-1], draw()))
+    return times[1:]
+
+
+def test_bimodal_runs_are_queried_around_each_mode_not_through_the_gap() -> None:
+    policy = PollPolicy()
+    estimate = RunDurations(seed=_export([1.0, 6.0] * 4)).estimate(KEY)
+    counts = []
+    for seed in range(200):
+        short = _detected(policy, estimate, 1.0, seed)
+        long = _detected(policy, estimate, 6.0, seed)
+        assert len(short) <= 3 and short[-1] - 1.0 <= 0.25, short
+        assert len(long) <= 7 and long[-1] - 6.0 <= 1.0, long
+        counts.append(len(long))
+        for end in (1.2, 2.5, 4.0, 5.5):  # a run in the gap: seen by about twice its length
+            assert _detected(policy, estimate, end, seed)[-1] <= 2.2 * end
+    assert statistics.median(counts) <= 6  # 10 at the plain interval through the gap
+
+
+def test_a_query_inside_the_landing_step_does_not_land_again() -> None:
+    policy = PollPolicy()
+    estimate = DurationEstimate(8, ((2.0, 2.0),))
+    # arrived at 1.92 (inside the step before 2 s): probe on, whatever the new draw says
+    assert policy.learned_delay(estimate, 1.92, 0.1) == pytest.approx(0.1 * (1 + 0.1 * -0.8))
 
 
 def test_jitter_spreads_a_batch_started_together() -> None:
@@ -87,6 +125,11 @@ def test_jitter_spreads_a_batch_started_together() -> None:
     estimate = DurationEstimate(8, ((20.0, 20.5),))
     firsts = {round(policy.learned_delay(estimate, 0.0, u / 10), 3) for u in range(10)}
     assert len(firsts) == 10 and max(firsts) - min(firsts) >= 0.7
+
+
+def _export(durations: list[float]) -> dict[str, object]:
+    row = {"provider": KEY.provider, "base_url": KEY.base_url, "workflow": KEY.workflow}
+    return {"version": 1, "workflows": [{**row, "durations": durations}]}
 
 
 def test_memory_is_bounded_in_workflows_and_durations_per_workflow() -> None:

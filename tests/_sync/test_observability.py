@@ -177,6 +177,43 @@ def test_tracing_off_records_nothing(
     assert exporter.get_finished_spans() == ()
 
 
+@pytest.fixture
+def no_global_provider(monkeypatch: pytest.MonkeyPatch) -> None:
+    """OpenTelemetry as a process that never installed a tracer provider (restored after)."""
+    from opentelemetry import trace
+
+    monkeypatch.setattr(trace, "_TRACER_PROVIDER", None)
+    monkeypatch.setattr(trace, "_TRACER_PROVIDER_SET_ONCE", type(trace._TRACER_PROVIDER_SET_ONCE)())
+
+
+def test_default_tracing_makes_no_span_until_a_provider_is_installed(
+    spans: tuple[TracerProvider, InMemorySpanExporter],
+    clock: PatchedClientClock,
+    no_global_provider: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from opentelemetry import trace
+
+    started: list[str] = []
+    real_start = trace.ProxyTracer.start_span
+
+    def counting(self: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+        started.append(name)
+        return real_start(self, name, *args, **kwargs)
+
+    monkeypatch.setattr(trace.ProxyTracer, "start_span", counting)
+    provider, exporter = spans
+    with respx.mock:
+        respx.post(QUERY_URL).respond(200, json=gptbots_state("SUCCEED"))
+        with make_client() as client:  # tracing=None: the global provider
+            client.get_run("run-42")
+            assert started == []  # the API's no-op spans cost ~20 µs per call and request
+            trace.set_tracer_provider(provider)
+            client.get_run("run-42")
+    assert started == ["flowinvoke.get_run", "POST"]
+    assert [span.name for span in exporter.get_finished_spans()] == ["POST", "flowinvoke.get_run"]
+
+
 def test_hooks_see_every_request_response_retry_and_state(clock: PatchedClientClock) -> None:
     seen: list[Any] = []
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import traceback
 from collections.abc import AsyncGenerator, Iterator, Mapping
 from contextlib import AbstractContextManager, aclosing, asynccontextmanager
@@ -20,6 +21,7 @@ from .._transport import http as _http
 from .._transport.attempt import Attempt, settled_failure
 from .._transport.attempt import attempt as attempt_of
 from .._transport.body import ResponseTooLarge, in_small_pieces, with_content
+from .._transport.build import cuts_at_deadline
 from .._transport.cooldown import CoolDown
 from .._transport.instrumentation import traced_by_httpx_instrumentation
 from .._transport.rate import RateLimiter
@@ -46,6 +48,8 @@ class AsyncRequester:
         "_auth_scheme",
         "_base_url",
         "_cooldown",
+        "_cut_by_transport",
+        "_cuts_at_deadline",
         "_headers",
         "_http",
         "_limiter",
@@ -95,6 +99,14 @@ class AsyncRequester:
         self._slots = slots
         self._cooldown = cooldown or CoolDown(retry.max_retry_after)
         self._observers = observers or Observers(tracing=False)
+        # The async client cancels a request from outside at its deadline (plus a grace),
+        # since a caller's client, aiohttp or a mock may not cut their own waits. The
+        # transport a client builds for itself cuts every socket operation there (as the
+        # blocking client relies on): while its last request showed it did (it reached the
+        # network through that transport, not a mock patched over it), that scope, about
+        # 10 µs per request, is left out.
+        self._cuts_at_deadline = cuts_at_deadline(http)
+        self._cut_by_transport = False
 
     async def send(self, spec: RequestSpec, deadline: Deadline = _NO_DEADLINE) -> Reply:
         """Send `spec`, retrying transient failures; raise the last error when out of tries.
@@ -113,14 +125,15 @@ class AsyncRequester:
             reply, error, cause = await self._attempt(spec, url, deadline, attempt)
             if reply is not None:
                 self._cooldown.clear_streak()
-                logger.debug(
-                    "%s %s answered: run %s %s",
-                    self._provider.name,
-                    spec.operation.value,
-                    reply.run.id,
-                    reply.run.raw_status or reply.run.status.value,
-                    extra=_log_fields(self._provider, spec, attempt, reply.run.id),
-                )
+                if logger.isEnabledFor(logging.DEBUG):  # its fields cost more than the check
+                    logger.debug(
+                        "%s %s answered: run %s %s",
+                        self._provider.name,
+                        spec.operation.value,
+                        reply.run.id,
+                        reply.run.raw_status or reply.run.status.value,
+                        extra=_log_fields(self._provider, spec, attempt, reply.run.id),
+                    )
                 return reply
             assert error is not None
             schedule = schedule or self._retry.delays()
@@ -237,8 +250,12 @@ class AsyncRequester:
     ) -> AbstractContextManager[RequestOutcome]:
         """The hooks and span of one attempt; no span of ours where OpenTelemetry's httpx
         instrumentation traces the request itself (one span per request, not two)."""
-        span = self._observers.tracing and not traced_by_httpx_instrumentation(self._http)
-        return self._observers.request(self._provider.name, spec, url, attempt, span=span)
+        return self._observers.request(
+            self._provider.name, spec, url, attempt, span=self._own_request_span
+        )
+
+    def _own_request_span(self) -> bool:
+        return not traced_by_httpx_instrumentation(self._http)
 
     def _retry_delay(
         self,
@@ -322,28 +339,39 @@ class AsyncRequester:
         limit = deadline.within(self._whole)
         if limit.expired:  # a request with no time left would fail with a baffling error
             raise _http.PoolTimeout("the deadline passed before the request could be sent")
-        attempt: Attempt | None = None  # made once a slot is held
-        response: _http.Response | None = None
-        try:
-            # One scope bounds the wait for a slot and the exchange: thousands of waits may
-            # queue here at once, and a scope for each step costs each of them more.
-            with async_deadline_scope(limit) as scope:
+        if not self._slots.try_acquire():
+            # Thousands of waits may queue here at once: only they pay for a scope.
+            with async_deadline_scope(limit) as queued:
                 await self._slots.acquire(limit)
-                attempt = attempt_of(limit)
-                if limit.expired:
-                    raise _http.PoolTimeout("the deadline passed before a request slot came free")
-                scope.deadline += _CANCEL_GRACE
+            if queued.cancelled_caught:
+                raise _http.PoolTimeout("no request slot came free before the deadline")
+        try:
+            if limit.expired:
+                raise _http.PoolTimeout("the deadline passed before a request slot came free")
+            attempt = attempt_of(limit)
+            if self._cut_by_transport:  # see __init__: no scope needed, none paid for
                 with attempt:
-                    try:
-                        response = await self._exchange(spec, url, limit)
-                    except _http.RequestError as exc:
-                        raise settled_failure(exc, attempt, url) from exc
-            if response is None:  # cut at the deadline
-                raise _cut(attempt, url)
+                    response = await self._exchange_settled(spec, url, limit, attempt)
+            else:
+                answer: _http.Response | None = None
+                with async_deadline_scope(limit, _CANCEL_GRACE), attempt:
+                    answer = await self._exchange_settled(spec, url, limit, attempt)
+                if answer is None:  # cut at the deadline
+                    raise _cut(attempt, url)
+                response = answer
+            self._cut_by_transport = self._cuts_at_deadline and attempt.tracked
             return response
         finally:
-            if attempt is not None:
-                self._slots.release()
+            self._slots.release()
+
+    async def _exchange_settled(
+        self, spec: RequestSpec, url: _http.URL, limit: Deadline, attempt: Attempt
+    ) -> _http.Response:
+        """`_exchange`, its failures told whether any of the request was sent."""
+        try:
+            return await self._exchange(spec, url, limit)
+        except _http.RequestError as exc:
+            raise settled_failure(exc, attempt, url) from exc
 
     async def _exchange(self, spec: RequestSpec, url: _http.URL, limit: Deadline) -> _http.Response:
         """Send the request and read its body in chunks, stopping at the size cap and, for
@@ -398,10 +426,8 @@ def _release_frames(error: BaseException) -> None:
         link = link.__cause__ or link.__context__
 
 
-def _cut(attempt: Attempt | None, url: _http.URL) -> _http.TransportError:
-    """The error of a request its deadline cut: while it waited for a slot, or later."""
-    if attempt is None:
-        return _http.PoolTimeout("no request slot came free before the deadline")
+def _cut(attempt: Attempt, url: _http.URL) -> _http.TransportError:
+    """The error of a request its deadline cut once it held a slot."""
     late = _http.ReadTimeout("the answer did not come before the deadline")
     return settled_failure(late, attempt, url)
 

@@ -24,13 +24,16 @@ def cancel_after(seconds: float | None) -> AbstractContextManager[DeadlineScope]
     return anyio.move_on_after(seconds) if source is None else source.cancel_after(seconds)
 
 
-def async_deadline_scope(deadline: Deadline) -> AbstractContextManager[DeadlineScope]:
-    """A `with` block cancelled when `deadline` passes (the cancellation is caught there).
+def async_deadline_scope(
+    deadline: Deadline, grace: float = 0.0
+) -> AbstractContextManager[DeadlineScope]:
+    """A `with` block cancelled `grace` seconds after `deadline` passes (the cancellation is
+    caught there).
 
     A plain scope, not a generator-based context manager: a wait holds one while its query
     is queued, and thousands may queue at once.
     """
-    return cancel_after(deadline.remaining() if deadline.finite else None)
+    return cancel_after(deadline.remaining() + grace if deadline.finite else None)
 
 
 class _NeverCut:
@@ -39,7 +42,7 @@ class _NeverCut:
 
 
 @contextmanager
-def sync_deadline_scope(deadline: Deadline) -> Iterator[DeadlineScope]:
+def sync_deadline_scope(deadline: Deadline, grace: float = 0.0) -> Iterator[DeadlineScope]:
     """Blocking code cannot be cancelled from outside: its request timeouts and sleeps are
     capped by the deadline instead, so this scope never cuts."""
     yield _NeverCut()

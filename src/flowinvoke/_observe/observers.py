@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
@@ -28,7 +28,7 @@ from .events import (
     RetryEvent,
     TracerProvider,
 )
-from .otel import current_traceparent, end_request_span, tracer_for, url_parts
+from .otel import current_traceparent, end_request_span, records_spans, tracer_for, url_parts
 
 if TYPE_CHECKING:
     from .._core.models import WorkflowRun
@@ -150,7 +150,7 @@ def current_call() -> CallSpan:
 class Observers:
     """Everything that watches one client: its hooks and, when on, its tracer."""
 
-    __slots__ = ("_hooks", "_trace_inputs", "_tracer", "active")
+    __slots__ = ("_hooks", "_recording", "_trace_inputs", "_tracer")
 
     def __init__(
         self,
@@ -161,9 +161,21 @@ class Observers:
     ) -> None:
         self._hooks = _hooks_tuple(hooks)
         self._tracer = tracer_for(tracing)
+        self._recording = False  # once the tracer records, it always will
         self._trace_inputs = trace_inputs
-        #: Whether anything observes at all: when False, the hot path skips every call here.
-        self.active = bool(self._hooks) or self._tracer is not None
+
+    @property
+    def active(self) -> bool:
+        """Whether anything observes at all: when False, the hot path skips every call here."""
+        return bool(self._hooks) or self._live_tracer() is not None
+
+    def _live_tracer(self) -> Any:
+        """The tracer, unless it is off or its spans could not be recorded (yet)."""
+        tracer = self._tracer
+        if tracer is None or self._recording:
+            return tracer
+        self._recording = records_spans(tracer)
+        return tracer if self._recording else None
 
     def traceparent(self) -> str | None:
         """The current trace context as a W3C `traceparent`, when tracing is on."""
@@ -179,10 +191,11 @@ class Observers:
         input: Mapping[str, Any] | None = None,
     ) -> CallSpan:
         """A span for the public call `name` ("flowinvoke.run", ...), not yet current."""
-        if not self.active:
+        tracer = self._live_tracer()
+        if tracer is None and not self._hooks:
             return _NO_CALL
         span = None
-        if self._tracer is not None:
+        if tracer is not None:
             attributes: dict[str, Any] = {"flowinvoke.provider": provider}
             if workflow_id:
                 attributes["flowinvoke.workflow_id"] = workflow_id
@@ -190,7 +203,7 @@ class Observers:
                 attributes["flowinvoke.run_id"] = run_id
             if self._trace_inputs and input is not None:
                 attributes["flowinvoke.input"] = json.dumps(input, ensure_ascii=False)
-            span = self._tracer.start_span(name, attributes=attributes)
+            span = tracer.start_span(name, attributes=attributes)
         return CallSpan(self, span)
 
     def request_event(
@@ -203,8 +216,9 @@ class Observers:
 
     @property
     def tracing(self) -> bool:
-        """Whether spans are made (hooks alone make none)."""
-        return self._tracer is not None
+        """Whether spans are made (hooks alone make none; nor does OpenTelemetry's API
+        before a tracer provider is installed)."""
+        return self._live_tracer() is not None
 
     def request(
         self,
@@ -213,16 +227,19 @@ class Observers:
         url: object,
         attempt: int,
         *,
-        span: bool = True,
+        span: Callable[[], bool] | bool = True,
     ) -> AbstractContextManager[RequestOutcome]:
         """Observe one HTTP request: hooks before and after, and a client span around it
-        unless `span` is False (another instrumentation traces the request itself).
+        unless `span` is (or, called when a span would be made, returns) False: another
+        instrumentation traces the request itself.
 
         The requester fills the outcome in (status, error) before the block ends.
         """
-        if not self.active:
+        tracer = self._live_tracer()
+        if tracer is None and not self._hooks:
             return _UNOBSERVED
-        return self._observed(self.request_event(provider, spec, url, attempt), span)
+        with_span = tracer is not None and (span() if callable(span) else span)
+        return self._observed(self.request_event(provider, spec, url, attempt), with_span)
 
     @contextmanager
     def _observed(self, event: RequestEvent, with_span: bool) -> Iterator[RequestOutcome]:
@@ -263,12 +280,13 @@ class Observers:
         self._notify("on_state", run)
 
     def _request_span(self, event: RequestEvent) -> Any:
-        if self._tracer is None:
+        tracer = self._live_tracer()
+        if tracer is None:
             return None
         from opentelemetry.trace import SpanKind
 
         url = url_parts(event.url)
-        return self._tracer.start_span(
+        return tracer.start_span(
             event.method,
             kind=SpanKind.CLIENT,
             attributes={

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -11,7 +12,7 @@ from .._core.errors import ConfigurationError
 if TYPE_CHECKING:
     from .events import RequestOutcome, TracerProvider
 
-__all__ = ["end_request_span", "tracer_for", "url_parts"]
+__all__ = ["end_request_span", "records_spans", "tracer_for", "url_parts"]
 
 _TRACER_NAME = "flowinvoke"
 
@@ -53,6 +54,32 @@ def tracer_for(tracing: bool | TracerProvider | None) -> Any:
     from opentelemetry import trace
 
     return trace.get_tracer(_TRACER_NAME, __version__)
+
+
+def records_spans(tracer: Any) -> bool:
+    """Whether spans started on `tracer` may be recorded by anyone.
+
+    False for OpenTelemetry's proxy tracer while no tracer provider is installed: its spans
+    are no-ops that cost about 20 µs per call and request, so the client makes none until
+    a provider is set. (A provider named by `OTEL_PYTHON_TRACER_PROVIDER` is installed by
+    `trace.get_tracer`, which `tracer_for` calls.) A provider, once set, is never unset
+    (OpenTelemetry allows one per process), so True is final.
+    """
+    trace: Any = sys.modules["opentelemetry.trace"]  # imported by `tracer_for`
+    if not isinstance(tracer, trace.ProxyTracer):
+        return not isinstance(tracer, trace.NoOpTracer)
+    # The global the API keeps its provider in, read per call where get_tracer_provider()
+    # costs a microsecond or more (it looks up an environment variable); the public call
+    # where a later API has no such global.
+    installed = getattr(trace, "_TRACER_PROVIDER", _UNKNOWN)
+    if installed is None:
+        return False
+    if installed is _UNKNOWN:
+        installed = trace.get_tracer_provider()
+    return not isinstance(installed, (trace.ProxyTracerProvider, trace.NoOpTracerProvider))
+
+
+_UNKNOWN = object()
 
 
 def current_traceparent() -> str | None:

@@ -21,7 +21,12 @@ from .http import (
     fast_transport_installed,
 )
 
-__all__ = ["async_default_transport", "per_process_inner", "sync_default_transport"]
+__all__ = [
+    "async_default_transport",
+    "cuts_at_deadline",
+    "per_process_inner",
+    "sync_default_transport",
+]
 
 
 class _PerProcess(BaseTransport, AsyncBaseTransport):
@@ -64,6 +69,16 @@ class _PerProcess(BaseTransport, AsyncBaseTransport):
 def per_process_inner(transport: object) -> object:
     """The transport this process uses inside a client's own transport; else `transport`."""
     return transport._current() if isinstance(transport, _PerProcess) else transport
+
+
+def cuts_at_deadline(client: object) -> bool:
+    """Whether `client` sends through a transport flowinvoke built over its deadline-cutting
+    network backend (`deadline_backend`), which ends every socket operation at the request's
+    deadline: not a caller's transport, a mock's or aiohttp's."""
+    transport = per_process_inner(getattr(client, "_transport", None))
+    pool = getattr(transport, "_pool", None)
+    backend = getattr(pool, "_network_backend", None)
+    return bool(getattr(backend, "cuts_at_deadline", False))
 
 
 def async_default_transport(

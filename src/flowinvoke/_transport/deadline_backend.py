@@ -27,6 +27,8 @@ class _SyncDeadlineBackend(httpcore.NetworkBackend):
     what is left of the request's deadline (a contextvar read and a clock read per call).
     """
 
+    cuts_at_deadline = True
+
     def __init__(self, inner: httpcore.NetworkBackend) -> None:
         self._inner = inner
 
@@ -60,9 +62,9 @@ class _SyncDeadlineStream(httpcore.NetworkStream):
         return self._inner.read(max_bytes, cut_to_deadline(timeout, httpcore.ReadTimeout))
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._inner.write(
-            buffer, cut_to_deadline(timeout, httpcore.WriteTimeout, writing=bool(buffer))
-        )
+        if not buffer:  # h11's end of a sized body: nothing to send, nothing to cut
+            return
+        self._inner.write(buffer, cut_to_deadline(timeout, httpcore.WriteTimeout, writing=True))
 
     def close(self) -> None:
         self._inner.close()
@@ -81,6 +83,8 @@ class _AsyncDeadlineBackend(httpcore.AsyncNetworkBackend):
     """httpcore's async network backend with every operation cut at the deadline, and
     every write recorded (the async client is also cut by cancellation, but only this
     tells whether the request had been written when it was)."""
+
+    cuts_at_deadline = True
 
     def __init__(self, inner: httpcore.AsyncNetworkBackend) -> None:
         self._inner = inner
@@ -116,7 +120,9 @@ class _AsyncDeadlineStream(httpcore.AsyncNetworkStream):
         return await self._inner.read(max_bytes, cut_to_deadline(timeout, httpcore.ReadTimeout))
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        timeout = cut_to_deadline(timeout, httpcore.WriteTimeout, writing=bool(buffer))
+        if not buffer:  # h11's end of a sized body: nothing to send, nothing to cut
+            return
+        timeout = cut_to_deadline(timeout, httpcore.WriteTimeout, writing=True)
         await self._inner.write(buffer, timeout)
 
     async def aclose(self) -> None:

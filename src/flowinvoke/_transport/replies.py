@@ -233,6 +233,9 @@ def _decode(response: _http.Response) -> tuple[Any, str | None]:
     except ValueError:  # valid JSON, but an integer past Python's digit limit
         return response.text, _TOO_LONG_A_NUMBER
     # Readers, redaction and a caller's own code recurse: refuse a hostile depth here, once.
+    # A body with no more brackets than the limit cannot nest deeper (a C count, not a walk).
+    if content.count(b"[") + content.count(b"{") <= MAX_JSON_DEPTH:
+        return body, None
     return (response.text, too_deep) if _nests_deeper(body, MAX_JSON_DEPTH) else (body, None)
 
 

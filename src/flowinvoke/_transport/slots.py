@@ -5,6 +5,7 @@ A named pair (`AsyncRequestSlots` / `SyncRequestSlots`) that scripts/unasync.py 
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -53,6 +54,19 @@ class AsyncRequestSlots:
         finally:
             self.release()
 
+    def try_acquire(self) -> bool:
+        """Take a slot if one is free, without waiting (or yielding to the loop); else
+        False, and `acquire` waits for one."""
+        semaphore = self._enter_loop()
+        if semaphore is None:
+            return True
+        try:
+            semaphore.acquire_nowait()  # a free slot means nobody waits: FIFO is kept
+        except anyio.WouldBlock:
+            self._users -= 1
+            return False
+        return True
+
     async def acquire(self, deadline: Deadline) -> None:
         """Take a slot, waiting as long as the caller's cancel scope lets it.
 
@@ -75,7 +89,7 @@ class AsyncRequestSlots:
             self._semaphore.release()
 
     def _enter_loop(self) -> anyio.Semaphore | None:
-        loop = anyio.lowlevel.current_token().native_token
+        loop = _running_asyncio_loop() or anyio.lowlevel.current_token().native_token
         if loop is not self._loop:
             if self._users:
                 raise ConfigurationError(
@@ -88,6 +102,14 @@ class AsyncRequestSlots:
                 self._semaphore = anyio.Semaphore(self._size, fast_acquire=True)
         self._users += 1
         return self._semaphore
+
+
+def _running_asyncio_loop() -> object:
+    """The running asyncio loop, which is what anyio's token names there, read for a tenth
+    of the cost of asking anyio; None elsewhere (trio asks anyio). Only read: the code
+    stays on anyio, so asyncio is not imported for it."""
+    asyncio = sys.modules.get("asyncio")
+    return None if asyncio is None else asyncio._get_running_loop()
 
 
 class SyncRequestSlots:
@@ -104,6 +126,10 @@ class SyncRequestSlots:
             yield
         finally:
             self.release()
+
+    def try_acquire(self) -> bool:
+        """Take a slot if one is free, without waiting; else False."""
+        return self._semaphore is None or self._semaphore.acquire(blocking=False)
 
     def acquire(self, deadline: Deadline) -> None:
         """Take a slot; raise `PoolTimeout` if none comes free before `deadline`."""

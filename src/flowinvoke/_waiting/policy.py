@@ -88,24 +88,32 @@ class PollPolicy:
         A pure function of the estimate, the seconds since the run's start answer arrived and
         `draw` (uniform in [0, 1), the jitter). For each cluster (shortest `lo`, longest `hi`
         of a group of similar past durations) queries come every `step` seconds from about
-        `lo` to one step after `hi`, with `step = max(initial_delay / 2,
-        4 % of lo, (hi - lo) / 6)`; the first of them lands at a random point of the step
-        before `lo`, so a batch started together spreads out. Before a cluster, polling sleeps
-        straight to the first cluster (but never longer than `max_interval`), and between two
-        clusters at the plain schedule's interval for the elapsed time
-        (`initial_delay + (multiplier - 1) * elapsed`, up to `max_interval`). Past the last
-        cluster (an overrun) the interval grows from `step` by `max(multiplier - 1, 0.3)`
-        times the overrun, and is never longer than the plain schedule's.
+        `lo` until one at or after `hi` (one step after `hi` for the last cluster), with
+        `step = max(initial_delay / 2, 4 % of lo, (hi - lo) / 6)`; the first of them lands
+        at a random point of the step before `lo`, so a batch started together spreads out.
+        Before the first cluster, polling sleeps straight to it (but never longer than
+        `max_interval`). Between two clusters, where none of the remembered runs ended, each
+        interval is the time elapsed so far (at least the plain schedule's interval for it,
+        `initial_delay + (multiplier - 1) * elapsed`, at most `max_interval`): a run that ends
+        in the gap is seen by about twice its duration, and crossing the gap costs about
+        log2(next lo / previous hi) queries rather than a query every 15 % of the time.
+        Past the last cluster (an overrun) the interval grows from `step` by
+        `max(multiplier - 1, 0.3)` times the overrun, and is never longer than the plain
+        schedule's.
         """
         spread = 1 + self.jitter * (2 * draw - 1)
         plain = min(self.initial_delay + (self.multiplier - 1) * elapsed, self.max_interval)
+        last = len(estimate.clusters) - 1
         for index, (low, high) in enumerate(estimate.clusters):
             step = max(self.initial_delay / 2, 0.04 * low, (high - low) / 6)
-            landing = low - step * draw
-            if elapsed < landing:
-                reach = landing - elapsed
-                return min(reach, plain * spread if index else self.max_interval)
-            if elapsed < high + step:
+            # A query inside the step before `lo` has arrived: it does not draw a new landing.
+            if elapsed < low - step:
+                reach = low - step * draw - elapsed
+                if not index:
+                    return min(reach, self.max_interval)
+                across = min(max(plain, elapsed), self.max_interval)  # the gap, sparsely
+                return min(reach, across * spread)
+            if elapsed < (high + step if index == last else high):
                 return step * spread
         # At least 30 % growth, so that a fixed-interval policy's overrun gets back to it.
         growing = step + max(self.multiplier - 1, 0.3) * (elapsed - high)
