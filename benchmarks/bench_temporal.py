@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import datetime
 import os
 import platform
 import signal
@@ -254,31 +255,60 @@ async def scenario_kill(bench: Bench) -> None:
 
 async def scenario_callback(bench: Bench) -> None:
     """50 runs by callback, all started at once (their callbacks land together) and
-    started 20 a second (callbacks arrive spread out, as from live traffic)."""
+    started 20 a second (callbacks arrive spread out, as from live traffic).
+
+    The lag is read as each result arrives; everything else (queries per run, and where
+    the lag went, from each workflow's history) is read after all have finished, so the
+    reading does not load the server while others are still being measured."""
     bench.serve(1.5)
     bench.workers.start(2, sandboxed=False)
     for label, gap in (("at once", 0.0), ("20 a second", 0.05)):
-        lags: list[float] = []
-        queries: list[int] = []
+        ends: dict[str, tuple[float, float]] = {}
 
-        async def one(
-            key: str, pause: float, lags: list[float] = lags, queries: list[int] = queries
-        ) -> None:
+        async def one(key: str, pause: float, ends: dict[str, tuple[float, float]] = ends) -> None:
             await asyncio.sleep(pause)
             await bench.runs.start(key, bench.runs.request({"hook": key}, callback=True))
             run = await bench.runs.result(key)
-            lags.append(time.time() - run.ended_at.timestamp())
+            ends[key] = (run.ended_at.timestamp(), time.time())
+
+        keys = [f"hook-{gap}-{i}" for i in range(bench.args.callbacks)]
+        await asyncio.gather(*(one(key, i * gap) for i, key in enumerate(keys)))
+        lags = [read - end for end, read in ends.values()]
+        queries, stages = [], []
+        for key in keys:
             handle = bench.runs.client.get_workflow_handle(key)
             queries.append(await handle.query("queries", result_type=int))
-
-        await asyncio.gather(*(one(f"hook-{gap}-{i}", i * gap) for i in range(50)))
+            stages.append(callback_stages(await handle.fetch_history(), *ends[key]))
+        spent = {name: statistics.median(s[name] for s in stages) for name in stages[0]}
         print(
-            f"callback, 50 runs of 1.5 s started {label}: median lag "
+            f"callback, {len(keys)} runs of 1.5 s started {label}: median lag "
             f"{statistics.median(lags):.2f} s (max {max(lags):.2f}), median queries "
-            f"{statistics.median(queries):g}",
+            f"{statistics.median(queries):g}; medians: "
+            + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in spent.items()),
             flush=True,
         )
     bench.workers.stop()
+
+
+def callback_stages(history: Any, ended: float, read: float) -> dict[str, float]:
+    """Where one run's lag went, by its history's event times: run end to the signal,
+    the signal to its workflow task starting on a worker, that task (the verifying query
+    included) to the workflow's completion, and the completion to the caller's read."""
+    times: dict[str, float] = {}  # the first event of each kind from the signal on
+    for event in history.events:
+        kind = event.WhichOneof("attributes").removesuffix("_event_attributes")
+        if kind == "workflow_execution_signaled" or "workflow_execution_signaled" in times:
+            at = event.event_time.ToDatetime(tzinfo=datetime.timezone.utc).timestamp()
+            times.setdefault(kind, at)
+    signaled = times.get("workflow_execution_signaled", ended)
+    task = times.get("workflow_task_started", signaled)
+    closed = times.get("workflow_execution_completed", read)
+    return {
+        "end to signal": signaled - ended,
+        "signal to task": task - signaled,
+        "task to completion": closed - task,
+        "completion to read": read - closed,
+    }
 
 
 async def scenario_memory(bench: Bench) -> None:
@@ -381,5 +411,6 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=2.0)
     parser.add_argument("--concurrency", type=int, default=250)
     parser.add_argument("--waits", type=int, default=10000)
+    parser.add_argument("--callbacks", type=int, default=50)
     parser.add_argument("--only", default="", help="comma-separated: " + ",".join(SCENARIOS))
     asyncio.run(main(parser.parse_args()))

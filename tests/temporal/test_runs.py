@@ -171,12 +171,18 @@ async def test_a_callback_through_any_web_worker_ends_the_wait(
             run = await runs.run("hooked", runs.request({"q": 1}, callback=True))
             handle = runs.client.get_workflow_handle("hooked")
             queries = await handle.query("queries", result_type=int)
+            history = await handle.fetch_history()
     finally:
         server.should_exit = True
         await serving
     assert run.succeeded
     assert sum(emu.callbacks.values()) == 1
     assert queries == 1  # the fallback's first query is 5 s away: the callback did it
+    # That query ran as a local activity in the task that took the signal (a marker), not
+    # as an activity task on the queue: the end is recorded one workflow task after it.
+    kinds = [event.WhichOneof("attributes") for event in history.events]
+    assert kinds.count("marker_recorded_event_attributes") == 1
+    assert kinds.count("activity_task_scheduled_event_attributes") == 1  # the start only
 
 
 async def test_a_callback_that_never_comes_is_covered_by_the_fallback_timers(
