@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
 import pytest
 import uvicorn
 
@@ -150,6 +151,24 @@ async def test_learned_durations_reach_the_workflow_timers(
         handle = runs.client.get_workflow_handle("learn-0")
         plain = await handle.query("queries", result_type=int)
     assert learned < plain
+
+
+async def test_runs_waiting_beyond_the_workflow_cache_are_replayed_and_finish(
+    temporal_address: str, queue: str
+) -> None:
+    # Three runs in cache, twelve waiting: most are evicted between their timers and
+    # replayed from history at the next one (schedules, learned durations and all), so a
+    # worker's memory is bounded by the cache, not by the waits.
+    emu = emulator(duration=0.6)
+    policy = PollPolicy(initial_delay=0.1, multiplier=1.3, max_interval=0.4, timeout=30)
+    async with stack(emu, queue, temporal_address, max_cached_workflows=3) as (runs, _):
+        keys = [f"evicted-{index}" for index in range(12)]
+        for key in keys:
+            await runs.start(key, runs.request({"key": key}, poll=policy))
+        with anyio.fail_after(60):  # a replay that diverged would retry its task forever
+            finished = [await runs.result(key) for key in keys]
+    assert [run.output for run in finished] == [{"echo": {"key": key}} for key in keys]
+    assert emu.counters.total_invokes == 12
 
 
 async def test_a_callback_through_any_web_worker_ends_the_wait(
