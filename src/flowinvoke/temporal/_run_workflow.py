@@ -2,8 +2,9 @@
 
 Start (an activity, at most once unless surely not started), then wait: durable timers on
 the client's poll schedule, learned durations included, or a callback signal with the
-fallback schedule as the safety net; each look is the query activity. The result is the
-finished run; every other end is a typed failure (see `_failures`).
+fallback schedule as the safety net; each look is the query activity (run locally, in the
+task that took the signal, when a callback prompted it). The result is the finished run;
+every other end is a typed failure (see `_failures`).
 """
 
 from __future__ import annotations
