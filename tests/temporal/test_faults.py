@@ -64,8 +64,14 @@ async def test_a_worker_sigkilled_mid_batch_loses_no_input_and_starts_none_twice
     try:
         async with in_process_worker(temporal_address, emulator_server, queue) as runs:
             inputs = [{"i": i} for i in range(count)]
+            # A fresh history every 8 inputs: the kill lands across continue-as-new too.
             await runs.submit_batch(
-                "killed", inputs, concurrency=10, template=_template(), task_timeout=2
+                "killed",
+                inputs,
+                concurrency=10,
+                template=_template(),
+                task_timeout=2,
+                runs_per_history=8,
             )
             await _wait_until(runs, "killed", 8)
             doomed.kill()

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
 import pytest
 import uvicorn
 
@@ -152,6 +153,24 @@ async def test_learned_durations_reach_the_workflow_timers(
     assert learned < plain
 
 
+async def test_runs_waiting_beyond_the_workflow_cache_are_replayed_and_finish(
+    temporal_address: str, queue: str
+) -> None:
+    # Three runs in cache, twelve waiting: most are evicted between their timers and
+    # replayed from history at the next one (schedules, learned durations and all), so a
+    # worker's memory is bounded by the cache, not by the waits.
+    emu = emulator(duration=0.6)
+    policy = PollPolicy(initial_delay=0.1, multiplier=1.3, max_interval=0.4, timeout=30)
+    async with stack(emu, queue, temporal_address, max_cached_workflows=3) as (runs, _):
+        keys = [f"evicted-{index}" for index in range(12)]
+        for key in keys:
+            await runs.start(key, runs.request({"key": key}, poll=policy))
+        with anyio.fail_after(60):  # a replay that diverged would retry its task forever
+            finished = [await runs.result(key) for key in keys]
+    assert [run.output for run in finished] == [{"echo": {"key": key}} for key in keys]
+    assert emu.counters.total_invokes == 12
+
+
 async def test_a_callback_through_any_web_worker_ends_the_wait(
     temporal_address: str, queue: str
 ) -> None:
@@ -171,12 +190,18 @@ async def test_a_callback_through_any_web_worker_ends_the_wait(
             run = await runs.run("hooked", runs.request({"q": 1}, callback=True))
             handle = runs.client.get_workflow_handle("hooked")
             queries = await handle.query("queries", result_type=int)
+            history = await handle.fetch_history()
     finally:
         server.should_exit = True
         await serving
     assert run.succeeded
     assert sum(emu.callbacks.values()) == 1
     assert queries == 1  # the fallback's first query is 5 s away: the callback did it
+    # That query ran as a local activity in the task that took the signal (a marker), not
+    # as an activity task on the queue: the end is recorded one workflow task after it.
+    kinds = [event.WhichOneof("attributes") for event in history.events]
+    assert kinds.count("marker_recorded_event_attributes") == 1
+    assert kinds.count("activity_task_scheduled_event_attributes") == 1  # the start only
 
 
 async def test_a_callback_that_never_comes_is_covered_by_the_fallback_timers(

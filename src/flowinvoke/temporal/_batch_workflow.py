@@ -34,12 +34,15 @@ def input_workflow_id(batch_id: str, index: int) -> str:
 class BatchWorkflow:
     """Run every input of a `BatchRequest`; query `progress` for a `BatchState`."""
 
-    def __init__(self) -> None:
-        self._total = 0
-        self._next = 0
-        self._done = 0
-        self._failed = 0
-        self._in_flight: set[int] = set()
+    @workflow.init
+    def __init__(self, request: BatchRequest) -> None:
+        # The state is restored here, not in `run`: a signal that reached a fresh history
+        # before its first task is handled before `run` begins, and must find its input
+        # in flight (else it would be dropped and the batch would wait for it forever).
+        state = request.state or BatchState(total=len(request.inputs))
+        self._total, self._next = state.total, state.started
+        self._done, self._failed = state.done, state.failed
+        self._in_flight = set(state.in_flight)
         self._finished_here = 0
 
     @workflow.signal(name=DONE_SIGNAL)
@@ -65,10 +68,6 @@ class BatchWorkflow:
     @workflow.run
     async def run(self, request: BatchRequest) -> BatchState:
         """Run the batch to its end (over as many histories as it takes)."""
-        state = request.state or BatchState(total=len(request.inputs))
-        self._total, self._next = state.total, state.started
-        self._done, self._failed = state.done, state.failed
-        self._in_flight = set(state.in_flight)
         batch_id = workflow.info().workflow_id
         while self._done < self._total:
             starting = []

@@ -2,8 +2,9 @@
 
 Start (an activity, at most once unless surely not started), then wait: durable timers on
 the client's poll schedule, learned durations included, or a callback signal with the
-fallback schedule as the safety net; each look is the query activity. The result is the
-finished run; every other end is a typed failure (see `_failures`).
+fallback schedule as the safety net; each look is the query activity (run locally, in the
+task that took the signal, when a callback prompted it). The result is the finished run;
+every other end is a typed failure (see `_failures`).
 """
 
 from __future__ import annotations
@@ -119,8 +120,8 @@ class RunWorkflow:
             delay = schedule.next_delay(elapsed)
             if timeout is not None:
                 delay = min(delay, timeout - elapsed)
-            await self._pause(max(delay, 0.001), request.callback)
-            run = self._run = await self._query(run, request, origin)
+            called_back = await self._pause(max(delay, 0.001), request.callback)
+            run = self._run = await self._query(run, request, origin, local=called_back)
             if run.done:
                 return _finished(run)
 
@@ -146,12 +147,20 @@ class RunWorkflow:
                 await workflow.sleep(min(2.0**attempt, 30.0))
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _query(self, run: WorkflowRun, request: RunRequest, origin: object) -> WorkflowRun:
+    async def _query(
+        self, run: WorkflowRun, request: RunRequest, origin: object, *, local: bool
+    ) -> WorkflowRun:
+        """One look at the run. After a callback it is a local activity: the worker that
+        holds this workflow queries in the same workflow task that took the signal, so the
+        run's end is recorded one task after the callback instead of three (an activity
+        task on the queue, then a workflow task for its result). A timer's look stays an
+        ordinary activity, which any worker may take and whose retries the server keeps."""
         assert run.id is not None
         self._queries += 1
         elapsed = (workflow.now() - origin).total_seconds()  # type: ignore[operator]
+        execute = workflow.execute_local_activity if local else workflow.execute_activity
         try:
-            answer = await workflow.execute_activity(
+            answer = await execute(
                 "flowinvoke.query",
                 QueryRequest(run_id=run.id, workflow_id=request.workflow_id, elapsed=elapsed),
                 result_type=WorkflowRun,
@@ -162,14 +171,16 @@ class RunWorkflow:
             raise _as_application_error(error, run) from None
         return cast("WorkflowRun", answer)
 
-    async def _pause(self, seconds: float, callback: bool) -> None:
+    async def _pause(self, seconds: float, callback: bool) -> bool:
+        """Wait `seconds`, or less if a callback comes; True when a callback ended it."""
         if not callback:
             await workflow.sleep(seconds)
-            return
+            return False
         if not self._poked:
             with contextlib.suppress(asyncio.TimeoutError):
                 await workflow.wait_condition(lambda: self._poked, timeout=seconds)
-        self._poked = False
+        poked, self._poked = self._poked, False
+        return poked
 
     async def _report(self, request: RunRequest, outcome: InputOutcome) -> None:
         if request.report_to is None:
