@@ -39,9 +39,9 @@ async def in_process_worker(
         yield TemporalRuns(temporal, task_queue=queue)
 
 
-def _template() -> RunRequest:
+def _template(start_timeout: float = 3.0) -> RunRequest:
     # A worker killed mid-start is noticed after start_timeout: short, so the test is too.
-    return RunRequest(input={}, start_timeout=3.0, query_timeout=3.0)
+    return RunRequest(input={}, start_timeout=start_timeout, query_timeout=3.0)
 
 
 async def _wait_until(runs: TemporalRuns, batch: str, done: int, seconds: float = 30) -> None:
@@ -99,8 +99,11 @@ async def test_the_server_restarted_with_its_database_mid_batch_finishes_it(
     try:
         async with in_process_worker(server.address, emulator_server, queue) as runs:
             inputs = [{"i": i} for i in range(count)]
+            # A start in flight while the server is down reports its answer once the server
+            # is back, if its start_timeout has not passed meanwhile (a restart on a busy
+            # machine took more than the 3 s the kill test uses).
             await runs.submit_batch(
-                "restarted", inputs, concurrency=5, template=_template(), task_timeout=2
+                "restarted", inputs, concurrency=5, template=_template(30.0), task_timeout=2
             )
             await _wait_until(runs, "restarted", 5)
             server.stop()

@@ -49,6 +49,11 @@ _QUERY_RETRY = RetryPolicy(
 )
 
 
+#: The version marker of the local query after a callback (`workflow.patched`), so that a
+#: run that was waiting when its worker was upgraded goes on under the new code.
+_LOCAL_QUERY_AFTER_CALLBACK = "flowinvoke-local-query-after-callback"
+
+
 @workflow.defn(name=RUN_WORKFLOW)
 class RunWorkflow:
     """Run one input to its end; the workflow id is the caller's key for it."""
@@ -121,7 +126,9 @@ class RunWorkflow:
             if timeout is not None:
                 delay = min(delay, timeout - elapsed)
             called_back = await self._pause(max(delay, 0.001), request.callback)
-            run = self._run = await self._query(run, request, origin, local=called_back)
+            # Histories written before the local query replay with their ordinary activity.
+            local = called_back and workflow.patched(_LOCAL_QUERY_AFTER_CALLBACK)
+            run = self._run = await self._query(run, request, origin, local=local)
             if run.done:
                 return _finished(run)
 
