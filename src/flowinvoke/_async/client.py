@@ -81,8 +81,8 @@ from ._batch import (
     async_wait_items,
 )
 from ._keyed import ON_AMBIGUOUS, AsyncKeyedRuns, OnAmbiguous, abandoned
-from ._poller import poll_states
 from ._requester import AsyncRequester
+from ._schedule import AsyncWaiter
 from ._stream import first_state, run_states
 from ._waiter import async_follow, async_told_by_callback
 
@@ -239,6 +239,7 @@ class AsyncClient:
             observers,
             run_durations,
             owns_http=owns_http,
+            query_limit=max_connections if owns_http else None,
         )
 
     def _bind(
@@ -252,6 +253,7 @@ class AsyncClient:
         durations: RunDurations,
         *,
         owns_http: bool,
+        query_limit: int | None,
     ) -> None:
         self._config = config
         self._durations = durations
@@ -280,6 +282,10 @@ class AsyncClient:
             auth_scheme=config.auth_scheme,
             max_response_bytes=config.max_response_bytes,
         )
+        # Every wait of this client is an entry in one schedule per event loop; its queries
+        # go out at most `query_limit` at once, as many as there are request slots.
+        self._query_limit = query_limit
+        self._waiter = AsyncWaiter(self._requester, query_limit)
 
     @property
     def provider(self) -> Provider:
@@ -351,6 +357,7 @@ class AsyncClient:
             self._observers,
             self._durations,
             owns_http=False,
+            query_limit=self._query_limit,
         )
         derived._webhook_receiver = (
             self._webhook_receiver if isinstance(webhook_receiver, Keep) else webhook_receiver
@@ -639,6 +646,7 @@ class AsyncClient:
                 schedule,
                 deadline,
                 wakeup,
+                waiter=self._waiter,
                 timer_for=timer,
                 end=end,
             )
@@ -970,8 +978,7 @@ class AsyncClient:
         workflow_id: str | None,
     ) -> AsyncGenerator[WorkflowRun, None]:
         provider, workflow = self._config.provider, workflow_id or self._config.workflow_id
-        return poll_states(
-            self._requester,
+        return self._waiter.states(
             provider,
             run_or_id,
             policy,

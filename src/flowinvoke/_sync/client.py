@@ -82,7 +82,7 @@ from ._batch import (
     sync_wait_items,
 )
 from ._keyed import ON_AMBIGUOUS, KeyedRuns, OnAmbiguous, abandoned
-from ._poller import poll_states
+from ._poller import LoopPerWait
 from ._requester import Requester
 from ._stream import first_state, run_states
 from ._waiter import sync_follow, sync_told_by_callback
@@ -240,6 +240,7 @@ class Client:
             observers,
             run_durations,
             owns_http=owns_http,
+            query_limit=max_connections if owns_http else None,
         )
 
     def _bind(
@@ -253,6 +254,7 @@ class Client:
         durations: RunDurations,
         *,
         owns_http: bool,
+        query_limit: int | None,
     ) -> None:
         self._config = config
         self._durations = durations
@@ -281,6 +283,10 @@ class Client:
             auth_scheme=config.auth_scheme,
             max_response_bytes=config.max_response_bytes,
         )
+        # Every wait of this client is an entry in one schedule per event loop; its queries
+        # go out at most `query_limit` at once, as many as there are request slots.
+        self._query_limit = query_limit
+        self._waiter = LoopPerWait(self._requester, query_limit)
 
     @property
     def provider(self) -> Provider:
@@ -352,6 +358,7 @@ class Client:
             self._observers,
             self._durations,
             owns_http=False,
+            query_limit=self._query_limit,
         )
         derived._webhook_receiver = (
             self._webhook_receiver if isinstance(webhook_receiver, Keep) else webhook_receiver
@@ -640,6 +647,7 @@ class Client:
                 schedule,
                 deadline,
                 wakeup,
+                waiter=self._waiter,
                 timer_for=timer,
                 end=end,
             )
@@ -971,8 +979,7 @@ class Client:
         workflow_id: str | None,
     ) -> Generator[WorkflowRun, None]:
         provider, workflow = self._config.provider, workflow_id or self._config.workflow_id
-        return poll_states(
-            self._requester,
+        return self._waiter.states(
             provider,
             run_or_id,
             policy,
