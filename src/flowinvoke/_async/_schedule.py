@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import AsyncGenerator, Iterator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
 from functools import partial
+from typing import Any
 
 import anyio
 import anyio.lowlevel
@@ -37,12 +38,13 @@ from .._waiting.ending import Ending, WaitEnd, log_end
 from .._waiting.learning import RunTimer
 from .._waiting.policy import PollPolicy
 from .._waiting.wakeup import AsyncWakeup
-from ..providers import Provider, RequestSpec
+from ..providers import Provider
 from ._poller import UnknownWords, log_fields, query_target, timed_out
 from ._requester import AsyncRequester
 
 __all__ = ["AsyncWaiter"]
 
+_AWAKE = -1.0  # `_Schedule.park`: the wait has something to do
 _GONE = -2  # an entry's `seq` once it is dropped; -1 while it is not in the heap
 _COMPACT_AT = 256  # stale heap items tolerated before the heap is rebuilt without them
 
@@ -89,6 +91,9 @@ class AsyncWaiter:
         if schedule is None or schedule.token is not token:
             schedule = self._schedules[id(token)] = _Schedule(self._requester, self._limit)
             schedule.token, schedule.forget = token, partial(self._forget, id(token))
+            # asyncio's token is its loop: a bare future is the lightest thing to park on
+            # (an anyio.Event holds an asyncio.Event and its deque). Trio's has none.
+            schedule.create_future = getattr(token, "create_future", None)
         return schedule
 
     def _forget(self, key: int) -> None:
@@ -122,13 +127,36 @@ async def _states(
         schedule.listen(sub, wakeup)
     try:
         while True:
-            state = await schedule.next_state(sub)
-            yield state
-            if state.done:
-                entry = sub.entry
-                if entry is not None:
-                    log_end(end, entry.how, entry.queries, provider.name, state)
-                return
+            if sub.pending:
+                state = sub.take()
+                yield state
+                if state.done:
+                    entry = sub.entry
+                    if entry is not None:
+                        log_end(end, entry.how, entry.queries, provider.name, state)
+                    return
+                continue
+            entry = sub.entry
+            assert entry is not None
+            if sub.error is not None:
+                raise sub.error
+            if sub.timed_out:
+                raise timed_out(provider, entry.run_id, entry.state) from sub.cause
+            if sub.query:
+                await schedule.query(sub, entry)
+                continue
+            # Parked until poked; the clock keeper sleeps to the next due item instead.
+            # All in this one frame, awaiting a bare future on asyncio: with 100,000 waits,
+            # every frame and object a parked wait holds counts.
+            try:
+                while (delay := schedule.park(sub, entry)) != _AWAKE:
+                    if delay is None:
+                        await schedule.parking(sub)
+                    else:  # the clock seam's own sleep, which a poke cancels
+                        with anyio.CancelScope() as sub.scope:
+                            await async_sleep(delay)
+            finally:
+                schedule.unpark(sub)
     finally:
         schedule.leave(sub)
 
@@ -148,7 +176,6 @@ class _Entry:
         "querying",
         "run_id",
         "seq",
-        "spec",
         "state",
         "subs",
         "timer",
@@ -162,7 +189,6 @@ class _Entry:
         self,
         key: tuple[str, str | None],
         provider: Provider,
-        spec: RequestSpec,
         policy: PollPolicy,
         timer: RunTimer | None,
         unknown: UnknownWords,
@@ -170,7 +196,6 @@ class _Entry:
         self.key = key
         self.run_id = key[0]
         self.provider = provider
-        self.spec = spec
         self.policy = policy
         self.timer = timer
         self.delays: Iterator[float] = policy.delays() if timer is None else timer.delays(policy)
@@ -209,7 +234,8 @@ class _Sub:
         self.deadline = deadline
         self.seen = seen  # the last state handed to this wait
         self.entry: _Entry | None = None
-        self.event: anyio.Event | None = None  # set while the wait is idle in the schedule
+        # What a parked wait awaits: an asyncio future (on asyncio) or an anyio.Event.
+        self.event: Any = None
         self.scope: anyio.CancelScope | None = None  # the clock keeper's sleep
         self.pending: list[WorkflowRun] | None = None
         self.query = False  # told to send the entry's next query
@@ -218,12 +244,23 @@ class _Sub:
         self.error: APIError | None = None
         self.armed = False  # its deadline is in the heap
 
+    def take(self) -> WorkflowRun:
+        """The oldest state not yet handed to this wait."""
+        assert self.pending
+        state = self.pending.pop(0)
+        if not self.pending:
+            self.pending = None
+        return state
+
     def signalled(self) -> bool:
         return bool(self.pending) or self.query or self.timed_out or self.error is not None
 
     def poke(self) -> None:
-        if self.event is not None:
-            self.event.set()
+        event, self.event = self.event, None
+        if isinstance(event, anyio.Event):
+            event.set()
+        elif event is not None and not event.done():
+            event.set_result(None)
         if self.scope is not None:  # the clock keeper's sleep
             self.scope.cancel()
 
@@ -236,6 +273,7 @@ class _Schedule:
 
     __slots__ = (
         "counter",
+        "create_future",
         "entries",
         "forget",
         "heap",
@@ -252,6 +290,7 @@ class _Schedule:
         self.requester = requester
         self.limit = limit
         self.token: object = None
+        self.create_future: Callable[[], Any] | None = None
         self.forget: partial[None] | None = None
         self.entries: dict[tuple[str, str | None], _Entry] = {}
         self.heap: list[_Item] = []
@@ -281,8 +320,8 @@ class _Schedule:
             self._push(at + deadline.remaining(), sub)
         entry = self.entries.get((run_id, workflow_id))
         if entry is None:
-            spec = provider.query_for(run_id, workflow_id=workflow_id)
-            entry = _Entry((run_id, workflow_id), provider, spec, policy, timer, unknown)
+            provider.query_for(run_id, workflow_id=workflow_id)  # a bad target raises here
+            entry = _Entry((run_id, workflow_id), provider, policy, timer, unknown)
             entry.state = current
             self.entries[entry.key] = entry
             sub.entry = entry
@@ -327,56 +366,40 @@ class _Schedule:
 
     # -- a wait's own loop ---------------------------------------------------------------
 
-    async def next_state(self, sub: _Sub) -> WorkflowRun:
-        """The next state this wait is to see: after sending a query it was told to send,
-        keeping the clock a while, or sleeping until someone's query answers."""
-        while True:
-            if sub.pending:
-                state = sub.pending.pop(0)
-                if not sub.pending:
-                    sub.pending = None
-                return state
-            entry = sub.entry
-            assert entry is not None
-            if sub.error is not None:
-                raise sub.error
-            if sub.timed_out:
-                raise timed_out(entry.provider, entry.run_id, entry.state) from sub.cause
-            if sub.query:
-                await self._query(sub, entry)
-            else:
-                await self._idle(sub, entry)
+    def park(self, sub: _Sub, entry: _Entry) -> float | None:
+        """What a wait with nothing to do awaits next: `_AWAKE` (something for it came),
+        None (a poke), or seconds (it keeps the clock: a sleep to the next due item)."""
+        if sub not in self.idle:
+            self.idle[sub] = None
+            if entry.parked:  # its due time passed while every subscriber was busy
+                entry.parked = False
+                self._due(entry, now())
+        sub.scope = None
+        if sub.signalled():
+            return _AWAKE
+        if self.keeper is None:
+            self.keeper = sub
+        if self.keeper is not sub:
+            return None
+        delay = self._dispatch(now())
+        return _AWAKE if sub.signalled() else delay
 
-    async def _idle(self, sub: _Sub, entry: _Entry) -> None:
-        if entry.parked:  # its due time passed while every subscriber was busy
-            entry.parked = False
-            self._due(entry, now())
-        self.idle[sub] = None
-        try:
-            while not sub.signalled():
-                event = sub.event = anyio.Event()
-                if self.keeper is None:
-                    self.keeper = sub
-                if self.keeper is not sub:
-                    await event.wait()
-                    continue
-                delay = self._dispatch(now())
-                if sub.signalled():
-                    break
-                if delay is None:
-                    await event.wait()
-                    continue
-                # A sleep on the client's clock that a poke cancels: the clock seam's own
-                # sleep, so a test's clock sees the schedule's sleeps one by one.
-                with anyio.CancelScope() as sub.scope:
-                    await async_sleep(delay)
-                sub.scope = None
-        finally:
-            sub.event = sub.scope = None
-            del self.idle[sub]
-            if self.keeper is sub:
-                self.keeper = None
-                self._hand_clock()
+    def parking(self, sub: _Sub) -> Awaitable[Any]:
+        """What a parked wait awaits: a bare future on asyncio (no coroutine frame, no
+        asyncio.Event and its deque), an anyio.Event elsewhere; `poke` sets it."""
+        if self.create_future is not None:
+            future: Awaitable[Any] = self.create_future()
+            sub.event = future
+            return future
+        event = sub.event = anyio.Event()
+        return event.wait()
+
+    def unpark(self, sub: _Sub) -> None:
+        sub.event = sub.scope = None
+        del self.idle[sub]
+        if self.keeper is sub:
+            self.keeper = None
+            self._hand_clock()
 
     # -- the clock -----------------------------------------------------------------------
 
@@ -405,7 +428,7 @@ class _Schedule:
                 return None  # no slot: nothing holds one while only waiting its turn
             heapq.heappop(heap)
             item.seq = -1
-            sender = _sender(item)
+            sender = self._sender(item)
             if sender is None:
                 item.parked = True
                 continue
@@ -445,15 +468,28 @@ class _Schedule:
         heapq.heapify(self.heap)
         self.stale = 0
 
+    def _sender(self, entry: _Entry) -> _Sub | None:
+        """The parked subscriber to send the entry's query: the one with the most time
+        left, so that its deadline cuts the query the least."""
+        best: _Sub | None = None
+        for sub in entry.subs:
+            ready = sub in self.idle and not sub.signalled()
+            if ready and (best is None or sub.deadline.remaining() > best.deadline.remaining()):
+                best = sub
+        return best
+
     # -- queries and their answers -------------------------------------------------------
 
-    async def _query(self, sub: _Sub, entry: _Entry) -> None:
+    async def query(self, sub: _Sub, entry: _Entry) -> None:
+        """Send the entry's query (this wait was told to) and publish the answer."""
         sub.query = False
         if entry.timer is not None:
             entry.timer.sending()
         entry.queries += 1
         try:
-            reply = await self.requester.send(entry.spec, sub.deadline)
+            # Built per query, not kept: thousands of parked waits would each hold one.
+            spec = entry.provider.query_for(entry.run_id, workflow_id=entry.key[1])
+            reply = await self.requester.send(spec, sub.deadline)
         except APIError as error:
             self._answered(entry)
             self._failed(entry, sub, error)
@@ -549,14 +585,3 @@ class _Schedule:
         waits time out first and no query goes)."""
         latest = max(each.deadline.remaining() for each in entry.subs)
         return min(delay, latest)
-
-
-def _sender(entry: _Entry) -> _Sub | None:
-    """The waiting subscriber to send the entry's query: the one with the most time left,
-    so that its deadline cuts the query the least."""
-    best: _Sub | None = None
-    for sub in entry.subs:
-        idle = sub.event is not None and not sub.signalled()
-        if idle and (best is None or sub.deadline.remaining() > best.deadline.remaining()):
-            best = sub
-    return best

@@ -502,7 +502,11 @@ class AsyncClient:
         run_id = _id_of(run_or_id)
         states = self._poll_states(run_or_id, policy, deadline, workflow_id)
         del run_or_id  # the states hold the run until a newer one replaces it
-        return await self._follow_wait(states, run_id, on_update, adapter)
+        # `_follow_wait` written out: a waiting call holds one coroutine frame fewer.
+        with self._call("flowinvoke.wait", run_id=run_id) as call:
+            run = await async_follow(states, self._observers, on_update)
+            call.finished(run)
+            return typed_run(run, adapter)
 
     async def _wait_within(
         self,
