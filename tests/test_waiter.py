@@ -7,6 +7,7 @@ what it shares with the async one is tested in tests/_async.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from typing import Any
@@ -17,7 +18,7 @@ import httpx
 import pytest
 
 from flowinvoke import AsyncClient, PollPolicy, RunStatus, WaitTimeoutError, WorkflowRun
-from flowinvoke.testing import Emulator, FakeClock, Workflow
+from flowinvoke.testing import Emulator, FakeClock, Fault, Workflow
 
 from ._async.test_waiting_promises import RateLimitWindow
 from .seed_bodies import GPTBOTS_ASYNC_ANSWER, gptbots_state
@@ -258,3 +259,36 @@ async def test_a_429_window_meets_only_as_many_queries_as_there_are_request_slot
     assert all(item.ok for item in items)
     assert 0 < len(server.in_window) <= 10
     assert sum(server.in_window.values()) <= 10 * 4
+
+
+@pytest.mark.anyio
+async def test_a_run_whose_query_was_cut_off_is_queried_by_a_wait_parked_with_no_keeper() -> None:
+    """The clock keeper finishes and leaves while the only other parked wait's run has its
+    query in flight; that query is then cancelled with its wait. The run falls due again,
+    and the parked wait must be woken to keep the clock and send it."""
+    clock = FakeClock()
+    emulator = _emulator(clock, duration=2.0)
+    endless = dataclasses.replace(FIXED, timeout=None)  # no deadline in the heap either
+    emulator.inject(Fault("slow", operation="query", delay=1000.0))  # the first query hangs
+    ended: list[WorkflowRun] = []
+    with clock.install(), anyio.fail_after(GUARD):
+        async with emulator.async_client("wf", poll=endless) as client:
+            hung = await client.invoke({"n": 1}, async_mode=True)
+            quick = await client.invoke({"n": 2}, async_mode=True)
+            assert hung.id is not None
+
+            async def wait(run: WorkflowRun | str) -> None:
+                ended.append(await client.wait(run))
+
+            async with anyio.create_task_group() as group:
+                with anyio.CancelScope() as sender:
+                    async with anyio.create_task_group() as first:
+                        first.start_soon(wait, hung.id)  # queries at once: the slow one
+                        await anyio.wait_all_tasks_blocked()
+                        group.start_soon(wait, quick)  # keeps the clock, ends at 2 s
+                        await anyio.wait_all_tasks_blocked()
+                        group.start_soon(wait, hung.id)  # parked under that keeper
+                        await clock.async_sleep(5.0)
+                        sender.cancel()
+    assert sorted(run.id or "" for run in ended) == sorted([hung.id, quick.id or ""])
+    assert all(run.status is RunStatus.SUCCEEDED for run in ended)

@@ -441,8 +441,8 @@ class _Schedule:
     def _push(self, at: float, item: _Entry | _Sub) -> int:
         seq = next(self.counter)
         heapq.heappush(self.heap, (at, seq, item))
-        if self.heap[0][1] == seq and self.keeper is not None:
-            self.keeper.poke()  # an earlier item than the keeper sleeps for
+        if self.heap[0][1] == seq:  # earlier than what the keeper sleeps for
+            self._wake_clock()
         return seq
 
     def _due(self, entry: _Entry, at: float) -> None:
@@ -450,10 +450,16 @@ class _Schedule:
             self.stale += 1  # its earlier item stays in the heap until popped
         entry.seq = self._push(at, entry)
 
+    def _wake_clock(self) -> None:
+        """Make the clock look at the heap again: poke its keeper, or have one taken on."""
+        if self.keeper is not None:
+            self.keeper.poke()
+        else:
+            self._hand_clock()
+
     def _hand_clock(self) -> None:
-        """Wake a waiting subscriber to take the clock over (when there is work for it)."""
-        if not self.heap:
-            return
+        """Wake a parked subscriber to take the clock over: with none keeping it, a new
+        item (a run whose query was cut off, say) would wait for nobody."""
         for sub in self.idle:
             if not sub.signalled():
                 sub.poke()
@@ -527,8 +533,8 @@ class _Schedule:
     def _answered(self, entry: _Entry) -> None:
         entry.querying = False
         self.in_flight -= 1
-        if self.limit is not None and self.in_flight == self.limit - 1 and self.keeper:
-            self.keeper.poke()  # a slot is free again: the next due entry may go
+        if self.limit is not None and self.in_flight == self.limit - 1:
+            self._wake_clock()  # a slot is free again: the next due entry may go
 
     def _failed(self, entry: _Entry, sub: _Sub, error: APIError) -> None:
         if not is_retryable(error, Operation.QUERY):
