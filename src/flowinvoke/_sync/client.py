@@ -283,8 +283,9 @@ class Client:
             auth_scheme=config.auth_scheme,
             max_response_bytes=config.max_response_bytes,
         )
-        # Every wait of this client is an entry in one schedule per event loop; its queries
-        # go out at most `query_limit` at once, as many as there are request slots.
+        # What follows this client's waits (docs/architecture.md#the-waiter): async, one
+        # schedule per event loop sending at most `query_limit` queries at once (the
+        # request slots; None with a caller's http_client); blocking, a loop per wait.
         self._query_limit = query_limit
         self._waiter = LoopPerWait(self._requester, query_limit)
 
