@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 
 from .._compat import async_sleep
 from .._core.deadline import Deadline
@@ -11,6 +11,7 @@ from .._core.inputs import check_run_id
 from .._core.log import logger
 from .._core.models import RunStatus, WaitTimeoutError, WorkflowRun
 from .._core.operation import Operation
+from .._observe.observers import Observers
 from .._transport.retry import is_retryable, retry_hint
 from .._waiting.ending import WaitEnd, log_end
 from .._waiting.learning import RunTimer
@@ -18,6 +19,7 @@ from .._waiting.policy import PollPolicy
 from .._waiting.wakeup import AsyncWakeup
 from ..providers import Provider
 from ._requester import AsyncRequester
+from ._waiter import async_follow
 
 __all__ = ["LoopPerWait", "UnknownWords", "log_fields", "poll_states", "query_target", "timed_out"]
 
@@ -51,6 +53,21 @@ class LoopPerWait:
         return poll_states(
             self._requester, provider, start, policy, deadline, workflow_id, wakeup, timer, end
         )
+
+    async def follow(
+        self,
+        provider: Provider,
+        start: WorkflowRun | str,
+        policy: PollPolicy,
+        deadline: Deadline,
+        observers: Observers,
+        on_update: Callable[[WorkflowRun], object] | None,
+        workflow_id: str | None = None,
+        timer: RunTimer | None = None,
+    ) -> WorkflowRun:
+        """The run's final state: `async_follow` over `states`."""
+        states = self.states(provider, start, policy, deadline, workflow_id, timer=timer)
+        return await async_follow(states, observers, on_update)
 
 
 async def poll_states(

@@ -27,12 +27,13 @@ from typing import Any
 import anyio
 import anyio.lowlevel
 
-from .._compat import async_sleep
+from .._compat import async_call_maybe, async_sleep
 from .._core.deadline import Deadline, now
-from .._core.errors import APIError
+from .._core.errors import APIError, FlowInvokeError
 from .._core.log import logger
 from .._core.models import WorkflowRun
 from .._core.operation import Operation
+from .._observe.observers import Observers
 from .._transport.retry import is_retryable, retry_hint
 from .._waiting.ending import Ending, WaitEnd, log_end
 from .._waiting.learning import RunTimer
@@ -85,6 +86,74 @@ class AsyncWaiter:
         """
         return _states(self, provider, start, policy, deadline, workflow_id, wakeup, timer, end)
 
+    async def follow(
+        self,
+        provider: Provider,
+        start: WorkflowRun | str,
+        policy: PollPolicy,
+        deadline: Deadline,
+        observers: Observers,
+        on_update: Callable[[WorkflowRun], object] | None,
+        workflow_id: str | None = None,
+        timer: RunTimer | None = None,
+    ) -> WorkflowRun:
+        """The run's final state, each new state observed and handed to `on_update` first:
+        `async_follow` over `states`, in one coroutine. A `wait()` parks in this frame alone
+        (no generator, no `async for`): with 100,000 waits, every frame and object each
+        one holds counts, and so does every frame a cancellation's traceback keeps."""
+        last = start if isinstance(start, WorkflowRun) else None
+        try:
+            if last is not None:
+                await _tell(observers, on_update, last)
+            joined = self._subscribe(provider, start, policy, deadline, workflow_id, None, timer)
+            del start
+            if joined is None:  # a given run that is over, or one no query can follow
+                assert last is not None
+                return last
+            schedule, sub = joined
+            try:
+                while True:
+                    state = schedule.step(sub)
+                    if state is None:
+                        await schedule.advance(sub)
+                        continue
+                    last = state
+                    await _tell(observers, on_update, state)
+                    if state.done:
+                        schedule.ended(sub, state, None)
+                        return state
+            finally:
+                schedule.leave(sub)
+        except FlowInvokeError as error:
+            error.run_id = error.run_id or (last.id if last else None)
+            raise
+
+    def _subscribe(
+        self,
+        provider: Provider,
+        start: WorkflowRun | str,
+        policy: PollPolicy,
+        deadline: Deadline,
+        workflow_id: str | None,
+        wakeup: AsyncWakeup | None,
+        timer: RunTimer | None,
+    ) -> tuple[_Schedule, _Sub] | None:
+        """A new wait on `start`'s run in this loop's schedule (None: nothing to follow)."""
+        unknown = UnknownWords(provider)
+        current = start if isinstance(start, WorkflowRun) else None
+        if current is not None:
+            unknown.check(current)
+        run_id, workflow_id = query_target(provider, start, workflow_id)
+        if run_id is None:
+            return None
+        schedule = self._here()
+        sub = schedule.join(
+            provider, run_id, workflow_id, policy, deadline, current, unknown, timer
+        )
+        if wakeup is not None:
+            schedule.listen(sub, wakeup)
+        return schedule, sub
+
     def _here(self) -> _Schedule:
         token = anyio.lowlevel.current_token().native_token
         schedule = self._schedules.get(id(token))
@@ -111,54 +180,33 @@ async def _states(
     timer: RunTimer | None,
     end: WaitEnd | None,
 ) -> AsyncGenerator[WorkflowRun, None]:
-    unknown = UnknownWords(provider)
-    current = start if isinstance(start, WorkflowRun) else None
-    if current is not None:
-        unknown.check(current)
-        yield current
-    run_id, workflow_id = query_target(provider, start, workflow_id)
+    if isinstance(start, WorkflowRun):
+        yield start
+    joined = waiter._subscribe(provider, start, policy, deadline, workflow_id, wakeup, timer)
     del start  # a wait holds its latest state only
-    if run_id is None:
+    if joined is None:
         return  # a given run that is over, or one no query can follow
-    schedule = waiter._here()
-    sub = schedule.join(provider, run_id, workflow_id, policy, deadline, current, unknown, timer)
-    del current
-    if wakeup is not None:
-        schedule.listen(sub, wakeup)
+    schedule, sub = joined
     try:
         while True:
-            if sub.pending:
-                state = sub.take()
-                yield state
-                if state.done:
-                    entry = sub.entry
-                    if entry is not None:
-                        log_end(end, entry.how, entry.queries, provider.name, state)
-                    return
+            state = schedule.step(sub)
+            if state is None:
+                await schedule.advance(sub)
                 continue
-            entry = sub.entry
-            assert entry is not None
-            if sub.error is not None:
-                raise sub.error
-            if sub.timed_out:
-                raise timed_out(provider, entry.run_id, entry.state) from sub.cause
-            if sub.query:
-                await schedule.query(sub, entry)
-                continue
-            # Parked until poked; the clock keeper sleeps to the next due item instead.
-            # All in this one frame, awaiting a bare future on asyncio: with 100,000 waits,
-            # every frame and object a parked wait holds counts.
-            try:
-                while (delay := schedule.park(sub, entry)) != _AWAKE:
-                    if delay is None:
-                        await schedule.parking(sub)
-                    else:  # the clock seam's own sleep, which a poke cancels
-                        with anyio.CancelScope() as sub.scope:
-                            await async_sleep(delay)
-            finally:
-                schedule.unpark(sub)
+            yield state
+            if state.done:
+                schedule.ended(sub, state, end)
+                return
     finally:
         schedule.leave(sub)
+
+
+async def _tell(
+    observers: Observers, on_update: Callable[[WorkflowRun], object] | None, state: WorkflowRun
+) -> None:
+    observers.state(state)
+    if on_update is not None:
+        await async_call_maybe(on_update, state)
 
 
 class _Entry:
@@ -365,6 +413,42 @@ class _Schedule:
             self._compact()
 
     # -- a wait's own loop ---------------------------------------------------------------
+
+    def step(self, sub: _Sub) -> WorkflowRun | None:
+        """The next state for this wait, if one came (raising its error or timeout)."""
+        if sub.pending:
+            return sub.take()
+        entry = sub.entry
+        assert entry is not None
+        if sub.error is not None:
+            raise sub.error
+        if sub.timed_out:
+            raise timed_out(entry.provider, entry.run_id, entry.state) from sub.cause
+        return None
+
+    async def advance(self, sub: _Sub) -> None:
+        """Send the query this wait was told to send, or park until poked (the clock
+        keeper sleeps to the next due item instead, on the clock seam)."""
+        entry = sub.entry
+        assert entry is not None
+        if sub.query:
+            await self.query(sub, entry)
+            return
+        try:
+            while (delay := self.park(sub, entry)) != _AWAKE:
+                if delay is None:
+                    await self.parking(sub)
+                else:  # a sleep that a poke cancels
+                    with anyio.CancelScope() as sub.scope:
+                        await async_sleep(delay)
+        finally:
+            self.unpark(sub)
+
+    def ended(self, sub: _Sub, state: WorkflowRun, end: WaitEnd | None) -> None:
+        """Log (at DEBUG, and in `end`) how the wait for `state`, the final one, ended."""
+        entry = sub.entry
+        if entry is not None:
+            log_end(end, entry.how, entry.queries, entry.provider.name, state)
 
     def park(self, sub: _Sub, entry: _Entry) -> float | None:
         """What a wait with nothing to do awaits next: `_AWAKE` (something for it came),

@@ -501,11 +501,22 @@ class AsyncClient:
         policy = poll or self._config.poll
         deadline = _deadline(timeout, policy)
         run_id = _id_of(run_or_id)
-        states = self._poll_states(run_or_id, policy, deadline, workflow_id)
-        del run_or_id  # the states hold the run until a newer one replaces it
-        # `_follow_wait` written out: a waiting call holds one coroutine frame fewer.
+        workflow = workflow_id or self._config.workflow_id
+        timer = self._timer(run_or_id, policy)
+        # Handed over, not kept here: the waiter holds the run until a newer one replaces it.
+        start = [run_or_id]
+        del run_or_id
         with self._call("flowinvoke.wait", run_id=run_id) as call:
-            run = await async_follow(states, self._observers, on_update)
+            run = await self._waiter.follow(
+                self._config.provider,
+                start.pop(),
+                policy,
+                deadline,
+                self._observers,
+                on_update,
+                workflow,
+                timer,
+            )
             call.finished(run)
             return typed_run(run, adapter)
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 
 from .._compat import sync_sleep
 from .._core.deadline import Deadline
@@ -12,6 +12,7 @@ from .._core.inputs import check_run_id
 from .._core.log import logger
 from .._core.models import RunStatus, WaitTimeoutError, WorkflowRun
 from .._core.operation import Operation
+from .._observe.observers import Observers
 from .._transport.retry import is_retryable, retry_hint
 from .._waiting.ending import WaitEnd, log_end
 from .._waiting.learning import RunTimer
@@ -19,6 +20,7 @@ from .._waiting.policy import PollPolicy
 from .._waiting.wakeup import SyncWakeup
 from ..providers import Provider
 from ._requester import Requester
+from ._waiter import sync_follow
 
 __all__ = ["LoopPerWait", "UnknownWords", "log_fields", "poll_states", "query_target", "timed_out"]
 
@@ -52,6 +54,21 @@ class LoopPerWait:
         return poll_states(
             self._requester, provider, start, policy, deadline, workflow_id, wakeup, timer, end
         )
+
+    def follow(
+        self,
+        provider: Provider,
+        start: WorkflowRun | str,
+        policy: PollPolicy,
+        deadline: Deadline,
+        observers: Observers,
+        on_update: Callable[[WorkflowRun], object] | None,
+        workflow_id: str | None = None,
+        timer: RunTimer | None = None,
+    ) -> WorkflowRun:
+        """The run's final state: `sync_follow` over `states`."""
+        states = self.states(provider, start, policy, deadline, workflow_id, timer=timer)
+        return sync_follow(states, observers, on_update)
 
 
 def poll_states(
