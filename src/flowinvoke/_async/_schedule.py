@@ -618,7 +618,10 @@ class _Schedule:
         entry.querying = False
         self.in_flight -= 1
         if self.limit is not None and self.in_flight == self.limit - 1:
-            self._wake_clock()  # a slot is free again: the next due entry may go
+            # A slot is free again: the next due entry goes now, handed out from this task
+            # rather than by waking the clock keeper's (one task switch fewer per query
+            # when a burst queues for the slots).
+            self._dispatch(now())
 
     def _failed(self, entry: _Entry, sub: _Sub, error: APIError) -> None:
         if not is_retryable(error, Operation.QUERY):
