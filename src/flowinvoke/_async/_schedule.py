@@ -1,12 +1,13 @@
 """The client-wide waiter: every wait of a client and event loop is an entry in one schedule.
 
-An entry is one run id being followed (its query, poll schedule, learned timer, latest
-state, next due time); each `wait()` on it is a subscriber. One heap holds the entries'
-due times and the subscribers' deadlines, and one timer sleeps until the earliest.
+An entry is one run id being followed (its poll schedule, learned timer, latest state,
+next due time); each wait on it is a subscriber. One heap holds the entries' due times and
+the subscribers' deadlines, and one timer sleeps until the earliest.
 
 There is no task of the waiter's own: under structured concurrency (trio, anyio task
 groups) a library cannot start a task that outlives its caller. The waits do the work
-themselves. A waiting subscriber holds little more than an `anyio.Event`; one of them at a
+themselves. A parked subscriber holds little more than a future (an asyncio future, or an
+`anyio.Event` on trio); one of them at a
 time keeps the clock (sleeps until the next due time, woken early when an earlier entry
 arrives), hands each due entry, in due order and no more than there are request slots, to
 one of that entry's waiting subscribers, and wakes each subscriber whose deadline passed.
@@ -618,10 +619,7 @@ class _Schedule:
         entry.querying = False
         self.in_flight -= 1
         if self.limit is not None and self.in_flight == self.limit - 1:
-            # A slot is free again: the next due entry goes now, handed out from this task
-            # rather than by waking the clock keeper's (one task switch fewer per query
-            # when a burst queues for the slots).
-            self._dispatch(now())
+            self._wake_clock()  # a slot is free again: the next due entry may go
 
     def _failed(self, entry: _Entry, sub: _Sub, error: APIError) -> None:
         if not is_retryable(error, Operation.QUERY):
