@@ -7,7 +7,8 @@ crosses a real socket and two threads before it wakes a waiter.
 
 - delivered: 50 concurrent `run()`s of 1.5 s each with a receiver; lag = client return
   minus the run's end (the emulator's monotonic clock), queries = queries the emulator
-  counted for the run. The same 50 runs without a receiver (default polling) for comparison.
+  counted for the run. The same 50 runs without a receiver (default polling) for comparison,
+  and 100 runs at once with a receiver.
 - lost: every callback dropped; each wait must still end with the run's result, after at
   most the fallback's first delay (5 s +10 % jitter) minus the run's 1.5 s, plus slack.
 - forged: callbacks with each run's real URL but a wrong secret, sent over the socket while
@@ -34,6 +35,7 @@ from flowinvoke.webhooks import FALLBACK_POLL, SECRET_HEADER, WebhookReceiver
 
 NAME = "webhooks"
 RUNS = 50
+MANY = 100  # issue 21: 100 runs completed by callback at once, median lag <= 0.1 s
 DURATION = 1.5
 NEVER = PollPolicy(initial_delay=60.0, multiplier=1.0, max_interval=60.0, jitter=0)
 FLOOD_RATE = 10_000
@@ -44,8 +46,10 @@ def _emulator() -> Emulator:
     return Emulator([Workflow(id="wf", api_key="key-wf", duration=DURATION)])
 
 
-async def _concurrent_runs(emulator: Emulator, receiver: WebhookReceiver | None) -> list[Any]:
-    """(lag, queries, succeeded) of RUNS concurrent runs."""
+async def _concurrent_runs(
+    emulator: Emulator, receiver: WebhookReceiver | None, runs: int = RUNS
+) -> list[Any]:
+    """(lag, queries, succeeded) of `runs` concurrent runs."""
     results: list[Any] = []
     async with emulator.async_client("wf", webhook_receiver=receiver) as client:
 
@@ -57,7 +61,7 @@ async def _concurrent_runs(emulator: Emulator, receiver: WebhookReceiver | None)
             results.append((lag, emulator.counters.queries[run.id], run.succeeded))
 
         async with anyio.create_task_group() as group:
-            for index in range(RUNS):
+            for index in range(runs):
                 group.start_soon(one, index)
     return results
 
@@ -148,6 +152,8 @@ def run(*, quick: bool = False) -> BenchResult:
     emit(f"[{NAME}] {RUNS} concurrent runs of {DURATION} s: push, polling, lost, forged, flood")
     with ReceiverServer() as server:
         pushed = _summary(anyio.run(_concurrent_runs, _emulator(), server.receiver))
+    with ReceiverServer() as server:
+        many = _summary(anyio.run(_concurrent_runs, _emulator(), server.receiver, MANY))
     polled = _summary(anyio.run(_concurrent_runs, _emulator(), None))
     lossy = _emulator()
     lossy.set_callback_faults(CallbackFaults(drop=True))
@@ -181,6 +187,16 @@ def run(*, quick: bool = False) -> BenchResult:
                 f"{stats['succeeded']:g}/{RUNS}",
             ]
         )
+    table.rows.append(
+        [
+            f"webhook, {MANY} runs at once (callbacks delivered)",
+            f"{many['median_lag']:.3f} s",
+            f"{many['max_lag']:.3f} s",
+            f"{many['median_queries']:g}",
+            f"{many['max_queries']:g}",
+            f"{many['succeeded']:g}/{MANY}",
+        ]
+    )
     abuse = Table(
         "Webhooks: forged callbacks",
         ["case", "measured"],
@@ -203,6 +219,12 @@ def run(*, quick: bool = False) -> BenchResult:
             "<= 0.15 s",
             f"{pushed['median_lag']:.3f} s",
             pushed["median_lag"] <= 0.15,
+        ),
+        Goal(
+            f"webhook, {MANY} runs at once: median lag",
+            "<= 0.1 s",
+            f"{many['median_lag']:.3f} s, {many['succeeded']:g}/{MANY} succeeded",
+            many["median_lag"] <= 0.1 and many["succeeded"] == MANY,
         ),
         Goal(
             "webhook: median queries per run",
@@ -235,7 +257,7 @@ def run(*, quick: bool = False) -> BenchResult:
             growth < 64 * 1024 and rate >= 0.95 * FLOOD_RATE,
         ),
     ]
-    data = {"pushed": pushed, "polled": polled, "lost": lost, "flood_rate": rate}
+    data = {"pushed": pushed, "many": many, "polled": polled, "lost": lost, "flood_rate": rate}
     return BenchResult(NAME, [table, abuse], goals, data)
 
 

@@ -30,6 +30,7 @@ BENCHMARKS = {
     "polling": "bench_polling",
     "learning": "bench_learning",
     "memory": "bench_memory",
+    "waiter": "bench_waiter",
     "bomb": "bench_bomb",
     "import": "bench_import",
     "hotpath": "bench_hotpath",

@@ -51,6 +51,7 @@ from flowinvoke._transport.slots import AsyncRequestSlots
 from flowinvoke._waiting.wakeup import AsyncWakeup
 from .._async._keyed import AsyncKeyedRuns
 from flowinvoke.ledger._calls import async_ledger_call
+from ._schedule import AsyncWaiter
 
 
 class Runs:
@@ -58,6 +59,7 @@ class Runs:
         self._client = client
         self._transport = transport
         self._requester = AsyncRequester(client, AsyncRequestSlots(2))
+        self._waiter = AsyncWaiter(self._requester, 2)
         self._batch = AsyncBatch
         self._keyed = AsyncKeyedRuns
         self._waits = async_wait_items
@@ -143,6 +145,8 @@ def root(tmp_path: Path) -> Path:
         "src/flowinvoke/_async/__init__.py": '"""Async."""\n',
         "src/flowinvoke/_async/other.py": "async def poll() -> None:\n    pass\n",
         "src/flowinvoke/_async/x.py": ASYNC_SOURCE,
+        # Async only (scripts/unasync.py's ASYNC_ONLY): no sync twin is written.
+        "src/flowinvoke/_async/_schedule.py": "class AsyncWaiter:\n    pass\n",
         "src/flowinvoke/_async/notes.txt": "async def ignored\n",
         "tests/_async/test_x.py": ASYNC_TEST,
     }
@@ -196,6 +200,8 @@ def test_generates_sync_code(root: Path) -> None:
         "        self._waits = sync_wait_items\n",
         "        self._follow = (sync_follow, sync_told_by_callback)\n",
         "from .._sync._waiter import sync_follow, sync_told_by_callback\n",
+        "from ._poller import LoopPerWait\n",
+        "        self._waiter = LoopPerWait(self._requester, 2)\n",
         "        self._requester = Requester(client, SyncRequestSlots(2))\n",
         "        self._wakeup = SyncWakeup()\n",
         "def __init__(self, client: _http.Client, transport: _http.BaseTransport) -> None:",

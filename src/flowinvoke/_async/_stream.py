@@ -24,8 +24,8 @@ from .._waiting.learning import RunTimer
 from .._waiting.policy import PollPolicy
 from .._waiting.wakeup import AsyncWakeup
 from ..providers import Provider, RequestSpec, StreamError
-from ._poller import poll_states
 from ._requester import AsyncRequester
+from ._schedule import AsyncWaiter
 
 __all__ = ["first_state", "run_states", "start_states"]
 
@@ -51,13 +51,14 @@ async def run_states(
     deadline: Deadline,
     wakeup: AsyncWakeup | None = None,
     *,
+    waiter: AsyncWaiter,
     timer_for: Callable[[WorkflowRun], RunTimer | None] | None = None,
     end: WaitEnd | None = None,
 ) -> AsyncGenerator[WorkflowRun, None]:
     """Start a run and yield each new state until the terminal one: those the start tells,
-    then those polling finds (`wakeup`, a webhook callback's, cuts its sleeps short;
-    `timer_for` gives the started run's learning timer, if any; `end` learns how the wait
-    ended)."""
+    then those the `waiter` finds (`wakeup`, a webhook callback's, brings its next query
+    forward; `timer_for` gives the started run's learning timer, if any; `end` learns how
+    the wait ended)."""
     last: WorkflowRun | None = None
     started = start_states(requester, provider, spec, deadline)
     async with aclosing(started):
@@ -71,12 +72,10 @@ async def run_states(
         log_end(end, "stream" if spec.stream else "start", 0, provider.name, last)
         return
     timer = timer_for(last) if timer_for is not None else None
-    polled = poll_states(
-        requester, provider, last, policy, deadline, wakeup=wakeup, timer=timer, end=end
-    )
+    polled = waiter.states(provider, last, policy, deadline, wakeup=wakeup, timer=timer, end=end)
     async with aclosing(polled):
         async for state in polled:
-            if state is not last:  # poll_states yields its start first
+            if state is not last:  # the waiter yields its start first
                 yield state
 
 

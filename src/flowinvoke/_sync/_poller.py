@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 
 from .._compat import sync_sleep
 from .._core.deadline import Deadline
@@ -12,6 +12,7 @@ from .._core.inputs import check_run_id
 from .._core.log import logger
 from .._core.models import RunStatus, WaitTimeoutError, WorkflowRun
 from .._core.operation import Operation
+from .._observe.observers import Observers
 from .._transport.retry import is_retryable, retry_hint
 from .._waiting.ending import WaitEnd, log_end
 from .._waiting.learning import RunTimer
@@ -19,8 +20,55 @@ from .._waiting.policy import PollPolicy
 from .._waiting.wakeup import SyncWakeup
 from ..providers import Provider
 from ._requester import Requester
+from ._waiter import sync_follow
 
-__all__ = ["poll_states"]
+__all__ = ["LoopPerWait", "UnknownWords", "log_fields", "poll_states", "query_target", "timed_out"]
+
+
+class LoopPerWait:
+    """A waiter in which each wait polls in a loop of its own: the blocking client's.
+
+    The async client's `LoopPerWait` (`_schedule.py`) keeps every wait in one schedule;
+    a blocking wait holds its caller's thread whatever it does, so it gains nothing from
+    one and keeps this simple loop (scripts/unasync.py maps the one name to the other).
+    """
+
+    __slots__ = ("_requester",)
+
+    def __init__(self, requester: Requester, limit: int | None = None) -> None:
+        del limit  # the request slots bound a blocking client's queries by themselves
+        self._requester = requester
+
+    def states(
+        self,
+        provider: Provider,
+        start: WorkflowRun | str,
+        policy: PollPolicy,
+        deadline: Deadline,
+        workflow_id: str | None = None,
+        wakeup: SyncWakeup | None = None,
+        timer: RunTimer | None = None,
+        end: WaitEnd | None = None,
+    ) -> Generator[WorkflowRun, None]:
+        """`poll_states` with this waiter's requester."""
+        return poll_states(
+            self._requester, provider, start, policy, deadline, workflow_id, wakeup, timer, end
+        )
+
+    def follow(
+        self,
+        provider: Provider,
+        start: WorkflowRun | str,
+        policy: PollPolicy,
+        deadline: Deadline,
+        observers: Observers,
+        on_update: Callable[[WorkflowRun], object] | None,
+        workflow_id: str | None = None,
+        timer: RunTimer | None = None,
+    ) -> WorkflowRun:
+        """The run's final state: `sync_follow` over `states`."""
+        states = self.states(provider, start, policy, deadline, workflow_id, timer=timer)
+        return sync_follow(states, observers, on_update)
 
 
 def poll_states(
@@ -46,12 +94,12 @@ def poll_states(
     How the wait ended (by a callback's wake-up or by polling, and after how many queries)
     is logged at DEBUG and put in `end`.
     """
-    unknown = _UnknownWords(provider)
+    unknown = UnknownWords(provider)
     current = start if isinstance(start, WorkflowRun) else None
     if current is not None:
         unknown.check(current)
         yield current
-    run_id, workflow_id = _query_target(provider, start, workflow_id)
+    run_id, workflow_id = query_target(provider, start, workflow_id)
     del start  # a wait holds its latest state only: with 10,000 waiting, a state is 2 KiB
     if run_id is None:
         return  # a given run that is over, or one no query can follow
@@ -67,7 +115,7 @@ def poll_states(
             delay = deadline.cap(policy.next_delay(next(schedule), hint))
             woken = _sleep(delay, wakeup)
             if deadline.expired:
-                raise _timed_out(provider, run_id, current)
+                raise timed_out(provider, run_id, current)
         sleep_first = True
         try:
             if timer is not None:
@@ -87,7 +135,7 @@ def poll_states(
                 "run %s changed: %s",
                 run_id,
                 current.raw_status or current.status.value,
-                extra=_log_fields(provider, run_id),
+                extra=log_fields(provider, run_id),
             )
             yield current
         del reply  # an answer equal to the state already held is not kept while asleep
@@ -104,7 +152,7 @@ def _sleep(seconds: float, wakeup: SyncWakeup | None) -> bool:
     return wakeup.sleep(seconds)
 
 
-def _query_target(
+def query_target(
     provider: Provider, start: WorkflowRun | str, workflow_id: str | None
 ) -> tuple[str | None, str | None]:
     """(run id, workflow id) to query for `start`; no run id if nothing more can be
@@ -135,17 +183,17 @@ def _failed_query_hint(
         error.run_id = error.run_id or run_id
         raise error
     if deadline.expired:
-        raise _timed_out(provider, run_id, current) from error
+        raise timed_out(provider, run_id, current) from error
     logger.warning(
         "query of run %s failed; polling goes on: %s",
         run_id,
         error,
-        extra=_log_fields(provider, run_id),
+        extra=log_fields(provider, run_id),
     )
     return retry_hint(error)
 
 
-class _UnknownWords:
+class UnknownWords:
     """Warns once per run about a status word the provider's table does not know."""
 
     __slots__ = ("_provider", "_warned")
@@ -168,18 +216,18 @@ class _UnknownWords:
         )
 
 
-def _log_fields(provider: Provider, run_id: str) -> dict[str, str]:
+def log_fields(provider: Provider, run_id: str) -> dict[str, str]:
     """The structured fields of a wait's log records (built when a record is, not per wait)."""
     return {"provider": provider.name, "operation": "wait", "run_id": run_id}
 
 
-def _timed_out(provider: Provider, run_id: str, last: WorkflowRun | None) -> WaitTimeoutError:
+def timed_out(provider: Provider, run_id: str, last: WorkflowRun | None) -> WaitTimeoutError:
     seen = f"; last status {last.raw_status or last.status.value}" if last else ""
     logger.debug(
         "wait for run %s reached its deadline%s",
         run_id,
         seen,
-        extra=_log_fields(provider, run_id),
+        extra=log_fields(provider, run_id),
     )
     return WaitTimeoutError(
         f"run {run_id} did not finish before the wait deadline{seen}; "

@@ -25,7 +25,7 @@ from .._waiting.learning import RunTimer
 from .._waiting.policy import PollPolicy
 from .._waiting.wakeup import SyncWakeup
 from ..providers import Provider, RequestSpec, StreamError
-from ._poller import poll_states
+from ._poller import LoopPerWait
 from ._requester import Requester
 
 __all__ = ["first_state", "run_states", "start_states"]
@@ -52,13 +52,14 @@ def run_states(
     deadline: Deadline,
     wakeup: SyncWakeup | None = None,
     *,
+    waiter: LoopPerWait,
     timer_for: Callable[[WorkflowRun], RunTimer | None] | None = None,
     end: WaitEnd | None = None,
 ) -> Generator[WorkflowRun, None]:
     """Start a run and yield each new state until the terminal one: those the start tells,
-    then those polling finds (`wakeup`, a webhook callback's, cuts its sleeps short;
-    `timer_for` gives the started run's learning timer, if any; `end` learns how the wait
-    ended)."""
+    then those the `waiter` finds (`wakeup`, a webhook callback's, brings its next query
+    forward; `timer_for` gives the started run's learning timer, if any; `end` learns how
+    the wait ended)."""
     last: WorkflowRun | None = None
     started = start_states(requester, provider, spec, deadline)
     with closing(started):
@@ -72,12 +73,10 @@ def run_states(
         log_end(end, "stream" if spec.stream else "start", 0, provider.name, last)
         return
     timer = timer_for(last) if timer_for is not None else None
-    polled = poll_states(
-        requester, provider, last, policy, deadline, wakeup=wakeup, timer=timer, end=end
-    )
+    polled = waiter.states(provider, last, policy, deadline, wakeup=wakeup, timer=timer, end=end)
     with closing(polled):
         for state in polled:
-            if state is not last:  # poll_states yields its start first
+            if state is not last:  # the waiter yields its start first
                 yield state
 
 

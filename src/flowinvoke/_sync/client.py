@@ -82,7 +82,7 @@ from ._batch import (
     sync_wait_items,
 )
 from ._keyed import ON_AMBIGUOUS, KeyedRuns, OnAmbiguous, abandoned
-from ._poller import poll_states
+from ._poller import LoopPerWait
 from ._requester import Requester
 from ._stream import first_state, run_states
 from ._waiter import sync_follow, sync_told_by_callback
@@ -240,6 +240,7 @@ class Client:
             observers,
             run_durations,
             owns_http=owns_http,
+            query_limit=max_connections if owns_http else None,
         )
 
     def _bind(
@@ -253,6 +254,7 @@ class Client:
         durations: RunDurations,
         *,
         owns_http: bool,
+        query_limit: int | None,
     ) -> None:
         self._config = config
         self._durations = durations
@@ -281,6 +283,11 @@ class Client:
             auth_scheme=config.auth_scheme,
             max_response_bytes=config.max_response_bytes,
         )
+        # What follows this client's waits (docs/architecture.md#the-waiter): async, one
+        # schedule per event loop sending at most `query_limit` queries at once (the
+        # request slots; None with a caller's http_client); blocking, a loop per wait.
+        self._query_limit = query_limit
+        self._waiter = LoopPerWait(self._requester, query_limit)
 
     @property
     def provider(self) -> Provider:
@@ -352,6 +359,7 @@ class Client:
             self._observers,
             self._durations,
             owns_http=False,
+            query_limit=self._query_limit,
         )
         derived._webhook_receiver = (
             self._webhook_receiver if isinstance(webhook_receiver, Keep) else webhook_receiver
@@ -494,9 +502,24 @@ class Client:
         policy = poll or self._config.poll
         deadline = _deadline(timeout, policy)
         run_id = _id_of(run_or_id)
-        states = self._poll_states(run_or_id, policy, deadline, workflow_id)
-        del run_or_id  # the states hold the run until a newer one replaces it
-        return self._follow_wait(states, run_id, on_update, adapter)
+        workflow = workflow_id or self._config.workflow_id
+        timer = self._timer(run_or_id, policy)
+        # Handed over, not kept here: the waiter holds the run until a newer one replaces it.
+        start = [run_or_id]
+        del run_or_id
+        with self._call("flowinvoke.wait", run_id=run_id) as call:
+            run = self._waiter.follow(
+                self._config.provider,
+                start.pop(),
+                policy,
+                deadline,
+                self._observers,
+                on_update,
+                workflow,
+                timer,
+            )
+            call.finished(run)
+            return typed_run(run, adapter)
 
     def _wait_within(
         self,
@@ -640,6 +663,7 @@ class Client:
                 schedule,
                 deadline,
                 wakeup,
+                waiter=self._waiter,
                 timer_for=timer,
                 end=end,
             )
@@ -971,8 +995,7 @@ class Client:
         workflow_id: str | None,
     ) -> Generator[WorkflowRun, None]:
         provider, workflow = self._config.provider, workflow_id or self._config.workflow_id
-        return poll_states(
-            self._requester,
+        return self._waiter.states(
             provider,
             run_or_id,
             policy,

@@ -41,26 +41,40 @@ class AsyncWakeup:
     loop's thread-safe, fire-and-forget call (asyncio `call_soon_threadsafe`, trio
     `run_sync_soon`). A `set()` while no one sleeps is remembered: the next sleep ends at once.
     Create it inside the waiting task's event loop.
+
+    The client-wide waiter does not sleep on it: it `listen`s, so that a `set()` calls it
+    back in its own loop and the run's entry falls due at once.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._pending = False
         self._event = anyio.Event()
+        self._listener: Callable[[], object] | None = None
         self._thread = threading.get_ident()
         self._call_soon = loop_caller()
 
     def set(self) -> None:
         """Wake the sleeper (or the next sleep). Thread-safe; never blocks; idempotent."""
         with self._lock:
-            self._pending = True
-            event = self._event
+            self._pending = self._listener is None  # a listener is told now, not later
+            wake = self._listener or self._event.set
         if threading.get_ident() == self._thread:
-            event.set()
+            wake()
             return
         # RuntimeError: the waiter's loop has ended (trio's RunFinishedError is one too).
         with suppress(RuntimeError):
-            self._call_soon(event.set)
+            self._call_soon(wake)
+
+    def listen(self, listener: Callable[[], object] | None) -> None:
+        """Call `listener` (in this wake-up's loop) at each `set()` instead of ending a
+        sleep; a `set()` that came before is handed on at once. None stops listening."""
+        with self._lock:
+            self._listener = listener
+            pending = self._pending and listener is not None
+            self._pending = self._pending and not pending
+        if pending and listener is not None:
+            listener()
 
     async def sleep(self, seconds: float) -> bool:
         """Sleep `seconds` or until `set()`; return True if woken."""
