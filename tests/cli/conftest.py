@@ -38,14 +38,18 @@ def emulator() -> Emulator:
 
 @pytest.fixture
 def served(monkeypatch: pytest.MonkeyPatch, emulator: Emulator) -> Emulator:
-    """Point every command at `emulator`, keeping the flags' effect (key, provider, ...)."""
+    """Point every command at `emulator`, keeping the flags' effect (key, provider, ...)
+    and the ledger a command passes (`runs resume`); its request counter is left out."""
 
-    def make_client(settings: _settings.Settings, **_: Any) -> flowinvoke.Client:
+    def make_client(
+        settings: _settings.Settings, *, ledger: Any = None, **_: Any
+    ) -> flowinvoke.Client:
         return flowinvoke.Client(
             **settings.client_kwargs(),
             transport=emulator.transport(),
             poll=SHORT_JITTERED_POLL,
             retry=SHORT_JITTERED_RETRY,
+            ledger=ledger,
         )
 
     monkeypatch.setattr(_settings, "make_client", make_client)

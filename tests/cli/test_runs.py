@@ -8,12 +8,10 @@ from typing import Any
 
 import pytest
 
-import flowinvoke
-from flowinvoke.cli import _settings
 from flowinvoke.ledger import SQLiteLedger
 from flowinvoke.testing import EMULATOR_BASE_URL, Emulator
 
-from ..policies import SHORT_JITTERED_POLL, SHORT_JITTERED_RETRY
+from ..policies import SHORT_JITTERED_POLL
 from .conftest import SECRET, Invoke
 
 
@@ -32,21 +30,6 @@ def ledger(tmp_path: Path, emulator: Emulator) -> Path:
     return path
 
 
-@pytest.fixture
-def resumable(monkeypatch: pytest.MonkeyPatch, emulator: Emulator) -> Emulator:
-    def make_client(settings: _settings.Settings, **options: Any) -> flowinvoke.Client:
-        return flowinvoke.Client(
-            **settings.client_kwargs(),
-            transport=emulator.transport(),
-            poll=SHORT_JITTERED_POLL,
-            retry=SHORT_JITTERED_RETRY,
-            **options,
-        )
-
-    monkeypatch.setattr(_settings, "make_client", make_client)
-    return emulator
-
-
 def test_list_and_show_print_json_rows_without_the_key(invoke: Invoke, ledger: Path) -> None:
     listed = invoke(["runs", "list", "--ledger", str(ledger)])
     assert listed.exit_code == 0, listed.stderr
@@ -62,7 +45,7 @@ def test_list_and_show_print_json_rows_without_the_key(invoke: Invoke, ledger: P
 
 
 def test_resume_waits_for_the_pending_runs_and_records_them(
-    invoke: Invoke, ledger: Path, resumable: Emulator, monkeypatch: pytest.MonkeyPatch
+    invoke: Invoke, ledger: Path, served: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("FLOWINVOKE_LEDGER", str(ledger))
     result = invoke(["runs", "resume", "--api-key", SECRET, "--base-url", EMULATOR_BASE_URL])
@@ -70,7 +53,7 @@ def test_resume_waits_for_the_pending_runs_and_records_them(
     [line] = [json.loads(text) for text in result.stdout.splitlines()]
     assert (line["key"], line["status"], line["error"]) == ("cut", "SUCCEEDED", None)
     assert SQLiteLedger(ledger).pending() == []
-    assert resumable.counters.invokes["secret-quick"] == 2  # "done" and "cut", once each
+    assert served.counters.invokes["secret-quick"] == 2  # "done" and "cut", once each
 
 
 def test_prune_deletes_finished_runs_only(invoke: Invoke, ledger: Path) -> None:
