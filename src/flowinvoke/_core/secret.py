@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["APIKey", "Redactor"]
+from .errors import ConfigurationError
+
+__all__ = ["APIKey", "Redactor", "shared_secret_key"]
 
 _MASK = "****"
+_MIN_SHARED_KEY_BYTES = 16  # an HMAC key others must not guess: 128 bits at the least
 
 
 class APIKey:
@@ -60,3 +63,12 @@ class Redactor:
         if isinstance(value, list):
             return [self.scrub(item) for item in value]
         return value
+
+
+def shared_secret_key(secret_key: str | bytes) -> bytes:
+    """The bytes of a key that several processes share to sign callbacks (webhook
+    receivers, Temporal's callback receivers); too short a key is refused up front."""
+    key = secret_key.encode("utf-8") if isinstance(secret_key, str) else bytes(secret_key)
+    if len(key) < _MIN_SHARED_KEY_BYTES:
+        raise ConfigurationError(f"secret_key must be at least {_MIN_SHARED_KEY_BYTES} bytes long")
+    return key

@@ -21,9 +21,9 @@ from urllib.parse import urlsplit
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from .._core.errors import ConfigurationError
 from .._core.log import logger
 from .._core.models import Webhook
+from .._core.secret import shared_secret_key
 from .._transport.urls import check_base_url
 from ..webhooks import MAX_BODY_BYTES, SECRET_HEADER
 
@@ -32,7 +32,6 @@ __all__ = ["CALLBACK_SIGNAL", "CallbackReceiver", "CallbackTargets"]
 CALLBACK_SIGNAL = "flowinvoke.callback"
 """The signal a run workflow waits for: "the run may have ended, query it"."""
 
-_MIN_KEY_BYTES = 16
 _SECRET = SECRET_HEADER.lower()
 
 
@@ -66,7 +65,7 @@ class CallbackTargets:
             name="public_url",
             carries="run secrets",
         )
-        self._key = _key(secret_key)
+        self._key = shared_secret_key(secret_key)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(public_url={self.public_url!r}, secret_key=<hidden>)"
@@ -168,10 +167,3 @@ class CallbackReceiver(CallbackTargets):
             }
         )
         await send({"type": "http.response.body", "body": b""})
-
-
-def _key(secret_key: str | bytes) -> bytes:
-    key = secret_key.encode() if isinstance(secret_key, str) else bytes(secret_key)
-    if len(key) < _MIN_KEY_BYTES:
-        raise ConfigurationError(f"secret_key must be at least {_MIN_KEY_BYTES} bytes")
-    return key

@@ -22,6 +22,7 @@ import anyio
 from .._core.errors import ConfigurationError
 from .._core.log import logger
 from .._core.models import Webhook
+from .._core.secret import shared_secret_key
 from .._transport.urls import check_base_url
 from .._waiting.policy import PollPolicy
 from ._channel import Channel
@@ -44,7 +45,6 @@ FALLBACK_POLL = PollPolicy(initial_delay=5.0, multiplier=1.5, max_interval=60.0,
 
 _SECRET_HEADER = SECRET_HEADER.lower()
 _METHODS = frozenset({"POST", "PUT"})
-_MIN_KEY_BYTES = 16
 _REASONS = {
     200: b"ok",
     400: b"body is not JSON",
@@ -302,9 +302,4 @@ async def _respond(send: Send, status: int) -> None:
 
 
 def _key(secret_key: str | bytes | None) -> bytes:
-    if secret_key is None:
-        return new_key()
-    key = secret_key.encode("utf-8") if isinstance(secret_key, str) else bytes(secret_key)
-    if len(key) < _MIN_KEY_BYTES:
-        raise ConfigurationError(f"secret_key must be at least {_MIN_KEY_BYTES} bytes long")
-    return key
+    return new_key() if secret_key is None else shared_secret_key(secret_key)
