@@ -7,13 +7,15 @@ click nor rich: `main()` does, so that a missing extra gives one line instead of
 
 from __future__ import annotations
 
+import atexit
+import os
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
     import click
 
-__all__ = ["cli", "main"]
+__all__ = ["cli", "main", "run"]
 
 _MISSING_EXTRA = 'flowinvoke: the command line needs click and rich: pip install "flowinvoke[cli]"'
 
@@ -34,6 +36,24 @@ def main(args: list[str] | None = None) -> int:
 
     code: int = group.main(args=args, prog_name="flowinvoke", standalone_mode=False)
     return code
+
+
+def run() -> NoReturn:
+    """The console script and `python -m flowinvoke.cli`: `main()`, then end the process.
+
+    A command that used Temporal (`batch --engine temporal`, `worker`) leaves temporalio's
+    runtime threads behind, and they can abort the interpreter while it finalizes (SIGABRT,
+    "PyGILState_Release"; temporalio/sdk-python#300), turning any exit code into -6. Such a
+    process runs its exit handlers (flushing files, coverage, logging), then ends without
+    the finalization; any other ends as usual.
+    """
+    code = main()
+    if "temporalio" not in sys.modules:
+        sys.exit(code)
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def __getattr__(name: str) -> Any:
