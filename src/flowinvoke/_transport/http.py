@@ -43,6 +43,7 @@ from httpx import (
     TransportError,
     WriteError,
     WriteTimeout,
+    create_ssl_context,
 )
 
 __all__ = [
@@ -76,6 +77,7 @@ __all__ = [
     "TransportError",
     "WriteError",
     "WriteTimeout",
+    "create_ssl_context",
     "fast_transport_installed",
     "whole_request_seconds",
 ]
