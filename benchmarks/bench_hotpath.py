@@ -32,7 +32,7 @@ from _common import BenchResult, Table, emit
 from stdlib_server import BODY, RESPONSE
 
 from flowinvoke import AsyncClient, WorkflowRun
-from flowinvoke._async._requester import _capped
+from flowinvoke._async._requester import _timeouts
 from flowinvoke._core.deadline import Deadline
 from flowinvoke._core.models import RunStatus
 from flowinvoke._core.scopes import async_deadline_scope
@@ -239,9 +239,9 @@ def _micro(number: int) -> list[tuple[str, float, str]]:
             "_requester.send",
         ),
         (
-            "_capped(timeout, finite deadline) (every wait query)",
-            lambda: _capped(timeout, deadline),
-            "_requester._capped",
+            "_timeouts(timeout, finite deadline) (every wait query)",
+            lambda: _timeouts(timeout, deadline),
+            "_requester._timeouts",
         ),
         (
             "httpx.URL(str) parse (httpx, per request: url passed as str)",
