@@ -28,7 +28,7 @@ from .._transport.rate import RateLimiter
 from .._transport.replies import Reply, read_reply, transport_error
 from .._transport.retry import RetryPolicy, next_retry_delay, slow_down_hint
 from .._transport.slots import AsyncRequestSlots
-from .._transport.templates import RequestTemplates
+from .._transport.templates import RequestTemplates, timeout_extension
 from ..providers import AuthScheme, Provider, RequestSpec
 
 __all__ = ["AsyncRequester"]
@@ -380,7 +380,7 @@ class AsyncRequester:
         """Send the request and read its body in chunks, stopping at the size cap and, for
         transports that cannot be cut (a caller's blocking client), at the deadline."""
         request = self._templates.build(
-            spec.method, spec.path, url, spec.content, _timeouts(self._timeout, limit)
+            spec.method, spec.path, url, spec.content, timeout_extension(self._timeout, limit)
         )
         response = in_small_pieces(await self._http.send(request, stream=True))
         try:
@@ -435,22 +435,7 @@ def _capped(timeout: _http.Timeout, deadline: Deadline) -> _http.Timeout:
     """The request's timeouts, none longer than what is left of the deadline."""
     if not deadline.finite:
         return timeout
-    return _http.Timeout(**_timeouts(timeout, deadline))
-
-
-def _timeouts(timeout: _http.Timeout, deadline: Deadline) -> dict[str, float | None]:
-    """httpx's timeout extension of a request: `timeout`'s, none longer than what is left
-    of the deadline (a dict, as `build_request` would make of a `Timeout`, made directly)."""
-    if not deadline.finite:
-        return timeout.as_dict()
-    left = deadline.remaining()
-    connect, read, write, pool = timeout.connect, timeout.read, timeout.write, timeout.pool
-    return {
-        "connect": left if connect is None else min(connect, left),
-        "read": left if read is None else min(read, left),
-        "write": left if write is None else min(write, left),
-        "pool": left if pool is None else min(pool, left),
-    }
+    return _http.Timeout(**timeout_extension(timeout, deadline))
 
 
 def _log_fields(

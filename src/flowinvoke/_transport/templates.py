@@ -15,9 +15,10 @@ import weakref
 from collections.abc import Mapping
 from typing import TypeVar
 
-from .http import URL, AsyncClient, ByteStream, Client, Request
+from .._core.deadline import Deadline
+from .http import URL, AsyncClient, ByteStream, Client, Request, Timeout
 
-__all__ = ["RequestTemplates", "own_client"]
+__all__ = ["RequestTemplates", "own_client", "timeout_extension"]
 
 _C = TypeVar("_C", AsyncClient, Client)
 _MAX_TEMPLATES = 64  # paths with a run id in them (some platforms) must not grow it
@@ -76,3 +77,18 @@ class RequestTemplates:
         request.headers["Content-Length"] = str(len(content))
         request.read()  # what `build_request` leaves done: `request.content` is readable
         return request
+
+
+def timeout_extension(timeout: Timeout, deadline: Deadline) -> dict[str, float | None]:
+    """httpx's timeout extension of a request: `timeout`'s, none longer than what is left
+    of the deadline (the dict `build_request` makes of a `Timeout`, made directly)."""
+    if not deadline.finite:
+        return timeout.as_dict()
+    left = deadline.remaining()
+    connect, read, write, pool = timeout.connect, timeout.read, timeout.write, timeout.pool
+    return {
+        "connect": left if connect is None else min(connect, left),
+        "read": left if read is None else min(read, left),
+        "write": left if write is None else min(write, left),
+        "pool": left if pool is None else min(pool, left),
+    }
