@@ -10,7 +10,10 @@ flowinvoke's workflows plus the bare ones).
 
 - batch: N runs of S seconds at C in flight, a `BatchWorkflow` over `RunWorkflow`, beside
   the floor: the same batch over a bare workflow of the same shape (a no-op start activity,
-  an S-second durable timer, a no-op query activity); sandboxed and not.
+  an S-second durable timer, a no-op query activity); sandboxed and not (`--runners`),
+  `--pairs` times in alternating order. Beside the seconds, per run: the CPU each process
+  used (server, workers, this process), the queries the emulator answered, and workflow
+  tasks, activities, timers, events and bytes from `--histories` of the run histories.
 - kill: the flowinvoke batch with one worker SIGKILLed half-way and a new one started.
 - callback: 50 runs of 1.5 s finished by callback: lag (result read minus run end),
   queries per run, and where the lag went; the emulator in a process of its own here.
@@ -343,8 +346,8 @@ def load() -> str:
 
 async def history_counts(bench: Bench, batch: str, runs: int, sample: int) -> dict[str, Any]:
     """Per-run means over the histories of `sample` of a batch's run workflows (evenly
-    spread over the inputs): workflow tasks, activities (local ones are markers), timers,
-    events and the history's size in bytes."""
+    spread over the inputs): workflow tasks, activities, local activities, version markers,
+    timers, events and the history's size in bytes."""
     from flowinvoke.temporal import input_workflow_id
 
     indices = sorted({i * runs // sample for i in range(sample)}) if sample else []
@@ -352,6 +355,11 @@ async def history_counts(bench: Bench, batch: str, runs: int, sample: int) -> di
     for index in indices:
         handle = bench.runs.client.get_workflow_handle(input_workflow_id(batch, index))
         history = await handle.fetch_history()
+        markers = [
+            e.marker_recorded_event_attributes.marker_name
+            for e in history.events
+            if e.HasField("marker_recorded_event_attributes")
+        ]
         kinds = [
             e.WhichOneof("attributes").removesuffix("_event_attributes") for e in history.events
         ]
@@ -359,7 +367,8 @@ async def history_counts(bench: Bench, batch: str, runs: int, sample: int) -> di
             "events": len(kinds),
             "workflow_tasks": kinds.count("workflow_task_started"),
             "activities": kinds.count("activity_task_scheduled"),
-            "local_activities": kinds.count("marker_recorded"),
+            "local_activities": markers.count("core_local_activity"),
+            "patch_markers": markers.count("core_patch"),
             "timers": kinds.count("timer_started"),
             "signals_sent": kinds.count("signal_external_workflow_execution_initiated"),
             "history_bytes": sum(e.ByteSize() for e in history.events),
@@ -575,6 +584,22 @@ def run(*, quick: bool = False) -> Any:
         )  # fmt: skip
     if batches.rows:
         tables.append(batches)
+    per_run = Table(
+        "Temporal: what one run of the batch cost, floor / flowinvoke (means)",
+        ["batch", "CPU ms: server", "workers", "this process", "workflow tasks",
+         "activities", "local activities", "timers", "history bytes"],
+    )  # fmt: skip
+    for label in ("sandboxed", "not-sandboxed"):
+        if (b := figures.get(f"batch {label}")) is None:
+            continue
+        floor, ours = b["pairs"][-1]["floor"], b["pairs"][-1]["ours"]
+        keys = ["cpu_ms_server", "cpu_ms_workers", "cpu_ms_driver", "workflow_tasks",
+                "activities", "local_activities", "timers", "history_bytes"]  # fmt: skip
+        per_run.rows.append(
+            [label] + [f"{floor.get(k, 0):.1f} / {ours.get(k, 0):.1f}" for k in keys]
+        )
+    if per_run.rows:
+        tables.append(per_run)
     hooks = Table(
         "Temporal: runs of 1.5 s finished by callback",
         ["started", "median lag", "max", "queries per run", "where the median went"],
