@@ -291,7 +291,7 @@ async def scenario_batch(bench: Bench) -> None:
         pairs = []
         for pair in range(args.pairs):
             seconds, counts = {}, {}
-            order = ("floor", "ours") if pair % 2 == 0 else ("ours", "floor")
+            order = ("floor", "ours") if (pair + args.ours_first) % 2 == 0 else ("ours", "floor")
             for side in order:
                 name = f"{side}-{label}-{pair}"
                 invokes = emulator.counters.total_invokes
@@ -731,6 +731,7 @@ if __name__ == "__main__":
     parser.add_argument("--runners", default="sandboxed,not-sandboxed", help="batch: which")
     parser.add_argument("--pairs", type=int, default=1, help="batch: floor/flowinvoke pairs")
     parser.add_argument("--histories", type=int, default=50, help="batch: histories read")
+    parser.add_argument("--ours-first", action="store_true", help="batch: the first pair's order")
     asyncio.run(main(parser.parse_args()))
     sys.stdout.flush()
     # temporalio's runtime threads can outlive the interpreter's finalisation and abort it
