@@ -10,7 +10,10 @@ flowinvoke's workflows plus the bare ones).
 
 - batch: N runs of S seconds at C in flight, a `BatchWorkflow` over `RunWorkflow`, beside
   the floor: the same batch over a bare workflow of the same shape (a no-op start activity,
-  an S-second durable timer, a no-op query activity); sandboxed and not.
+  an S-second durable timer, a no-op query activity); sandboxed and not (`--runners`),
+  `--pairs` times in alternating order. Beside the seconds, per run: the CPU each process
+  used (server, workers, this process), the queries the emulator answered, and workflow
+  tasks, activities, timers, events and bytes from `--histories` of the run histories.
 - kill: the flowinvoke batch with one worker SIGKILLed half-way and a new one started.
 - callback: 50 runs of 1.5 s finished by callback: lag (result read minus run end),
   queries per run, and where the lag went; the emulator in a process of its own here.
@@ -146,6 +149,10 @@ class Workers:
                 total += int(line.split()[1]) / 1024
         return total
 
+    def cpu_s(self) -> float:
+        """CPU seconds the live worker processes used so far (user and system)."""
+        return sum(cpu_seconds(p.pid) for p in self.processes if p.poll() is None)
+
     def kill_one(self) -> None:
         victim = self.processes.pop(0)
         victim.send_signal(signal.SIGKILL)
@@ -161,6 +168,12 @@ class Workers:
                 process.kill()
                 process.wait()
         self.processes.clear()
+
+
+def cpu_seconds(pid: int) -> float:
+    """A process's user and system CPU seconds so far, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def emulator_main(port: int, duration: float) -> None:
@@ -190,7 +203,18 @@ class Bench:
     workers: Workers
     stack: ExitStack
     args: argparse.Namespace
+    server_pid: int = 0
     results: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds used so far by the Temporal server, the workers and this process
+        (the emulator, when served here, and the caller)."""
+        own = os.times()
+        return {
+            "server": cpu_seconds(self.server_pid),
+            "workers": self.workers.cpu_s(),
+            "driver": own.user + own.system,
+        }
 
     def serve(self, duration: float) -> Any:
         """A fresh emulator whose runs take `duration`, served for the workers to use."""
@@ -253,35 +277,110 @@ class Bench:
 
 
 async def scenario_batch(bench: Bench) -> None:
+    """Each runner's floor and flowinvoke batch, `--pairs` times, alternating which goes
+    first (the machine's load drifts; a fixed order would lean the ratio one way). The
+    figures are the sums over the pairs, and the per-run counts (queries the emulator
+    answered; events, timers, activities and bytes in a sample of run histories) say what
+    each run did, which seconds on a shared machine cannot."""
     args = bench.args
     emulator = bench.serve(args.seconds)
     ideal = args.runs * args.seconds / args.concurrency
-    for sandboxed in (True, False):
-        label = "sandboxed" if sandboxed else "not-sandboxed"
-        bench.workers.start(2, sandboxed=sandboxed)
-        floor, _ = await bench.batch(f"floor-{label}", args.runs, args.seconds, bare=True)
-        before = emulator.counters.total_invokes
-        ours, state = await bench.batch(f"ours-{label}", args.runs, args.seconds, bare=False)
-        starts = emulator.counters.total_invokes - before
+    runners = args.runners.split(",")
+    for label in runners:
+        bench.workers.start(2, sandboxed=label == "sandboxed")
+        pairs = []
+        for pair in range(args.pairs):
+            seconds, counts = {}, {}
+            order = ("floor", "ours") if (pair + args.ours_first) % 2 == 0 else ("ours", "floor")
+            for side in order:
+                name = f"{side}-{label}-{pair}"
+                invokes = emulator.counters.total_invokes
+                queries = emulator.counters.requests_by_operation["query"]
+                cpu = bench.cpu()
+                took, state = await bench.batch(name, args.runs, args.seconds, bare=side == "floor")
+                cpu = {k: (v - cpu[k]) / args.runs for k, v in bench.cpu().items()}
+                seconds[side] = took
+                counts[side] = {
+                    "failed": state.failed,
+                    "done": state.done,
+                    "starts": emulator.counters.total_invokes - invokes,
+                    "queries": emulator.counters.requests_by_operation["query"] - queries,
+                    **{f"cpu_ms_{k}": 1000 * v for k, v in cpu.items()},
+                    **await history_counts(bench, name, args.runs, args.histories),
+                }
+            pairs.append({"floor_s": seconds["floor"], "flowinvoke_s": seconds["ours"], **counts})
+            ours = counts["ours"]
+            print(
+                f"batch {label} #{pair + 1} ({' then '.join(order)}): {args.runs} x "
+                f"{args.seconds:g} s at {args.concurrency}: floor {seconds['floor']:.1f} s, "
+                f"flowinvoke {seconds['ours']:.1f} s, "
+                f"ratio {seconds['ours'] / seconds['floor']:.2f}; "
+                f"failed {ours['failed']}, starts {ours['starts']}, queries per run "
+                f"{ours['queries'] / args.runs:.2f}; ideal {ideal:.0f} s; load {load()}",
+                flush=True,
+            )
+            for side in ("floor", "ours"):
+                print(f"  per run, {side}: {describe_counts(counts[side])}", flush=True)
+        floor = sum(p["floor_s"] for p in pairs)
+        ours_s = sum(p["flowinvoke_s"] for p in pairs)
+        last = pairs[-1]["ours"]
         bench.results[f"batch {label}"] = {
             "runs": args.runs,
             "seconds": args.seconds,
             "concurrency": args.concurrency,
-            "floor_s": floor,
-            "flowinvoke_s": ours,
-            "ratio": ours / floor,
-            "failed": state.failed,
-            "done": state.done,
-            "starts": starts,
+            "floor_s": floor / len(pairs),
+            "flowinvoke_s": ours_s / len(pairs),
+            "ratio": ours_s / floor,
+            "failed": max(p["ours"]["failed"] for p in pairs),
+            "done": min(p["ours"]["done"] for p in pairs),
+            "starts": last["starts"],
             "ideal_s": ideal,
+            "pairs": pairs,
         }
-        print(
-            f"batch {label}: {args.runs} x {args.seconds:g} s at {args.concurrency}: floor "
-            f"{floor:.1f} s, flowinvoke {ours:.1f} s, ratio {ours / floor:.2f}; failed "
-            f"{state.failed}, starts {starts}, ideal {ideal:.0f} s",
-            flush=True,
-        )
         bench.workers.stop()
+
+
+def load() -> str:
+    return " / ".join(f"{value:.1f}" for value in os.getloadavg())
+
+
+async def history_counts(bench: Bench, batch: str, runs: int, sample: int) -> dict[str, Any]:
+    """Per-run means over the histories of `sample` of a batch's run workflows (evenly
+    spread over the inputs): workflow tasks, activities, local activities, version markers,
+    timers, events and the history's size in bytes."""
+    from flowinvoke.temporal import input_workflow_id
+
+    indices = sorted({i * runs // sample for i in range(sample)}) if sample else []
+    totals: dict[str, float] = {}
+    for index in indices:
+        handle = bench.runs.client.get_workflow_handle(input_workflow_id(batch, index))
+        history = await handle.fetch_history()
+        markers = [
+            e.marker_recorded_event_attributes.marker_name
+            for e in history.events
+            if e.HasField("marker_recorded_event_attributes")
+        ]
+        kinds = [
+            e.WhichOneof("attributes").removesuffix("_event_attributes") for e in history.events
+        ]
+        one = {
+            "events": len(kinds),
+            "workflow_tasks": kinds.count("workflow_task_started"),
+            "activities": kinds.count("activity_task_scheduled"),
+            "local_activities": markers.count("core_local_activity"),
+            "patch_markers": markers.count("core_patch"),
+            "timers": kinds.count("timer_started"),
+            "signals_sent": kinds.count("signal_external_workflow_execution_initiated"),
+            "history_bytes": sum(e.ByteSize() for e in history.events),
+        }
+        for key, value in one.items():
+            totals[key] = totals.get(key, 0) + value
+    return {key: value / len(indices) for key, value in totals.items()}
+
+
+def describe_counts(counts: dict[str, Any]) -> str:
+    skip = {"failed", "done", "starts", "queries"}
+    return ", ".join(f"{key} {value:.2f}" for key, value in counts.items() if key not in skip)
 
 
 async def scenario_kill(bench: Bench) -> None:
@@ -485,6 +584,22 @@ def run(*, quick: bool = False) -> Any:
         )  # fmt: skip
     if batches.rows:
         tables.append(batches)
+    per_run = Table(
+        "Temporal: what one run of the batch cost, floor / flowinvoke (means)",
+        ["batch", "CPU ms: server", "workers", "this process", "workflow tasks",
+         "activities", "local activities", "timers", "history bytes"],
+    )  # fmt: skip
+    for label in ("sandboxed", "not-sandboxed"):
+        if (b := figures.get(f"batch {label}")) is None:
+            continue
+        floor, ours = b["pairs"][-1]["floor"], b["pairs"][-1]["ours"]
+        keys = ["cpu_ms_server", "cpu_ms_workers", "cpu_ms_driver", "workflow_tasks",
+                "activities", "local_activities", "timers", "history_bytes"]  # fmt: skip
+        per_run.rows.append(
+            [label] + [f"{floor.get(k, 0):.1f} / {ours.get(k, 0):.1f}" for k in keys]
+        )
+    if per_run.rows:
+        tables.append(per_run)
     hooks = Table(
         "Temporal: runs of 1.5 s finished by callback",
         ["started", "median lag", "max", "queries per run", "where the median went"],
@@ -582,7 +697,8 @@ async def main(args: argparse.Namespace) -> None:
     workers = Workers(address, hook_url, "bench", args.cache)
     try:
         with ExitStack() as stack:
-            bench = Bench(TemporalRuns(temporal, task_queue="bench"), workers, stack, args)
+            runs = TemporalRuns(temporal, task_queue="bench")
+            bench = Bench(runs, workers, stack, args, server_pid=server.pid)
             for name in only:
                 await SCENARIOS[name](bench)
                 if args.json is not None:  # after each scenario: a later failure keeps these
@@ -612,6 +728,10 @@ if __name__ == "__main__":
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
     parser.add_argument("--callbacks", type=int, default=50)
     parser.add_argument("--only", default="", help="comma-separated: " + ",".join(SCENARIOS))
+    parser.add_argument("--runners", default="sandboxed,not-sandboxed", help="batch: which")
+    parser.add_argument("--pairs", type=int, default=1, help="batch: floor/flowinvoke pairs")
+    parser.add_argument("--histories", type=int, default=50, help="batch: histories read")
+    parser.add_argument("--ours-first", action="store_true", help="batch: the first pair's order")
     asyncio.run(main(parser.parse_args()))
     sys.stdout.flush()
     # temporalio's runtime threads can outlive the interpreter's finalisation and abort it

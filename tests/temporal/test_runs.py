@@ -153,6 +153,39 @@ async def test_learned_durations_reach_the_workflow_timers(
     assert learned < plain
 
 
+async def _scheduled_activities(runs: TemporalRuns, key: str) -> list[str]:
+    history = await runs.client.get_workflow_handle(key).fetch_history()
+    return [
+        event.activity_task_scheduled_event_attributes.activity_type.name
+        for event in history.events
+        if event.HasField("activity_task_scheduled_event_attributes")
+    ]
+
+
+async def test_a_look_is_local_and_one_that_failed_is_retried_by_the_server(
+    temporal_address: str, queue: str
+) -> None:
+    # A look runs in the workflow task its timer woke: no activity task for it. When that
+    # one try fails in a way a retry may mend (two 503s outlast the client's one retry),
+    # the look goes to the server as an ordinary activity, which then finds the run over.
+    emu = emulator(duration=0.3)
+    policy = PollPolicy(initial_delay=0.5, max_interval=1.0, timeout=20)
+    with LoopbackServer(emu) as server:
+        temporal = await connect(temporal_address)
+        retry = RetryPolicy(max_retries=1, initial_delay=0.01, max_delay=0.02)
+        client = AsyncClient(**server.client_options("wf"), retry=retry)
+        async with client, build_worker(temporal, client, task_queue=queue):
+            runs = TemporalRuns(temporal, task_queue=queue)
+            local = await runs.run("looks-local", runs.request({"q": 1}, poll=policy))
+            emu.inject(*[Fault("server_error", operation="query", status=503)] * 2)
+            mended = await runs.run("looks-mended", runs.request({"q": 2}, poll=policy))
+            assert await _scheduled_activities(runs, "looks-local") == ["flowinvoke.start"]
+            activities = await _scheduled_activities(runs, "looks-mended")
+    assert local.succeeded and mended.succeeded
+    assert activities == ["flowinvoke.start", "flowinvoke.query"]
+    assert emu.counters.faults["server_error"] == 2
+
+
 async def test_runs_waiting_beyond_the_workflow_cache_are_replayed_and_finish(
     temporal_address: str, queue: str
 ) -> None:

@@ -51,7 +51,8 @@ class BatchWorkflow:
         if outcome.index in self._in_flight:
             self._in_flight.discard(outcome.index)
             self._done += 1
-            self._failed += 0 if outcome.ok else 1
+            # By its error: a run workflow's outcome names no run (see DONE_SIGNAL).
+            self._failed += 1 if outcome.error_type else 0
             self._finished_here += 1
 
     @workflow.query(name="progress")

@@ -2,9 +2,10 @@
 
 Start (an activity, at most once unless surely not started), then wait: durable timers on
 the client's poll schedule, learned durations included, or a callback signal with the
-fallback schedule as the safety net; each look is the query activity (run locally, in the
-task that took the signal, when a callback prompted it). The result is the finished run;
-every other end is a typed failure (see `_failures`).
+fallback schedule as the safety net; each look is the query activity, run locally in the
+workflow task that the timer or the callback woke (an ordinary activity, retried by the
+server, only when that one try failed and may be tried again). The result is the finished
+run; every other end is a typed failure (see `_failures`).
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from typing import cast
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError, TimeoutError
 
 with workflow.unsafe.imports_passed_through():
     from .._core.models import WorkflowRun
+    from ._activities import QUERY_ACTIVITY, START_ACTIVITY
     from ._callbacks import CALLBACK_SIGNAL
     from ._data import InputOutcome, QueryRequest, RunRequest, StartAnswer, StartRequest
     from ._failures import MAY_HAVE_STARTED, may_have_started
@@ -29,29 +31,26 @@ __all__ = ["DONE_SIGNAL", "RUN_WORKFLOW", "RunWorkflow"]
 
 RUN_WORKFLOW = "flowinvoke.run"
 DONE_SIGNAL = "flowinvoke.input_done"
-"""The signal a batch's run workflow sends its batch when it ends (an `InputOutcome`)."""
+"""The signal a batch's run workflow sends its batch when it ends: an `InputOutcome` with
+the index, any error and the run id, without the run (the run workflow's result holds it;
+the batch only counts, and each copy would add the run to two histories)."""
 
 #: The start activity runs once per attempt the workflow decides on: a retry by Temporal
-#: after a worker died mid-request could start a second run.
+#: after a worker died mid-request could start a second run. A local look runs once too.
 _ONCE = RetryPolicy(maximum_attempts=1)
 _START_ATTEMPTS = 6
+#: The query activity's retries: every error that a retry would meet again (a bad key, an
+#: unknown run, a bad request, a configuration error) comes as a non-retryable failure.
 _QUERY_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    maximum_interval=timedelta(seconds=30),
-    non_retryable_error_types=[
-        "AuthenticationError",
-        "PermissionDeniedError",
-        "NotFoundError",
-        "BadRequestError",
-        "UnsupportedOperationError",
-        "ConfigurationError",
-    ],
+    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30)
 )
 
 
-#: The version marker of the local query after a callback (`workflow.patched`), so that a
-#: run that was waiting when its worker was upgraded goes on under the new code.
+#: The version markers (`workflow.patched`) of the local query after a callback, then of
+#: every look local first: a run that was waiting when its worker was upgraded goes on as
+#: its history says.
 _LOCAL_QUERY_AFTER_CALLBACK = "flowinvoke-local-query-after-callback"
+_LOCAL_QUERIES = "flowinvoke-local-queries"
 
 
 @workflow.defn(name=RUN_WORKFLOW)
@@ -92,7 +91,7 @@ class RunWorkflow:
         except ApplicationError as error:
             await self._report(request, _outcome_of_error(request, error, self._run))
             raise
-        await self._report(request, InputOutcome(index=request.index or 0, run=run, run_id=run.id))
+        await self._report(request, InputOutcome(index=request.index or 0, run_id=run.id))
         return run
 
     async def _follow(self, request: RunRequest) -> WorkflowRun:
@@ -113,6 +112,8 @@ class RunWorkflow:
         clusters = () if request.callback else started.clusters
         schedule = TimerSchedule(settings.policy(), clusters, workflow.random())
         origin = workflow.now()
+        # Histories begun before local looks replay with their ordinary query activities.
+        local_looks = workflow.patched(_LOCAL_QUERIES)
         while True:
             elapsed = (workflow.now() - origin).total_seconds()
             if timeout is not None and elapsed >= timeout:
@@ -126,8 +127,7 @@ class RunWorkflow:
             if timeout is not None:
                 delay = min(delay, timeout - elapsed)
             called_back = await self._pause(max(delay, 0.001), request.callback)
-            # Histories written before the local query replay with their ordinary activity.
-            local = called_back and workflow.patched(_LOCAL_QUERY_AFTER_CALLBACK)
+            local = local_looks or (called_back and workflow.patched(_LOCAL_QUERY_AFTER_CALLBACK))
             run = self._run = await self._query(run, request, origin, local=local)
             if run.done:
                 return _finished(run)
@@ -137,7 +137,7 @@ class RunWorkflow:
         for attempt in range(1, _START_ATTEMPTS + 1):
             try:
                 answer = await workflow.execute_activity(
-                    "flowinvoke.start",
+                    START_ACTIVITY,
                     StartRequest(run=request, temporal_id=info.workflow_id),
                     result_type=StartAnswer,
                     start_to_close_timeout=timedelta(seconds=request.start_timeout),
@@ -157,24 +157,42 @@ class RunWorkflow:
     async def _query(
         self, run: WorkflowRun, request: RunRequest, origin: object, *, local: bool
     ) -> WorkflowRun:
-        """One look at the run. After a callback it is a local activity: the worker that
-        holds this workflow queries in the same workflow task that took the signal, so the
-        run's end is recorded one task after the callback instead of three (an activity
-        task on the queue, then a workflow task for its result). A timer's look stays an
-        ordinary activity, which any worker may take and whose retries the server keeps."""
+        """One look at the run.
+
+        Local first: the worker that holds this workflow queries in the workflow task that
+        its timer or callback woke, so a look costs no activity task and no second
+        workflow task (three trips through the server's queues become one). That try is
+        made once; if it failed in a way a retry may mend, the look becomes an ordinary
+        activity, which any worker may take and whose retries the server keeps (a platform
+        outage then adds no workflow tasks to the history while it lasts).
+        """
         assert run.id is not None
         self._queries += 1
         elapsed = (workflow.now() - origin).total_seconds()  # type: ignore[operator]
-        execute = workflow.execute_local_activity if local else workflow.execute_activity
+        look = QueryRequest(run_id=run.id, workflow_id=request.workflow_id, elapsed=elapsed)
+        timeout = timedelta(seconds=request.query_timeout)
         try:
-            answer = await execute(
-                "flowinvoke.query",
-                QueryRequest(run_id=run.id, workflow_id=request.workflow_id, elapsed=elapsed),
+            if local:
+                try:
+                    answer = await workflow.execute_local_activity(
+                        QUERY_ACTIVITY,
+                        look,
+                        result_type=WorkflowRun,
+                        start_to_close_timeout=timeout,
+                        retry_policy=_ONCE,
+                    )
+                    return cast("WorkflowRun", answer)
+                except FailureError as error:  # a local one's failure may come unwrapped
+                    if not _may_mend(error):
+                        raise
+            answer = await workflow.execute_activity(
+                QUERY_ACTIVITY,
+                look,
                 result_type=WorkflowRun,
-                start_to_close_timeout=timedelta(seconds=request.query_timeout),
+                start_to_close_timeout=timeout,
                 retry_policy=_QUERY_RETRY,
             )
-        except ActivityError as error:
+        except FailureError as error:
             raise _as_application_error(error, run) from None
         return cast("WorkflowRun", answer)
 
@@ -230,8 +248,21 @@ def _ambiguous(error: ActivityError) -> ApplicationError:
     )
 
 
-def _as_application_error(error: ActivityError, run: WorkflowRun | None = None) -> ApplicationError:
-    cause = error.cause
+def _cause(error: FailureError) -> BaseException | None:
+    """What failed: an activity's failure, or a local activity's, which may come unwrapped."""
+    return error.cause if isinstance(error, ActivityError) else error
+
+
+def _may_mend(error: FailureError) -> bool:
+    """Whether another try of a failed look may succeed (it timed out, or said so)."""
+    cause = _cause(error)
+    if isinstance(cause, ApplicationError):
+        return not cause.non_retryable
+    return isinstance(cause, TimeoutError)
+
+
+def _as_application_error(error: FailureError, run: WorkflowRun | None = None) -> ApplicationError:
+    cause = _cause(error)
     run_id = run.id if run else None
     if isinstance(cause, ApplicationError):
         details = (
@@ -251,12 +282,9 @@ def _outcome_of_error(
     request: RunRequest, error: ApplicationError, run: WorkflowRun | None
 ) -> InputOutcome:
     details = error.details[0] if error.details and isinstance(error.details[0], dict) else {}
-    run_id = details.get("run_id") or (run.id if run else None)
-    finished = run if run is not None and run.done else None
     return InputOutcome(
         index=request.index or 0,
-        run=finished,
         error_type=error.type,
         error=error.message,
-        run_id=run_id,
+        run_id=details.get("run_id") or (run.id if run else None),
     )

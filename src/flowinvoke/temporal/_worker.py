@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from temporalio.client import Client, Interceptor
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from .._async.client import AsyncClient
@@ -130,22 +130,24 @@ def build_worker(
         workflows, activities: Your own, served by the same worker.
     """
     ours = FlowinvokeActivities(flowinvoke_client, callbacks=callbacks)
-    runner = (
-        SandboxedWorkflowRunner(
-            restrictions=SandboxRestrictions.default.with_passthrough_modules(
-                "flowinvoke", "pydantic", "pydantic_core", "backoff", "httpx", "anyio"
-            )
-        )
-        if sandboxed
-        else UnsandboxedWorkflowRunner()
-    )
     return Worker(
         client,
         task_queue=task_queue,
         workflows=[RunWorkflow, BatchWorkflow, *workflows],
         activities=[*ours.activities, *activities],
-        workflow_runner=runner,
+        workflow_runner=workflow_runner(sandboxed=sandboxed),
         max_cached_workflows=max_cached_workflows,
         max_concurrent_activities=max_concurrent_activities,
         sticky_queue_schedule_to_start_timeout=timedelta(seconds=failover_timeout),
+    )
+
+
+def workflow_runner(*, sandboxed: bool) -> WorkflowRunner:
+    """The runner `build_worker` gives workflows (a `Replayer` replays with the same)."""
+    if not sandboxed:
+        return UnsandboxedWorkflowRunner()
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(
+            "flowinvoke", "pydantic", "pydantic_core", "backoff", "httpx", "anyio"
+        )
     )
