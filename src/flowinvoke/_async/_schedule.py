@@ -41,7 +41,7 @@ from .._waiting.learning import RunTimer
 from .._waiting.policy import PollPolicy
 from .._waiting.wakeup import AsyncWakeup
 from ..providers import Provider
-from ._poller import UnknownWords, log_fields, query_target, timed_out
+from ._poller import log_fields, query_target, timed_out, warn_unknown
 from ._requester import AsyncRequester
 
 __all__ = ["AsyncWaiter"]
@@ -112,11 +112,21 @@ class AsyncWaiter:
                 assert last is not None
                 return last
             schedule, sub = joined
+            del joined
             try:
                 while True:
                     state = schedule.step(sub)
                     if state is None:
-                        await schedule.advance(sub)
+                        # Parked on a bare future in this frame: no `advance` coroutine
+                        # held per wait (nor kept in a cancellation's traceback).
+                        future = schedule.parked(sub)
+                        if future is None:
+                            await schedule.advance(sub)
+                            continue
+                        try:
+                            await future
+                        finally:
+                            schedule.unpark(sub)
                         continue
                     last = state
                     await _tell(observers, on_update, state)
@@ -140,17 +150,13 @@ class AsyncWaiter:
         timer: RunTimer | None,
     ) -> tuple[_Schedule, _Sub] | None:
         """A new wait on `start`'s run in this loop's schedule (None: nothing to follow)."""
-        unknown = UnknownWords(provider)
         current = start if isinstance(start, WorkflowRun) else None
-        if current is not None:
-            unknown.check(current)
+        warned = current is not None and warn_unknown(provider, current)
         run_id, workflow_id = query_target(provider, start, workflow_id)
         if run_id is None:
             return None
         schedule = self._here()
-        sub = schedule.join(
-            provider, run_id, workflow_id, policy, deadline, current, unknown, timer
-        )
+        sub = schedule.join(provider, run_id, workflow_id, policy, deadline, current, warned, timer)
         if wakeup is not None:
             schedule.listen(sub, wakeup)
         return schedule, sub
@@ -210,6 +216,15 @@ async def _tell(
         await async_call_maybe(on_update, state)
 
 
+_Key = str | tuple[str, str]
+
+
+def _key(run_id: str, workflow_id: str | None) -> _Key:
+    """An entry's key in its schedule: the bare run id unless a workflow names the run too
+    (no tuple per entry where none is needed)."""
+    return run_id if workflow_id is None else (run_id, workflow_id)
+
+
 class _Entry:
     """One run followed: its query and schedule, its latest state, its subscribers."""
 
@@ -217,7 +232,6 @@ class _Entry:
         "delays",
         "hint",
         "how",
-        "key",
         "parked",
         "policy",
         "provider",
@@ -228,27 +242,29 @@ class _Entry:
         "state",
         "subs",
         "timer",
-        "unknown",
         "wake_pending",
         "wakeups",
+        "warned",
         "woken",
+        "workflow_id",
     )
 
     def __init__(
         self,
-        key: tuple[str, str | None],
+        run_id: str,
+        workflow_id: str | None,
         provider: Provider,
         policy: PollPolicy,
         timer: RunTimer | None,
-        unknown: UnknownWords,
+        warned: bool,
     ) -> None:
-        self.key = key
-        self.run_id = key[0]
+        self.run_id = run_id
+        self.workflow_id = workflow_id
         self.provider = provider
         self.policy = policy
         self.timer = timer
         self.delays: Iterator[float] = policy.delays() if timer is None else timer.delays(policy)
-        self.unknown = unknown
+        self.warned = warned  # its unknown status word was logged
         self.hint: float | None = None
         self.state: WorkflowRun | None = None
         self.subs: list[_Sub] = []
@@ -258,8 +274,12 @@ class _Entry:
         self.queries = 0
         self.woken = False  # the next query was brought forward by a wake-up
         self.wake_pending = False  # a wake-up came while a query was in flight
-        self.wakeups: list[AsyncWakeup] = []
+        self.wakeups: list[AsyncWakeup] | None = None  # made by the first callback's
         self.how: Ending = "poll"
+
+    @property
+    def key(self) -> _Key:
+        return _key(self.run_id, self.workflow_id)
 
 
 class _Sub:
@@ -341,7 +361,7 @@ class _Schedule:
         self.token: object = None
         self.create_future: Callable[[], Any] | None = None
         self.forget: partial[None] | None = None
-        self.entries: dict[tuple[str, str | None], _Entry] = {}
+        self.entries: dict[_Key, _Entry] = {}
         self.heap: list[_Item] = []
         self.counter = itertools.count()
         self.idle: dict[_Sub, None] = {}  # waits asleep in the schedule, oldest first
@@ -359,7 +379,7 @@ class _Schedule:
         policy: PollPolicy,
         deadline: Deadline,
         current: WorkflowRun | None,
-        unknown: UnknownWords,
+        warned: bool,
         timer: RunTimer | None,
     ) -> _Sub:
         sub = _Sub(deadline, current)
@@ -367,12 +387,13 @@ class _Schedule:
         if deadline.finite:  # before the entry: a due time equal to it is not queried
             sub.armed = True
             self._push(at + deadline.remaining(), sub)
-        entry = self.entries.get((run_id, workflow_id))
+        key = _key(run_id, workflow_id)
+        entry = self.entries.get(key)
         if entry is None:
             provider.query_for(run_id, workflow_id=workflow_id)  # a bad target raises here
-            entry = _Entry((run_id, workflow_id), provider, policy, timer, unknown)
+            entry = _Entry(run_id, workflow_id, provider, policy, timer, warned)
             entry.state = current
-            self.entries[entry.key] = entry
+            self.entries[key] = entry
             sub.entry = entry
             entry.subs.append(sub)
             delay = 0.0 if current is None else policy.next_delay(next(entry.delays), None)
@@ -389,6 +410,8 @@ class _Schedule:
         """Let a callback's wake-up bring the entry's next query forward."""
         entry = sub.entry
         if entry is not None:
+            if entry.wakeups is None:
+                entry.wakeups = []
             entry.wakeups.append(wakeup)
             wakeup.listen(partial(self._woken, entry))
 
@@ -468,6 +491,19 @@ class _Schedule:
             return None
         delay = self._dispatch(now())
         return _AWAKE if sub.signalled() else delay
+
+    def parked(self, sub: _Sub) -> Awaitable[Any] | None:
+        """The bare future a wait with nothing to do parks on (asyncio, not the clock
+        keeper), its `unpark` after; else None: `advance` does the rest."""
+        entry = sub.entry
+        if sub.query or self.create_future is None or entry is None:
+            return None
+        delay = self.park(sub, entry)
+        if delay is None:
+            return self.parking(sub)
+        if delay == _AWAKE:  # something came for it already
+            self.unpark(sub)
+        return None  # it keeps the clock: `advance` sleeps on it, still parked
 
     def parking(self, sub: _Sub) -> Awaitable[Any]:
         """What a parked wait awaits: a bare future on asyncio (no coroutine frame, no
@@ -579,7 +615,7 @@ class _Schedule:
         entry.queries += 1
         try:
             # Built per query, not kept: thousands of parked waits would each hold one.
-            spec = entry.provider.query_for(entry.run_id, workflow_id=entry.key[1])
+            spec = entry.provider.query_for(entry.run_id, workflow_id=entry.workflow_id)
             reply = await self.requester.send(spec, sub.deadline)
         except APIError as error:
             self._answered(entry)
@@ -597,7 +633,8 @@ class _Schedule:
             entry.timer.answered(run)
         if run != entry.state:
             entry.state = run
-            entry.unknown.check(run)
+            if not entry.warned:
+                entry.warned = warn_unknown(entry.provider, run)
             logger.debug(
                 "run %s changed: %s",
                 entry.run_id,
@@ -666,9 +703,9 @@ class _Schedule:
         if entry.seq >= 0:
             self.stale += 1
         entry.seq, entry.parked = _GONE, False
-        for wakeup in entry.wakeups:
+        for wakeup in entry.wakeups or ():
             wakeup.listen(None)
-        entry.wakeups.clear()
+        entry.wakeups = None
 
     @staticmethod
     def _capped(entry: _Entry, delay: float) -> float:

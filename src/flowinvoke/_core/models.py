@@ -13,6 +13,7 @@ from typing_extensions import Self, TypeVar
 
 from .errors import FlowInvokeError
 from .outputs import OutputAdapter, output_adapter
+from .shared import lean_body, shared
 from .text import has_control_character
 
 __all__ = [
@@ -323,6 +324,23 @@ def _validated(run: WorkflowRun, adapter: OutputAdapter[T]) -> WorkflowRun[T]:
     return cast("WorkflowRun[T]", run.model_copy(update={"output": output}))
 
 
-def wire_run(**values: Any) -> WorkflowRun:
-    """A run from values a provider module has already checked (no validation)."""
+def wire_run(*, lean: bool = False, **values: Any) -> WorkflowRun:
+    """A run from values a provider module has already checked (no validation).
+
+    `lean` (a start's answer, which waits and callers hold while the run goes on): the
+    words and names runs repeat (status word, workflow id, name and version) and the raw
+    body's keys are shared between runs (`shared`), so each held run costs a third less.
+    Queries' answers, replaced at the next poll, are left as decoded (no cost per query).
+    """
+    if lean:
+        for name in _REPEATED:
+            value = values.get(name)
+            if type(value) is str:
+                values[name] = shared(value)
+        raw = values.get("raw")
+        if type(raw) is dict:
+            values["raw"] = lean_body(raw)
     return WorkflowRun.model_construct(_ALL_FIELDS, **values)
+
+
+_REPEATED = ("raw_status", "workflow_id", "workflow_name", "workflow_version")
