@@ -185,3 +185,27 @@ def test_stats_count_runs_and_queries_and_are_served_uncounted() -> None:
         served = http.get(STATS_PATH).json()
     assert served == stats  # and asking did not count as a request
     assert emulator.counters.requests == 8
+
+
+def test_an_output_json_cannot_carry_fails_the_run_at_its_start() -> None:
+    """Each run's input and output are kept as JSON text (thousands of runs stay small):
+    an output no JSON answer could carry fails the run, as a raising script does."""
+    emulator = Emulator(
+        [Workflow(id="w", api_key="k", output=lambda inputs: {"when": object()})],
+        clock=FakeClock(),
+    )
+    answer = invoke(emulator, "k", {"q": 1})
+    assert answer["status"] == "FAILED"
+    assert "output" in answer["output"]["error"]
+    assert "not JSON serializable" in answer["output"]["error"]
+
+
+def test_a_run_record_gives_its_input_back_as_sent() -> None:
+    emulator = Emulator([Workflow(id="w", api_key="k")], clock=FakeClock())
+    sent = {"z": [1, 2.5, None], "a": {"nested": "é"}}
+    answer = invoke(emulator, "k", sent)
+    record = emulator.run(answer["workflowRunId"])
+    assert record.input == sent
+    assert list(record.input) == ["z", "a"]  # in the order sent, not sorted
+    assert answer["output"] == {"echo": sent}
+    assert emulator.counters.invokes_for_input({"a": {"nested": "é"}, "z": [1, 2.5, None]}) == 1

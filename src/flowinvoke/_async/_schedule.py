@@ -138,6 +138,11 @@ class AsyncWaiter:
         except FlowInvokeError as error:
             error.run_id = error.run_id or (last.id if last else None)
             raise
+        except BaseException:
+            # Cancelled: the task keeps its error until the caller drops the task, and the
+            # error's traceback this frame; not the states and timer the frame held.
+            last = state = future = timer = None
+            raise
 
     def _subscribe(
         self,
@@ -419,7 +424,8 @@ class _Schedule:
         entry = sub.entry
         if entry is None:
             return
-        sub.entry = None
+        # Gone: a cancelled wait's traceback may keep `sub`, not the states it was told.
+        sub.entry = sub.seen = sub.pending = sub.event = sub.cause = sub.error = None
         if sub.armed:
             sub.armed = False
             self.stale += 1

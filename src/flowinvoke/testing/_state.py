@@ -16,7 +16,7 @@ from typing import Any, Literal, TypeAlias
 
 from ._clock import Clock
 from ._wire import canonical_json
-from ._workflows import FinalStatus, Workflow
+from ._workflows import FinalStatus, Workflow, echoes
 
 __all__ = ["Counters", "EmulatorState", "Run", "RunRecord", "WireStatus"]
 
@@ -81,7 +81,8 @@ class Run:
     """One run: its script, its input and where it is in PENDING → RUNNING → final.
 
     Lean, since users' tests and the benchmarks hold thousands: slots, and the input and
-    output kept as their compact JSON text (what the wire sends anyway), decoded when read.
+    output kept as their compact JSON text (what the wire sends anyway), decoded when read;
+    no output at all for the default script's, the echo of the input (`output_json` None).
     """
 
     run_id: str
@@ -92,7 +93,7 @@ class Run:
     webhooks: tuple[Mapping[str, Any], ...]
     created_at: float
     final_status: FinalStatus
-    output_json: str
+    output_json: str | None
     by_polls: bool
     queries: int = 0
     started_at: float | None = None
@@ -107,6 +108,8 @@ class Run:
     @property
     def output(self) -> dict[str, Any]:
         """The run's output (a new dict each time); `{"error": ...}` for a failed run."""
+        if self.output_json is None:
+            return {"echo": self.input}
         value: dict[str, Any] = json.loads(self.output_json)
         return value
 
@@ -236,11 +239,15 @@ class EmulatorState:
         waits) are finished at once in polls mode.
         """
         now = self.now()
-        final_status, output = workflow.compute_output(inputs)
-        try:
-            output_json = _compact_json(output)
-        except (TypeError, ValueError) as exc:  # no JSON answer could carry it
-            final_status, output_json = "FAILED", _compact_json({"error": f"output: {exc}"})
+        final_status: FinalStatus = "SUCCEED"
+        output_json = None
+        if not echoes(workflow):
+            final_status, output = workflow.compute_output(inputs)
+            try:
+                output_json = _compact_json(output)
+            except (TypeError, ValueError) as exc:  # no JSON answer could carry it
+                final_status = "FAILED"
+                output_json = _compact_json({"error": f"output: {exc}"})
         by_polls = workflow.polls is not None and progressive
         key = canonical_json(inputs)
         input_json = _compact_json(inputs)
