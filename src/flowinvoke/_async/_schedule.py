@@ -292,6 +292,7 @@ class _Sub:
 
     __slots__ = (
         "armed",
+        "asleep",
         "cause",
         "deadline",
         "entry",
@@ -317,6 +318,8 @@ class _Sub:
         self.cause: BaseException | None = None
         self.error: APIError | None = None
         self.armed = False  # its deadline is in the heap
+        # Asleep in the schedule (a flag, not a set of the schedule's: 100,000 waits).
+        self.asleep = False
 
     def take(self) -> WorkflowRun:
         """The oldest state not yet handed to this wait."""
@@ -351,7 +354,6 @@ class _Schedule:
         "entries",
         "forget",
         "heap",
-        "idle",
         "in_flight",
         "keeper",
         "limit",
@@ -369,7 +371,6 @@ class _Schedule:
         self.entries: dict[_Key, _Entry] = {}
         self.heap: list[_Item] = []
         self.counter = itertools.count()
-        self.idle: dict[_Sub, None] = {}  # waits asleep in the schedule, oldest first
         self.keeper: _Sub | None = None
         self.in_flight = 0
         self.stale = 0
@@ -388,10 +389,6 @@ class _Schedule:
         timer: RunTimer | None,
     ) -> _Sub:
         sub = _Sub(deadline, current)
-        at = now()
-        if deadline.finite:  # before the entry: a due time equal to it is not queried
-            sub.armed = True
-            self._push(at + deadline.remaining(), sub)
         key = _key(run_id, workflow_id)
         entry = self.entries.get(key)
         if entry is None:
@@ -402,8 +399,12 @@ class _Schedule:
             sub.entry = entry
             entry.subs.append(sub)
             delay = 0.0 if current is None else policy.next_delay(next(entry.delays), None)
-            self._due(entry, at + self._capped(entry, delay))
+            # Its only wait's deadline needs no heap item of its own: the entry is never
+            # due past it, and times the wait out when it is (`_expire`).
+            self._due(entry, self._capped(entry, now() + delay))
             return sub
+        for each in (*entry.subs, sub):  # each wait's own deadline now: they differ
+            self._arm(each)
         sub.entry = entry
         entry.subs.append(sub)
         if entry.state is not None and entry.state != current:
@@ -483,8 +484,8 @@ class _Schedule:
     def park(self, sub: _Sub, entry: _Entry) -> float | None:
         """What a wait with nothing to do awaits next: `_AWAKE` (something for it came),
         None (a poke), or seconds (it keeps the clock: a sleep to the next due item)."""
-        if sub not in self.idle:
-            self.idle[sub] = None
+        if not sub.asleep:
+            sub.asleep = True
             if entry.parked:  # its due time passed while every subscriber was busy
                 entry.parked = False
                 self._due(entry, now())
@@ -523,7 +524,7 @@ class _Schedule:
 
     def unpark(self, sub: _Sub) -> None:
         sub.event = sub.scope = None
-        del self.idle[sub]
+        sub.asleep = False
         if self.keeper is sub:
             self.keeper = None
             self._hand_clock()
@@ -555,6 +556,7 @@ class _Schedule:
                 return None  # no slot: nothing holds one while only waiting its turn
             heapq.heappop(heap)
             item.seq = -1
+            self._expire(item, at)
             sender = self._sender(item)
             if sender is None:
                 item.parked = True
@@ -564,6 +566,21 @@ class _Schedule:
             sender.query = True
             sender.poke()
         return None
+
+    def _arm(self, sub: _Sub) -> None:
+        """Put the wait's deadline in the heap, once (an entry's only wait needs none)."""
+        if not sub.armed and sub.deadline.finite:
+            sub.armed = True
+            self._push(sub.deadline.at, sub)
+
+    @staticmethod
+    def _expire(entry: _Entry, at: float) -> None:
+        """Time out the waits whose deadline the entry's item stood for, passed by `at`
+        (a due time equal to it included: they time out first and no query goes)."""
+        for sub in entry.subs:
+            if not sub.armed and not sub.timed_out and sub.deadline.at <= at:
+                sub.timed_out = True
+                sub.poke()
 
     def _push(self, at: float, item: _Entry | _Sub) -> int:
         seq = next(self.counter)
@@ -587,10 +604,11 @@ class _Schedule:
     def _hand_clock(self) -> None:
         """Wake a parked subscriber to take the clock over: with none keeping it, a new
         item (a run whose query was cut off, say) would wait for nobody."""
-        for sub in self.idle:
-            if not sub.signalled():
-                sub.poke()
-                return
+        for entry in self.entries.values():  # oldest first, and most likely asleep
+            for sub in entry.subs:
+                if sub.asleep and not sub.signalled():
+                    sub.poke()
+                    return
 
     def _compact(self) -> None:
         self.heap = [
@@ -606,7 +624,7 @@ class _Schedule:
         left, so that its deadline cuts the query the least."""
         best: _Sub | None = None
         for sub in entry.subs:
-            ready = sub in self.idle and not sub.signalled()
+            ready = sub.asleep and not sub.signalled()
             if ready and (best is None or sub.deadline.remaining() > best.deadline.remaining()):
                 best = sub
         return best
@@ -691,7 +709,7 @@ class _Schedule:
         else:
             entry.woken = False
             delay = entry.policy.next_delay(next(entry.delays), entry.hint)
-        self._due(entry, now() + self._capped(entry, delay))
+        self._due(entry, self._capped(entry, now() + delay))
 
     def _woken(self, entry: _Entry) -> None:
         """A callback said the run may have changed: query it now (in this loop)."""
@@ -714,8 +732,7 @@ class _Schedule:
         entry.wakeups = None
 
     @staticmethod
-    def _capped(entry: _Entry, delay: float) -> float:
-        """`delay`, never past the latest deadline of the entry's waits (due then, the
+    def _capped(entry: _Entry, due: float) -> float:
+        """`due`, never past the latest deadline of the entry's waits (due then, the
         waits time out first and no query goes)."""
-        latest = max(each.deadline.remaining() for each in entry.subs)
-        return min(delay, latest)
+        return min(due, max(each.deadline.at for each in entry.subs))
