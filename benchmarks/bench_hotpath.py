@@ -32,7 +32,6 @@ from _common import BenchResult, Table, emit
 from stdlib_server import BODY, RESPONSE
 
 from flowinvoke import AsyncClient, WorkflowRun
-from flowinvoke._async._requester import _capped
 from flowinvoke._core.deadline import Deadline
 from flowinvoke._core.models import RunStatus
 from flowinvoke._core.scopes import async_deadline_scope
@@ -40,6 +39,7 @@ from flowinvoke._core.secret import Redactor
 from flowinvoke._transport.build import per_process_inner
 from flowinvoke._transport.replies import read_reply
 from flowinvoke._transport.retry import RetryPolicy, parse_retry_after
+from flowinvoke._transport.templates import timeout_extension
 from flowinvoke.providers import get_provider
 from flowinvoke.providers._fields import epoch_ms, millis
 
@@ -239,9 +239,9 @@ def _micro(number: int) -> list[tuple[str, float, str]]:
             "_requester.send",
         ),
         (
-            "_capped(timeout, finite deadline) (every wait query)",
-            lambda: _capped(timeout, deadline),
-            "_requester._capped",
+            "timeout_extension(timeout, finite deadline) (every wait query)",
+            lambda: timeout_extension(timeout, deadline),
+            "_transport.templates",
         ),
         (
             "httpx.URL(str) parse (httpx, per request: url passed as str)",

@@ -41,6 +41,41 @@ STATEMENTS = {
 #: The goal: `import flowinvoke` at most this many times `import httpx, pydantic` (issue 13).
 GOAL_RATIO = 1.25
 
+#: Builds clients one after another in one process: CPU per client after the first (which
+#: pays for its imports and the process's one TLS context).
+_BUILDS = (
+    "import time\n"
+    "from flowinvoke import AsyncClient, Client\n"
+    "import httpx\n"
+    "key = 'k' * 16\n"
+    "makers = {{\n"
+    "    'flowinvoke.AsyncClient': lambda: AsyncClient(provider='gptbots', api_key=key),\n"
+    "    'flowinvoke.Client': lambda: Client(provider='gptbots', api_key=key),\n"
+    "    'httpx.AsyncClient': httpx.AsyncClient,\n"
+    "}}\n"
+    "for name, make in makers.items():\n"
+    "    make()\n"
+    "    started = time.process_time()\n"
+    "    for _ in range({count}):\n"
+    "        make()\n"
+    "    print(name, (time.process_time() - started) / {count})\n"
+)
+
+
+def client_builds(count: int) -> dict[str, float]:
+    """CPU seconds per client built, after the first, for each kind of client."""
+    done = subprocess.run(
+        [sys.executable, "-c", _BUILDS.format(count=count)],
+        capture_output=True,
+        check=True,
+        cwd=ROOT,
+        text=True,
+    )
+    return {
+        name: float(cpu) for name, cpu in (line.rsplit(" ", 1) for line in done.stdout.splitlines())
+    }
+
+
 #: Runs `statement` between two clock reads (`time` is loaded at start-up: free to import).
 _TIMED = (
     "from time import perf_counter as _start\n"
@@ -126,8 +161,18 @@ def run(*, quick: bool = False) -> BenchResult:
             and median(walls["flowinvoke"]) - bare <= GOAL_RATIO * theirs_wall,
         )
     ]
-    data = {"walls": walls, "in_process": imports}
-    return BenchResult(NAME, [table], goals, data)
+    builds = client_builds(20 if quick else 200)
+    built = Table(
+        "Building a client (one process, CPU per client after the first)",
+        ["client", "CPU per client"],
+        notes=[
+            "httpx loads the CA bundle into a new TLS context for each client it builds a "
+            "transport for; the clients flowinvoke builds share one per process",
+        ],
+    )
+    built.rows.extend([f"`{name}()`", f"{cpu * 1000:.2f} ms"] for name, cpu in builds.items())
+    data = {"walls": walls, "in_process": imports, "client_builds": builds}
+    return BenchResult(NAME, [table, built], goals, data)
 
 
 if __name__ == "__main__":

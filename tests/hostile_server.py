@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -119,13 +120,19 @@ def http_answer(body: Any, status: int = 200, headers: dict[str, str] | None = N
 
 
 class HostileServer:
-    """Serves `handler(connection)` for each accepted connection, each in its own thread."""
+    """Serves `handler(connection)` for each accepted connection, each in its own thread;
+    over TLS with `tls` (a server context), as https://localhost."""
 
-    def __init__(self, handler: Callable[[Connection], None]) -> None:
+    def __init__(
+        self, handler: Callable[[Connection], None], tls: ssl.SSLContext | None = None
+    ) -> None:
         self._handler = handler
+        self._tls = tls
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port: int = self._listener.getsockname()[1]
-        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.base_url = (
+            f"http://127.0.0.1:{self.port}" if tls is None else f"https://localhost:{self.port}"
+        )
         self.stopping = threading.Event()
         self.received: list[Received] = []
         self._lock = threading.Lock()
@@ -184,6 +191,11 @@ class HostileServer:
 
     def _serve(self, connection: Connection) -> None:
         try:
+            if self._tls is not None:
+                connection.sock.settimeout(_MAX_HANG)
+                connection.sock = self._tls.wrap_socket(connection.sock, server_side=True)
+                with self._lock:
+                    self._sockets.append(connection.sock)
             self._handler(connection)
         except OSError:
             pass

@@ -6,6 +6,7 @@ each is parametrised over `FLAVOURS` and calls `perform`.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -43,9 +44,9 @@ def perform(
     """
     options = {"api_key": KEY, **options}
     if flavour == "sync":
-        with httpx.Client(**(httpx_options or {})) as yours:
+        with contextlib.ExitStack() as stack:
             if httpx_options is not None:
-                options["http_client"] = yours
+                options["http_client"] = stack.enter_context(httpx.Client(**httpx_options))
             with Client(**options) as client:
                 result = getattr(client, operation)(*args, **kw)
                 return list(result) if operation in ("watch", "as_completed") else result
@@ -53,9 +54,10 @@ def perform(
         options["fast_transport"] = True
 
     async def main() -> Any:
-        async with httpx.AsyncClient(**(httpx_options or {})) as yours:
+        async with contextlib.AsyncExitStack() as stack:
             if httpx_options is not None:
-                options["http_client"] = yours
+                yours = httpx.AsyncClient(**httpx_options)
+                options["http_client"] = await stack.enter_async_context(yours)
             async with AsyncClient(**options) as client:
                 result = getattr(client, operation)(*args, **kw)
                 if operation in ("watch", "as_completed"):

@@ -28,6 +28,7 @@ from .._transport.rate import RateLimiter
 from .._transport.replies import Reply, read_reply, transport_error
 from .._transport.retry import RetryPolicy, next_retry_delay, slow_down_hint
 from .._transport.slots import AsyncRequestSlots
+from .._transport.templates import RequestTemplates, timeout_extension
 from ..providers import AuthScheme, Provider, RequestSpec
 
 __all__ = ["AsyncRequester"]
@@ -59,6 +60,7 @@ class AsyncRequester:
         "_redact",
         "_retry",
         "_slots",
+        "_templates",
         "_timeout",
         "_urls",
         "_whole",
@@ -89,6 +91,7 @@ class AsyncRequester:
         defaults = http.headers
         same = all(defaults.get(name) == value for name, value in headers.items())
         self._headers = None if same else dict(headers)
+        self._templates = RequestTemplates(http, self._headers)
         self._urls: dict[str, _http.URL] = {}
         self._timeout = timeout
         self._whole = _http.whole_request_seconds(timeout)
@@ -376,12 +379,8 @@ class AsyncRequester:
     async def _exchange(self, spec: RequestSpec, url: _http.URL, limit: Deadline) -> _http.Response:
         """Send the request and read its body in chunks, stopping at the size cap and, for
         transports that cannot be cut (a caller's blocking client), at the deadline."""
-        request = self._http.build_request(
-            spec.method,
-            url,
-            content=spec.content,
-            headers=self._headers,
-            timeout=_capped(self._timeout, limit),
+        request = self._templates.build(
+            spec.method, spec.path, url, spec.content, timeout_extension(self._timeout, limit)
         )
         response = in_small_pieces(await self._http.send(request, stream=True))
         try:
@@ -436,17 +435,7 @@ def _capped(timeout: _http.Timeout, deadline: Deadline) -> _http.Timeout:
     """The request's timeouts, none longer than what is left of the deadline."""
     if not deadline.finite:
         return timeout
-    left = deadline.remaining()
-
-    def cap(value: float | None) -> float:
-        return left if value is None else min(value, left)
-
-    return _http.Timeout(
-        connect=cap(timeout.connect),
-        read=cap(timeout.read),
-        write=cap(timeout.write),
-        pool=cap(timeout.pool),
-    )
+    return _http.Timeout(**timeout_extension(timeout, deadline))
 
 
 def _log_fields(

@@ -52,6 +52,7 @@ from .._transport.proxy import sync_proxy_transport
 from .._transport.rate import RateLimiter
 from .._transport.retry import RetryPolicy
 from .._transport.slots import SyncRequestSlots
+from .._transport.templates import own_client
 from .._waiting.ending import WaitEnd
 from .._waiting.learning import (
     RunDurations,
@@ -1085,12 +1086,13 @@ def _own_http_client(
             transport = build.sync_default_transport(limits, fast=bool(fast_transport))
         except ImportError as exc:
             raise ConfigurationError(str(exc)) from None
-    return _http.Client(
+    client = _http.Client(
         transport=transport,
         timeout=config.timeout,
         headers=config.request_headers(),  # as defaults: cheaper than merging per request
         follow_redirects=False,
     )
+    return own_client(client)  # no caller holds it: its requests may come from templates
 
 
 def _traced(

@@ -20,6 +20,7 @@ from .http import (
     Response,
     TransportError,
 )
+from .tls import shared_ssl_context
 
 __all__ = ["AiohttpTransport"]
 
@@ -49,7 +50,7 @@ class AiohttpTransport(AsyncBaseTransport):
     def __init__(self, limits: Limits) -> None:
         from httpx_aiohttp import AiohttpTransport
 
-        self._inner = AiohttpTransport(limits=limits)
+        self._inner = AiohttpTransport(limits=limits, verify=shared_ssl_context())
         self._loop_checked = False
 
     async def handle_async_request(self, request: Request) -> Response:

@@ -14,6 +14,7 @@ import httpcore
 
 from .attempt import cut_to_deadline
 from .http import AsyncHTTPTransport, HTTPTransport, Limits
+from .tls import shared_ssl_context
 
 __all__ = ["own_async_transport", "own_sync_transport"]
 
@@ -140,14 +141,14 @@ class _AsyncDeadlineStream(httpcore.AsyncNetworkStream):
 
 
 def own_sync_transport(limits: Limits, proxy: str | None = None) -> HTTPTransport:
-    transport = HTTPTransport(limits=limits, proxy=proxy)
+    transport = HTTPTransport(limits=limits, proxy=proxy, verify=shared_ssl_context())
     pool: Any = transport._pool  # httpx offers no argument for the network backend
     pool._network_backend = _SyncDeadlineBackend(pool._network_backend)
     return transport
 
 
 def own_async_transport(limits: Limits, proxy: str | None = None) -> AsyncHTTPTransport:
-    transport = AsyncHTTPTransport(limits=limits, proxy=proxy)
+    transport = AsyncHTTPTransport(limits=limits, proxy=proxy, verify=shared_ssl_context())
     pool: Any = transport._pool
     pool._network_backend = _AsyncDeadlineBackend(pool._network_backend)
     return transport

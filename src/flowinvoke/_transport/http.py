@@ -19,6 +19,7 @@ from httpx import (
     AsyncClient,
     AsyncHTTPTransport,
     BaseTransport,
+    ByteStream,
     Client,
     ConnectError,
     ConnectTimeout,
@@ -43,6 +44,7 @@ from httpx import (
     TransportError,
     WriteError,
     WriteTimeout,
+    create_ssl_context,
 )
 
 __all__ = [
@@ -52,6 +54,7 @@ __all__ = [
     "AsyncClient",
     "AsyncHTTPTransport",
     "BaseTransport",
+    "ByteStream",
     "Client",
     "ConnectError",
     "ConnectTimeout",
@@ -76,6 +79,7 @@ __all__ = [
     "TransportError",
     "WriteError",
     "WriteTimeout",
+    "create_ssl_context",
     "fast_transport_installed",
     "whole_request_seconds",
 ]

@@ -22,6 +22,7 @@ from anyio.streams.memory import MemoryObjectSendStream
 
 from flowinvoke._transport import http as _http
 from flowinvoke._transport.hosts import is_loopback
+from flowinvoke._transport.tls import shared_ssl_context
 from flowinvoke._waiting.wakeup import loop_caller
 
 __all__ = ["CallbackFaults", "CallbackSender"]
@@ -103,7 +104,7 @@ class CallbackSender:
         send, receive = anyio.create_memory_object_stream[_Job](math.inf)
         self._jobs = send
         self._call_soon = loop_caller()
-        http = _http.AsyncClient(timeout=_SEND_TIMEOUT)
+        http = _http.AsyncClient(timeout=_SEND_TIMEOUT, verify=shared_ssl_context())
         async with http, receive, anyio.create_task_group() as group:
             self._ready.set()
             async for job in receive:
