@@ -279,7 +279,7 @@ class _Entry:
         self.queries = 0
         self.woken = False  # the next query was brought forward by a wake-up
         self.wake_pending = False  # a wake-up came while a query was in flight
-        self.wakeups: list[AsyncWakeup] | None = None  # made by the first callback's
+        self.wakeups: list[AsyncWakeup] | None = None  # made for the first callback
         self.how: Ending = "poll"
 
     @property

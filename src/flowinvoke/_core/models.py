@@ -330,7 +330,7 @@ def wire_run(*, lean: bool = False, **values: Any) -> WorkflowRun:
     A run still going on, and any start's answer (`lean`), is what waits and their callers
     hold while the run goes on (100,000 of them at once, for some): the words and names
     runs repeat (status word, workflow id, name and version) and the raw body's keys are
-    shared between runs (`shared`), a third of the body's bytes. A finished run's answer is
+    shared between runs (`shared`): under half the body's bytes. A finished run's answer is
     left as decoded: the hot path's query of a finished run pays nothing for it.
     """
     if lean or not values["status"].done:

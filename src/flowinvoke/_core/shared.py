@@ -2,9 +2,9 @@
 workflow ids and names.
 
 A decoded JSON body owns a fresh copy of every key and value (the decoder shares nothing
-between bodies), so 100,000 start answers held by their waits (or a batch's results)
+between bodies), so 100,000 start answers held by their waits and callers
 would each carry their own `"workflowRunId"`, `"status"` and `"PENDING"`. A run's `raw`
-body is rebuilt with those shared: equal strings, the same dict, a third of its bytes.
+body is rebuilt with those shared: an equal dict in under half the bytes.
 
 The table is bounded: past its size, new strings are kept as they are (a server that
 sends endless distinct keys costs nothing more than the table), and run ids never enter
