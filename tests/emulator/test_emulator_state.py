@@ -209,3 +209,25 @@ def test_a_run_record_gives_its_input_back_as_sent() -> None:
     assert list(record.input) == ["z", "a"]  # in the order sent, not sorted
     assert answer["output"] == {"echo": sent}
     assert emulator.counters.invokes_for_input({"a": {"nested": "é"}, "z": [1, 2.5, None]}) == 1
+
+
+def test_a_known_runs_queries_are_counted_under_its_own_id() -> None:
+    """Each query decodes its own copy of the run id: the count is kept under the run's
+    (100,000 runs queried hold one id string each, not two)."""
+    emulator = Emulator([Workflow(id="w", api_key="k", duration=60.0)], clock=FakeClock())
+    run_id = invoke(emulator, "k", {"q": 1}, isAsync=True)["workflowRunId"]
+    with emulator.http_client() as http:
+        for _ in range(2):
+            http.post(
+                "/v1/workflow/query/result",
+                headers={"Authorization": "Bearer k"},
+                json={"workflowRunId": run_id},
+            )
+            http.post(
+                "/v1/workflow/query/result",
+                headers={"Authorization": "Bearer k"},
+                json={"workflowRunId": "no-such-run"},
+            )
+    assert emulator.counters.queries == {run_id: 2, "no-such-run": 2}
+    (counted,) = (key for key in emulator.counters.queries if key == run_id)
+    assert counted is emulator.run(run_id).run_id

@@ -211,6 +211,16 @@ class EmulatorState:
 
     # -- runs --------------------------------------------------------------------------------
 
+    def queried(self, run_id: str) -> Run | None:
+        """Count a query of `run_id` (unknown ids too) and return its run, if there is one.
+
+        A known run is counted under its own id string, not the copy each request decodes:
+        100,000 runs queried keep one id each.
+        """
+        run = self.runs.get(run_id)
+        self.counters.queries[run_id if run is None else run.run_id] += 1
+        return run
+
     def _new_run_id(self, workflow: Workflow) -> str:
         self._run_counter += 1
         n = self._run_counter
