@@ -27,6 +27,16 @@ def invoke(emulator: Emulator, key: str, inputs: dict[str, Any], **extra: Any) -
     return answer.json()
 
 
+def query(emulator: Emulator, key: str, run_id: str, times: int) -> None:
+    with emulator.http_client() as http:
+        for _ in range(times):
+            http.post(
+                "/v1/workflow/query/result",
+                headers={"Authorization": key},
+                json={"workflowRunId": run_id},
+            )
+
+
 def test_same_seed_same_clock_same_answers() -> None:
     def session(seed: int) -> list[Any]:
         emulator = Emulator(
@@ -62,13 +72,7 @@ def test_counters() -> None:
     invoke(emulator, "kb", {"x": 1})
     invoke(emulator, "kb", {"x": 2})
     invoke(emulator, "nope", {"x": 2})
-    with emulator.http_client() as http:
-        for _ in range(3):
-            http.post(
-                "/v1/workflow/query/result",
-                headers={"Authorization": "ka"},
-                json={"workflowRunId": run_id},
-            )
+    query(emulator, "ka", run_id, 3)
     counters = emulator.counters
     assert counters.requests == 7
     assert counters.requests_by_operation == {"invoke": 4, "query": 3}
@@ -216,18 +220,8 @@ def test_a_known_runs_queries_are_counted_under_its_own_id() -> None:
     (100,000 runs queried hold one id string each, not two)."""
     emulator = Emulator([Workflow(id="w", api_key="k", duration=60.0)], clock=FakeClock())
     run_id = invoke(emulator, "k", {"q": 1}, isAsync=True)["workflowRunId"]
-    with emulator.http_client() as http:
-        for _ in range(2):
-            http.post(
-                "/v1/workflow/query/result",
-                headers={"Authorization": "Bearer k"},
-                json={"workflowRunId": run_id},
-            )
-            http.post(
-                "/v1/workflow/query/result",
-                headers={"Authorization": "Bearer k"},
-                json={"workflowRunId": "no-such-run"},
-            )
+    query(emulator, "Bearer k", run_id, 2)
+    query(emulator, "Bearer k", "no-such-run", 2)
     assert emulator.counters.queries == {run_id: 2, "no-such-run": 2}
     (counted,) = (key for key in emulator.counters.queries if key == run_id)
     assert counted is emulator.run(run_id).run_id
