@@ -99,6 +99,37 @@ async def test_waits_on_one_run_keep_their_own_deadlines() -> None:
     assert emulator.counters.queries[run_id] <= 32
 
 
+@pytest.mark.parametrize("seconds", [3.5, 4.0])
+@pytest.mark.anyio
+async def test_a_runs_only_wait_times_out_at_its_deadline_through_the_runs_own_item(
+    seconds: float,
+) -> None:
+    """An entry with one wait keeps no heap item for the wait's deadline (100,000 waits:
+    one item each, not two): the entry is never due past it and times the wait out when
+    it is. A deadline equal to a due time (4 s, a poll a second) sends no query then."""
+    clock = FakeClock()
+    emulator = _emulator(clock)
+    items: list[int] = []
+    with clock.install(), anyio.fail_after(GUARD):
+        async with emulator.async_client("wf", poll=FIXED) as client:
+            run = await client.invoke({"n": 1}, async_mode=True)
+            assert run.id is not None
+
+            async def count_items() -> None:
+                await clock.async_sleep(1.5)
+                (schedule,) = _schedules(client).values()
+                items.append(len(schedule.heap))
+
+            async with anyio.create_task_group() as group:
+                group.start_soon(count_items)
+                with pytest.raises(WaitTimeoutError) as caught:
+                    await client.wait(run, timeout=seconds)
+                assert clock() == pytest.approx(seconds)
+    assert caught.value.run_id == run.id
+    assert items == [1]  # the entry's due time alone
+    assert emulator.counters.queries[run.id] == 3  # at 1, 2 and 3 s; none at the deadline
+
+
 @pytest.mark.anyio
 async def test_a_cancelled_wait_sends_no_further_query_and_leaves_nothing() -> None:
     clock = FakeClock()

@@ -27,6 +27,16 @@ def invoke(emulator: Emulator, key: str, inputs: dict[str, Any], **extra: Any) -
     return answer.json()
 
 
+def query(emulator: Emulator, key: str, run_id: str, times: int) -> None:
+    with emulator.http_client() as http:
+        for _ in range(times):
+            http.post(
+                "/v1/workflow/query/result",
+                headers={"Authorization": key},
+                json={"workflowRunId": run_id},
+            )
+
+
 def test_same_seed_same_clock_same_answers() -> None:
     def session(seed: int) -> list[Any]:
         emulator = Emulator(
@@ -62,13 +72,7 @@ def test_counters() -> None:
     invoke(emulator, "kb", {"x": 1})
     invoke(emulator, "kb", {"x": 2})
     invoke(emulator, "nope", {"x": 2})
-    with emulator.http_client() as http:
-        for _ in range(3):
-            http.post(
-                "/v1/workflow/query/result",
-                headers={"Authorization": "ka"},
-                json={"workflowRunId": run_id},
-            )
+    query(emulator, "ka", run_id, 3)
     counters = emulator.counters
     assert counters.requests == 7
     assert counters.requests_by_operation == {"invoke": 4, "query": 3}
@@ -185,3 +189,39 @@ def test_stats_count_runs_and_queries_and_are_served_uncounted() -> None:
         served = http.get(STATS_PATH).json()
     assert served == stats  # and asking did not count as a request
     assert emulator.counters.requests == 8
+
+
+def test_an_output_json_cannot_carry_fails_the_run_at_its_start() -> None:
+    """Each run's input and output are kept as JSON text (thousands of runs stay small):
+    an output no JSON answer could carry fails the run, as a raising script does."""
+    emulator = Emulator(
+        [Workflow(id="w", api_key="k", output=lambda inputs: {"when": object()})],
+        clock=FakeClock(),
+    )
+    answer = invoke(emulator, "k", {"q": 1})
+    assert answer["status"] == "FAILED"
+    assert "output" in answer["output"]["error"]
+    assert "not JSON serializable" in answer["output"]["error"]
+
+
+def test_a_run_record_gives_its_input_back_as_sent() -> None:
+    emulator = Emulator([Workflow(id="w", api_key="k")], clock=FakeClock())
+    sent = {"z": [1, 2.5, None], "a": {"nested": "é"}}
+    answer = invoke(emulator, "k", sent)
+    record = emulator.run(answer["workflowRunId"])
+    assert record.input == sent
+    assert list(record.input) == ["z", "a"]  # in the order sent, not sorted
+    assert answer["output"] == {"echo": sent}
+    assert emulator.counters.invokes_for_input({"a": {"nested": "é"}, "z": [1, 2.5, None]}) == 1
+
+
+def test_a_known_runs_queries_are_counted_under_its_own_id() -> None:
+    """Each query decodes its own copy of the run id: the count is kept under the run's
+    (100,000 runs queried hold one id string each, not two)."""
+    emulator = Emulator([Workflow(id="w", api_key="k", duration=60.0)], clock=FakeClock())
+    run_id = invoke(emulator, "k", {"q": 1}, isAsync=True)["workflowRunId"]
+    query(emulator, "Bearer k", run_id, 2)
+    query(emulator, "Bearer k", "no-such-run", 2)
+    assert emulator.counters.queries == {run_id: 2, "no-such-run": 2}
+    (counted,) = (key for key in emulator.counters.queries if key == run_id)
+    assert counted is emulator.run(run_id).run_id

@@ -41,7 +41,7 @@ from .._waiting.learning import RunTimer
 from .._waiting.policy import PollPolicy
 from .._waiting.wakeup import AsyncWakeup
 from ..providers import Provider
-from ._poller import UnknownWords, log_fields, query_target, timed_out
+from ._poller import log_fields, query_target, timed_out, warn_unknown
 from ._requester import AsyncRequester
 
 __all__ = ["AsyncWaiter"]
@@ -112,11 +112,21 @@ class AsyncWaiter:
                 assert last is not None
                 return last
             schedule, sub = joined
+            del joined
             try:
                 while True:
                     state = schedule.step(sub)
                     if state is None:
-                        await schedule.advance(sub)
+                        # Parked on a bare future in this frame: no `advance` coroutine
+                        # held per wait (nor kept in a cancellation's traceback).
+                        future = schedule.parked(sub)
+                        if future is None:
+                            await schedule.advance(sub)
+                            continue
+                        try:
+                            await future
+                        finally:
+                            schedule.unpark(sub)
                         continue
                     last = state
                     await _tell(observers, on_update, state)
@@ -127,6 +137,11 @@ class AsyncWaiter:
                 schedule.leave(sub)
         except FlowInvokeError as error:
             error.run_id = error.run_id or (last.id if last else None)
+            raise
+        except BaseException:
+            # Cancelled: the task keeps its error until the caller drops the task, and the
+            # error's traceback this frame; not the states and timer the frame held.
+            last = state = future = timer = None
             raise
 
     def _subscribe(
@@ -140,17 +155,13 @@ class AsyncWaiter:
         timer: RunTimer | None,
     ) -> tuple[_Schedule, _Sub] | None:
         """A new wait on `start`'s run in this loop's schedule (None: nothing to follow)."""
-        unknown = UnknownWords(provider)
         current = start if isinstance(start, WorkflowRun) else None
-        if current is not None:
-            unknown.check(current)
+        warned = current is not None and warn_unknown(provider, current)
         run_id, workflow_id = query_target(provider, start, workflow_id)
         if run_id is None:
             return None
         schedule = self._here()
-        sub = schedule.join(
-            provider, run_id, workflow_id, policy, deadline, current, unknown, timer
-        )
+        sub = schedule.join(provider, run_id, workflow_id, policy, deadline, current, warned, timer)
         if wakeup is not None:
             schedule.listen(sub, wakeup)
         return schedule, sub
@@ -210,6 +221,15 @@ async def _tell(
         await async_call_maybe(on_update, state)
 
 
+_Key = str | tuple[str, str]
+
+
+def _key(run_id: str, workflow_id: str | None) -> _Key:
+    """An entry's key in its schedule: the bare run id unless a workflow names the run too
+    (no tuple per entry where none is needed)."""
+    return run_id if workflow_id is None else (run_id, workflow_id)
+
+
 class _Entry:
     """One run followed: its query and schedule, its latest state, its subscribers."""
 
@@ -217,7 +237,6 @@ class _Entry:
         "delays",
         "hint",
         "how",
-        "key",
         "parked",
         "policy",
         "provider",
@@ -228,27 +247,29 @@ class _Entry:
         "state",
         "subs",
         "timer",
-        "unknown",
         "wake_pending",
         "wakeups",
+        "warned",
         "woken",
+        "workflow_id",
     )
 
     def __init__(
         self,
-        key: tuple[str, str | None],
+        run_id: str,
+        workflow_id: str | None,
         provider: Provider,
         policy: PollPolicy,
         timer: RunTimer | None,
-        unknown: UnknownWords,
+        warned: bool,
     ) -> None:
-        self.key = key
-        self.run_id = key[0]
+        self.run_id = run_id
+        self.workflow_id = workflow_id
         self.provider = provider
         self.policy = policy
         self.timer = timer
         self.delays: Iterator[float] = policy.delays() if timer is None else timer.delays(policy)
-        self.unknown = unknown
+        self.warned = warned  # its unknown status word was logged
         self.hint: float | None = None
         self.state: WorkflowRun | None = None
         self.subs: list[_Sub] = []
@@ -258,8 +279,12 @@ class _Entry:
         self.queries = 0
         self.woken = False  # the next query was brought forward by a wake-up
         self.wake_pending = False  # a wake-up came while a query was in flight
-        self.wakeups: list[AsyncWakeup] = []
+        self.wakeups: list[AsyncWakeup] | None = None  # made for the first callback
         self.how: Ending = "poll"
+
+    @property
+    def key(self) -> _Key:
+        return _key(self.run_id, self.workflow_id)
 
 
 class _Sub:
@@ -267,6 +292,7 @@ class _Sub:
 
     __slots__ = (
         "armed",
+        "asleep",
         "cause",
         "deadline",
         "entry",
@@ -292,6 +318,8 @@ class _Sub:
         self.cause: BaseException | None = None
         self.error: APIError | None = None
         self.armed = False  # its deadline is in the heap
+        # Asleep in the schedule (a flag, not a set of the schedule's: 100,000 waits).
+        self.asleep = False
 
     def take(self) -> WorkflowRun:
         """The oldest state not yet handed to this wait."""
@@ -326,7 +354,6 @@ class _Schedule:
         "entries",
         "forget",
         "heap",
-        "idle",
         "in_flight",
         "keeper",
         "limit",
@@ -341,10 +368,9 @@ class _Schedule:
         self.token: object = None
         self.create_future: Callable[[], Any] | None = None
         self.forget: partial[None] | None = None
-        self.entries: dict[tuple[str, str | None], _Entry] = {}
+        self.entries: dict[_Key, _Entry] = {}
         self.heap: list[_Item] = []
         self.counter = itertools.count()
-        self.idle: dict[_Sub, None] = {}  # waits asleep in the schedule, oldest first
         self.keeper: _Sub | None = None
         self.in_flight = 0
         self.stale = 0
@@ -359,25 +385,26 @@ class _Schedule:
         policy: PollPolicy,
         deadline: Deadline,
         current: WorkflowRun | None,
-        unknown: UnknownWords,
+        warned: bool,
         timer: RunTimer | None,
     ) -> _Sub:
         sub = _Sub(deadline, current)
-        at = now()
-        if deadline.finite:  # before the entry: a due time equal to it is not queried
-            sub.armed = True
-            self._push(at + deadline.remaining(), sub)
-        entry = self.entries.get((run_id, workflow_id))
+        key = _key(run_id, workflow_id)
+        entry = self.entries.get(key)
         if entry is None:
             provider.query_for(run_id, workflow_id=workflow_id)  # a bad target raises here
-            entry = _Entry((run_id, workflow_id), provider, policy, timer, unknown)
+            entry = _Entry(run_id, workflow_id, provider, policy, timer, warned)
             entry.state = current
-            self.entries[entry.key] = entry
+            self.entries[key] = entry
             sub.entry = entry
             entry.subs.append(sub)
             delay = 0.0 if current is None else policy.next_delay(next(entry.delays), None)
-            self._due(entry, at + self._capped(entry, delay))
+            # Its only wait's deadline needs no heap item of its own: the entry is never
+            # due past it, and times the wait out when it is (`_expire`).
+            self._due(entry, self._capped(entry, now() + delay))
             return sub
+        for each in (*entry.subs, sub):  # each wait's own deadline now: they differ
+            self._arm(each)
         sub.entry = entry
         entry.subs.append(sub)
         if entry.state is not None and entry.state != current:
@@ -389,6 +416,8 @@ class _Schedule:
         """Let a callback's wake-up bring the entry's next query forward."""
         entry = sub.entry
         if entry is not None:
+            if entry.wakeups is None:
+                entry.wakeups = []
             entry.wakeups.append(wakeup)
             wakeup.listen(partial(self._woken, entry))
 
@@ -396,7 +425,8 @@ class _Schedule:
         entry = sub.entry
         if entry is None:
             return
-        sub.entry = None
+        # Gone: a cancelled wait's traceback may keep `sub`, not the states it was told.
+        sub.entry = sub.seen = sub.pending = sub.event = sub.cause = sub.error = None
         if sub.armed:
             sub.armed = False
             self.stale += 1
@@ -454,8 +484,8 @@ class _Schedule:
     def park(self, sub: _Sub, entry: _Entry) -> float | None:
         """What a wait with nothing to do awaits next: `_AWAKE` (something for it came),
         None (a poke), or seconds (it keeps the clock: a sleep to the next due item)."""
-        if sub not in self.idle:
-            self.idle[sub] = None
+        if not sub.asleep:
+            sub.asleep = True
             if entry.parked:  # its due time passed while every subscriber was busy
                 entry.parked = False
                 self._due(entry, now())
@@ -469,6 +499,19 @@ class _Schedule:
         delay = self._dispatch(now())
         return _AWAKE if sub.signalled() else delay
 
+    def parked(self, sub: _Sub) -> Awaitable[Any] | None:
+        """The bare future a wait with nothing to do parks on (asyncio, not the clock
+        keeper), its `unpark` after; else None: `advance` does the rest."""
+        entry = sub.entry
+        if sub.query or self.create_future is None or entry is None:
+            return None
+        delay = self.park(sub, entry)
+        if delay is None:
+            return self.parking(sub)
+        if delay == _AWAKE:  # something came for it already
+            self.unpark(sub)
+        return None  # it keeps the clock: `advance` sleeps on it, still parked
+
     def parking(self, sub: _Sub) -> Awaitable[Any]:
         """What a parked wait awaits: a bare future on asyncio (no coroutine frame, no
         asyncio.Event and its deque), an anyio.Event elsewhere; `poke` sets it."""
@@ -481,7 +524,7 @@ class _Schedule:
 
     def unpark(self, sub: _Sub) -> None:
         sub.event = sub.scope = None
-        del self.idle[sub]
+        sub.asleep = False
         if self.keeper is sub:
             self.keeper = None
             self._hand_clock()
@@ -513,6 +556,7 @@ class _Schedule:
                 return None  # no slot: nothing holds one while only waiting its turn
             heapq.heappop(heap)
             item.seq = -1
+            self._expire(item, at)
             sender = self._sender(item)
             if sender is None:
                 item.parked = True
@@ -522,6 +566,21 @@ class _Schedule:
             sender.query = True
             sender.poke()
         return None
+
+    def _arm(self, sub: _Sub) -> None:
+        """Put the wait's deadline in the heap, once (an entry's only wait needs none)."""
+        if not sub.armed and sub.deadline.finite:
+            sub.armed = True
+            self._push(sub.deadline.at, sub)
+
+    @staticmethod
+    def _expire(entry: _Entry, at: float) -> None:
+        """Time out the waits whose deadline the entry's item stood for, passed by `at`
+        (a due time equal to it included: they time out first and no query goes)."""
+        for sub in entry.subs:
+            if not sub.armed and not sub.timed_out and sub.deadline.at <= at:
+                sub.timed_out = True
+                sub.poke()
 
     def _push(self, at: float, item: _Entry | _Sub) -> int:
         seq = next(self.counter)
@@ -545,10 +604,11 @@ class _Schedule:
     def _hand_clock(self) -> None:
         """Wake a parked subscriber to take the clock over: with none keeping it, a new
         item (a run whose query was cut off, say) would wait for nobody."""
-        for sub in self.idle:
-            if not sub.signalled():
-                sub.poke()
-                return
+        for entry in self.entries.values():  # oldest first, and most likely asleep
+            for sub in entry.subs:
+                if sub.asleep and not sub.signalled():
+                    sub.poke()
+                    return
 
     def _compact(self) -> None:
         self.heap = [
@@ -564,7 +624,7 @@ class _Schedule:
         left, so that its deadline cuts the query the least."""
         best: _Sub | None = None
         for sub in entry.subs:
-            ready = sub in self.idle and not sub.signalled()
+            ready = sub.asleep and not sub.signalled()
             if ready and (best is None or sub.deadline.remaining() > best.deadline.remaining()):
                 best = sub
         return best
@@ -579,7 +639,7 @@ class _Schedule:
         entry.queries += 1
         try:
             # Built per query, not kept: thousands of parked waits would each hold one.
-            spec = entry.provider.query_for(entry.run_id, workflow_id=entry.key[1])
+            spec = entry.provider.query_for(entry.run_id, workflow_id=entry.workflow_id)
             reply = await self.requester.send(spec, sub.deadline)
         except APIError as error:
             self._answered(entry)
@@ -597,7 +657,8 @@ class _Schedule:
             entry.timer.answered(run)
         if run != entry.state:
             entry.state = run
-            entry.unknown.check(run)
+            if not entry.warned:
+                entry.warned = warn_unknown(entry.provider, run)
             logger.debug(
                 "run %s changed: %s",
                 entry.run_id,
@@ -648,7 +709,7 @@ class _Schedule:
         else:
             entry.woken = False
             delay = entry.policy.next_delay(next(entry.delays), entry.hint)
-        self._due(entry, now() + self._capped(entry, delay))
+        self._due(entry, self._capped(entry, now() + delay))
 
     def _woken(self, entry: _Entry) -> None:
         """A callback said the run may have changed: query it now (in this loop)."""
@@ -666,13 +727,12 @@ class _Schedule:
         if entry.seq >= 0:
             self.stale += 1
         entry.seq, entry.parked = _GONE, False
-        for wakeup in entry.wakeups:
+        for wakeup in entry.wakeups or ():
             wakeup.listen(None)
-        entry.wakeups.clear()
+        entry.wakeups = None
 
     @staticmethod
-    def _capped(entry: _Entry, delay: float) -> float:
-        """`delay`, never past the latest deadline of the entry's waits (due then, the
+    def _capped(entry: _Entry, due: float) -> float:
+        """`due`, never past the latest deadline of the entry's waits (due then, the
         waits time out first and no query goes)."""
-        latest = max(each.deadline.remaining() for each in entry.subs)
-        return min(delay, latest)
+        return min(due, max(each.deadline.at for each in entry.subs))

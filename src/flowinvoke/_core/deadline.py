@@ -89,6 +89,11 @@ class Deadline:
         """True when there is a limit at all."""
         return self._at != math.inf
 
+    @property
+    def at(self) -> float:
+        """The clock reading at which it passes (infinite when there is no limit)."""
+        return self._at
+
     def remaining(self) -> float:
         """Seconds left (never negative; infinite when there is no limit)."""
         return max(0.0, self._at - now())

@@ -13,6 +13,7 @@ from typing_extensions import Self, TypeVar
 
 from .errors import FlowInvokeError
 from .outputs import OutputAdapter, output_adapter
+from .shared import lean_body, shared
 from .text import has_control_character
 
 __all__ = [
@@ -323,6 +324,24 @@ def _validated(run: WorkflowRun, adapter: OutputAdapter[T]) -> WorkflowRun[T]:
     return cast("WorkflowRun[T]", run.model_copy(update={"output": output}))
 
 
-def wire_run(**values: Any) -> WorkflowRun:
-    """A run from values a provider module has already checked (no validation)."""
+def wire_run(*, lean: bool = False, **values: Any) -> WorkflowRun:
+    """A run from values a provider module has already checked (no validation).
+
+    A run still going on, and any start's answer (`lean`), is what waits and their callers
+    hold while the run goes on (100,000 of them at once, for some): the words and names
+    runs repeat (status word, workflow id, name and version) and the raw body's keys are
+    shared between runs (`shared`): under half the body's bytes. A finished run's answer is
+    left as decoded: the hot path's query of a finished run pays nothing for it.
+    """
+    if lean or not values["status"].done:
+        for name in _REPEATED:
+            value = values.get(name)
+            if type(value) is str:
+                values[name] = shared(value)
+        raw = values.get("raw")
+        if type(raw) is dict:
+            values["raw"] = lean_body(raw)
     return WorkflowRun.model_construct(_ALL_FIELDS, **values)
+
+
+_REPEATED = ("raw_status", "workflow_id", "workflow_name", "workflow_version")

@@ -22,7 +22,15 @@ from ..providers import Provider
 from ._requester import Requester
 from ._waiter import sync_follow
 
-__all__ = ["LoopPerWait", "UnknownWords", "log_fields", "poll_states", "query_target", "timed_out"]
+__all__ = [
+    "LoopPerWait",
+    "UnknownWords",
+    "log_fields",
+    "poll_states",
+    "query_target",
+    "timed_out",
+    "warn_unknown",
+]
 
 
 class LoopPerWait:
@@ -203,17 +211,24 @@ class UnknownWords:
         self._warned = False
 
     def check(self, run: WorkflowRun) -> None:
-        if run.status is not RunStatus.UNKNOWN or self._warned:
-            return
-        self._warned = True
-        logger.warning(
-            "run %s has the status word %r, unknown to flowinvoke's %s table; it is not "
-            "treated as final, so polling goes on until a known final word or the deadline",
-            run.id,
-            run.raw_status,
-            self._provider.name,
-            extra={"provider": self._provider.name, "operation": "wait", "run_id": run.id},
-        )
+        if not self._warned:
+            self._warned = warn_unknown(self._provider, run)
+
+
+def warn_unknown(provider: Provider, run: WorkflowRun) -> bool:
+    """Warn that `run`'s status word is unknown to `provider`'s table; whether it was (a
+    wait warns once: its caller keeps the answer)."""
+    if run.status is not RunStatus.UNKNOWN:
+        return False
+    logger.warning(
+        "run %s has the status word %r, unknown to flowinvoke's %s table; it is not "
+        "treated as final, so polling goes on until a known final word or the deadline",
+        run.id,
+        run.raw_status,
+        provider.name,
+        extra={"provider": provider.name, "operation": "wait", "run_id": run.id},
+    )
+    return True
 
 
 def log_fields(provider: Provider, run_id: str) -> dict[str, str]:

@@ -102,6 +102,7 @@ class AitutorProvider(Provider):
         else:
             raise self.invalid("neither output nor result", body)
         return wire_run(
+            lean=request.operation is Operation.INVOKE,
             id=as_text(body.get("run_id")),
             status=RunStatus.from_word(raw_status) if raw_status else RunStatus.SUCCEEDED,
             raw_status=raw_status,

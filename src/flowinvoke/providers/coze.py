@@ -207,6 +207,7 @@ class CozeProvider(Provider):
         body = request.json
         parameters = body.get("parameters") if isinstance(body, Mapping) else None
         return wire_run(
+            lean=request.operation is Operation.INVOKE,
             id=run_id,
             status=status or _STATUSES[(raw_status or "").lower()],
             raw_status=raw_status,

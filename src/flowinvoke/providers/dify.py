@@ -172,6 +172,7 @@ class DifyProvider(Provider):
         error = as_text(run.get("error"))
         run_input = json_text(run.get("inputs"))
         return wire_run(
+            lean=request.operation is Operation.INVOKE,
             id=run_id,
             status=status,
             raw_status=raw_status,

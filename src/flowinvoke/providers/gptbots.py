@@ -122,6 +122,7 @@ class GPTBotsProvider(Provider):
         output = body.get("output")
         run_input = body.get("input")
         return wire_run(
+            lean=request.operation is Operation.INVOKE,
             id=run_id,
             status=status,
             raw_status=raw_status,

@@ -8,6 +8,7 @@ are called with the emulator's lock held by the caller; nothing here waits.
 from __future__ import annotations
 
 import dataclasses
+import json
 import random
 from collections import Counter
 from collections.abc import Mapping
@@ -15,7 +16,7 @@ from typing import Any, Literal, TypeAlias
 
 from ._clock import Clock
 from ._wire import canonical_json
-from ._workflows import FinalStatus, Workflow
+from ._workflows import FinalStatus, Workflow, echoes
 
 __all__ = ["Counters", "EmulatorState", "Run", "RunRecord", "WireStatus"]
 
@@ -75,23 +76,42 @@ class RunRecord:
     ended_at: float | None
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)
 class Run:
-    """One run: its script, its input and where it is in PENDING → RUNNING → final."""
+    """One run: its script, its input and where it is in PENDING → RUNNING → final.
+
+    Lean, since users' tests and the benchmarks hold thousands: slots, and the input and
+    output kept as their compact JSON text (what the wire sends anyway), decoded when read;
+    no output at all for the default script's, the echo of the input (`output_json` None).
+    """
 
     run_id: str
     workflow: Workflow
-    input: dict[str, Any]
+    input_json: str
     user_id: str | None
     is_async: bool
     webhooks: tuple[Mapping[str, Any], ...]
     created_at: float
     final_status: FinalStatus
-    output: dict[str, Any]
+    output_json: str | None
     by_polls: bool
     queries: int = 0
     started_at: float | None = None
     ended_at: float | None = None
+
+    @property
+    def input(self) -> dict[str, Any]:
+        """The run's input, as the invoke sent it (a new dict each time)."""
+        value: dict[str, Any] = json.loads(self.input_json)
+        return value
+
+    @property
+    def output(self) -> dict[str, Any]:
+        """The run's output (a new dict each time); `{"error": ...}` for a failed run."""
+        if self.output_json is None:
+            return {"echo": self.input}
+        value: dict[str, Any] = json.loads(self.output_json)
+        return value
 
     def status(self, now: float) -> WireStatus:
         """The status at time `now`, without counting a query."""
@@ -123,7 +143,7 @@ class Run:
         return RunRecord(
             run_id=self.run_id,
             workflow_id=self.workflow.id,
-            input=dict(self.input),
+            input=self.input,
             user_id=self.user_id,
             is_async=self.is_async,
             webhooks=self.webhooks,
@@ -191,6 +211,16 @@ class EmulatorState:
 
     # -- runs --------------------------------------------------------------------------------
 
+    def queried(self, run_id: str) -> Run | None:
+        """Count a query of `run_id` (unknown ids too) and return its run, if there is one.
+
+        A known run is counted under its own id string, not the copy each request decodes:
+        100,000 runs queried keep one id each.
+        """
+        run = self.runs.get(run_id)
+        self.counters.queries[run_id if run is None else run.run_id] += 1
+        return run
+
     def _new_run_id(self, workflow: Workflow) -> str:
         self._run_counter += 1
         n = self._run_counter
@@ -219,18 +249,28 @@ class EmulatorState:
         waits) are finished at once in polls mode.
         """
         now = self.now()
-        final_status, output = workflow.compute_output(inputs)
+        final_status: FinalStatus = "SUCCEED"
+        output_json = None
+        if not echoes(workflow):
+            final_status, output = workflow.compute_output(inputs)
+            try:
+                output_json = _compact_json(output)
+            except (TypeError, ValueError) as exc:  # no JSON answer could carry it
+                final_status = "FAILED"
+                output_json = _compact_json({"error": f"output: {exc}"})
         by_polls = workflow.polls is not None and progressive
+        key = canonical_json(inputs)
+        input_json = _compact_json(inputs)
         run = Run(
             run_id=self._new_run_id(workflow),
             workflow=workflow,
-            input=inputs,
+            input_json=key if input_json == key else input_json,  # one string where they agree
             user_id=user_id,
             is_async=is_async,
             webhooks=webhooks,
             created_at=now,
             final_status=final_status,
-            output=output,
+            output_json=output_json,
             by_polls=by_polls,
         )
         if workflow.polls is not None and not progressive:
@@ -240,5 +280,10 @@ class EmulatorState:
             run.ended_at = run.started_at + workflow.duration
         self.runs[run.run_id] = run
         self.counters.invokes[workflow.id] += 1
-        self.counters.invokes_by_input[canonical_json(inputs)] += 1
+        self.counters.invokes_by_input[key] += 1
         return run
+
+
+def _compact_json(value: Any) -> str:
+    """JSON text with no spaces, keys in their given order."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)

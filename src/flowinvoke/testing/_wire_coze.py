@@ -185,8 +185,7 @@ class CozeWire:
             if problem is not None:
                 return problem
             _, run_id = _ids(request)
-            self._state.counters.queries[run_id or ""] += 1
-            run = self._state.runs.get(run_id or "")
+            run = self._state.queried(run_id or "")
             if run is None or workflow is None or run.workflow.id != workflow.id:
                 return self.error("not_found", workflow, code=4314, message="record not found")
             now = self._state.now()

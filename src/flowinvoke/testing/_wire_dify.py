@@ -183,8 +183,7 @@ class DifyWire:
                 return self.error("unauthorized", None)
             match = _QUERY.search(request.path)
             run_id = match.group(1) if match else ""
-            self._state.counters.queries[run_id] += 1
-            run = self._state.runs.get(run_id)
+            run = self._state.queried(run_id)
             if run is None or run.workflow.id != workflow.id:
                 if workflow.dify_legacy:
                     return json_response(200, dict.fromkeys(_NULL_FIELDS))

@@ -208,8 +208,7 @@ class GPTBotsWire:
             run_id = body.get("workflowRunId") if body is not None else None
             if not isinstance(run_id, str) or not run_id:
                 return self.error("invalid_request", workflow, message="workflowRunId is required")
-            self._state.counters.queries[run_id] += 1
-            run = self._state.runs.get(run_id)
+            run = self._state.queried(run_id)
             if run is None or run.workflow.id != workflow.id:
                 return self.error("not_found", workflow)
             now = self._state.now()

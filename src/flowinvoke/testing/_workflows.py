@@ -45,6 +45,12 @@ def _echo(inputs: Mapping[str, Any]) -> Mapping[str, Any]:
     return {"echo": dict(inputs)}
 
 
+def echoes(workflow: Workflow) -> bool:
+    """Whether a workflow's runs succeed with the default output, the echo of their input
+    (the emulator's run record then keeps no copy of it: see `_state.Run`)."""
+    return workflow.output is _echo and workflow.final_status == "SUCCEED"
+
+
 @dataclasses.dataclass(frozen=True)
 class Workflow:
     """One scripted workflow the emulator serves.
@@ -58,7 +64,8 @@ class Workflow:
         name: `workflowName` in GPTBots answers.
         version: `workflowVersion` in GPTBots answers (a string, like "9" or "1.0.1").
         output: A mapping, or a function of the input returning one. If the function raises,
-            the run FAILS with the exception's text as its error message.
+            or returns what JSON cannot carry, the run FAILS with the exception's text as
+            its error message.
         final_status: "SUCCEED" or "FAILED". A FAILED GPTBots run keeps status FAILED and its
             output is `{"error": error_message}`; a FAILED aitutor run answers HTTP 500.
         error_message: The message a FAILED run carries.
