@@ -9,8 +9,10 @@ from __future__ import annotations
 import itertools
 import random
 import threading
+import time
 
 import anyio
+import anyio.lowlevel
 import httpx
 import pytest
 
@@ -167,3 +169,26 @@ def test_the_blocking_clients_threads_share_the_rate_limit_on_fake_time() -> Non
     gaps = [later - earlier for earlier, later in itertools.pairwise(sent)]
     assert min(gaps) == pytest.approx(0.1)
     assert clock() == pytest.approx(0.1 * (len(sent) - 1), abs=1.0)
+
+
+@pytest.mark.anyio
+async def test_time_stands_while_a_task_works_through_steps_that_never_read_it() -> None:
+    """A task busy for many milliseconds, yielding between steps but never reading the
+    clock (a starved CPU stretches any step like this): the sleeper's wake-up must not
+    arrive under it, since its loop still has work ready."""
+    clock = FakeClock()
+    seen: list[float] = []
+
+    async def work() -> None:
+        for _ in range(20):
+            spin_until = time.perf_counter() + 0.003  # real work, no read of the fake clock
+            while time.perf_counter() < spin_until:
+                pass
+            await anyio.lowlevel.checkpoint()
+        seen.append(clock())
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(clock.async_sleep, 5.0)
+        group.start_soon(work)
+    assert seen == [0.0]
+    assert clock() == 5.0

@@ -13,6 +13,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
+import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -30,6 +31,9 @@ __all__ = ["AsyncSleep", "Clock", "FakeClock", "Sleep"]
 #: Real seconds a loop may take to run a probe before it counts as stopped (see
 #: `FakeClock._loops_idle`): far longer than a busy loop takes, short enough to notice.
 _PROBE_PATIENCE = 1.0
+#: Probe rounds in a row that may find a loop with other work ready before time jumps
+#: anyway: a task that yields forever without touching the clock must not stop time.
+_BUSY_ROUNDS = 50
 
 Clock = Callable[[], float]
 """Returns the current time in seconds; only differences between readings matter."""
@@ -63,8 +67,9 @@ class FakeClock:
 
     Any number of tasks (asyncio or trio) and threads may sleep on it at once: each sleeper
     wakes in order of its wake-up time, as on a real clock, and time jumps only once nothing
-    has touched the clock (read it, slept, advanced it) for `idle` real seconds and every
-    sleeper woken so far has run, that is once every task and thread waits on it. Hundreds
+    has touched the clock (read it, slept, advanced it) for `idle` real seconds, every
+    sleeper woken so far has run and no event loop on it has other work ready, that is
+    once every task and thread waits on it. Hundreds
     of concurrent waits, a rate-limit window or a server slower than a deadline then take
     milliseconds of real time, in the order they would happen in minutes of real time.
 
@@ -104,6 +109,8 @@ class FakeClock:
         # jump, each must have run everything it had ready (see `_loops_idle`).
         self._loops: dict[int, Callable[..., object]] = {}
         self._probing: set[int] = set()  # the loops sent a probe that have not run it yet
+        self._busy = False  # a probe of this round found its loop with other work ready
+        self._busy_rounds = 0  # rounds in a row that did
         self._driver: threading.Thread | None = None
 
     def __call__(self) -> float:
@@ -241,9 +248,10 @@ class FakeClock:
         task waits. A loop starved of CPU runs its probe late, rather than seeing the time
         jump while its tasks still had work to do."""
         touched = self._touched
+        self._busy = False
         for key, call in list(self._loops.items()):
             try:
-                call(partial(self._probed, key))
+                call(partial(self._probe, key))
             except RuntimeError:  # that loop has ended
                 del self._loops[key]
             else:
@@ -256,11 +264,32 @@ class FakeClock:
                 self._loops.pop(key, None)
             self._probing.clear()
             return False
+        if self._busy and self._busy_rounds < _BUSY_ROUNDS:
+            self._busy_rounds += 1
+            return False
+        self._busy_rounds = 0
         return touched == self._touched
 
-    def _probed(self, key: int) -> None:  # in an event loop
+    def _probe(self, key: int) -> None:  # in an event loop
+        """Report whether this loop has other work ready. trio runs the tasks of a batch in
+        random order, so work still ready beside the probe cannot be seen from it: there a
+        system task reports once trio itself says every task waits."""
+        trio = sys.modules.get("trio")
+        if trio is not None and _in_trio(trio):
+            trio.lowlevel.spawn_system_task(self._probe_when_all_wait, key)
+        else:
+            self._probed(key, busy=_asyncio_work_ready())
+
+    async def _probe_when_all_wait(self, key: int) -> None:  # a trio system task
+        import trio.testing
+
+        await trio.testing.wait_all_tasks_blocked()
+        self._probed(key, busy=False)
+
+    def _probed(self, key: int, *, busy: bool) -> None:
         with self._lock:
             self._probing.discard(key)
+            self._busy = self._busy or busy
             self._lock.notify_all()
 
     def _loop_caller(self) -> Callable[..., object]:
@@ -274,6 +303,34 @@ class FakeClock:
         with self._lock:  # always: a new loop may have the id of an ended one
             self._loops[key] = call
         return call
+
+
+def _in_trio(trio: Any) -> bool:
+    try:
+        trio.lowlevel.current_trio_token()
+    except RuntimeError:
+        return False
+    return True
+
+
+def _asyncio_work_ready() -> bool:
+    """Whether the running asyncio loop has other callbacks ready (a task's next step among
+    them) behind this probe.
+
+    A probe runs after what was ready when it was sent, but a task woken meanwhile (a
+    request slot handed on, a checkpoint passed) may still be ready behind it: a chain of
+    such steps that never reads the clock is not idle, and on a starved CPU it can outlast
+    `idle`. asyncio is looked up, not imported (the library imports no asyncio); a loop
+    that keeps no `_ready` queue (uvloop) is taken as idle, as before.
+    """
+    asyncio = sys.modules.get("asyncio")
+    if asyncio is None:
+        return False
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return bool(getattr(loop, "_ready", ()))
 
 
 class _FakeCancelScope:
