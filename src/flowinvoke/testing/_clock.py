@@ -11,6 +11,7 @@ so a test of hundreds of concurrent waits against a slow server runs on fake tim
 from __future__ import annotations
 
 import heapq
+import importlib
 import itertools
 import math
 import sys
@@ -277,13 +278,21 @@ class FakeClock:
         trio = sys.modules.get("trio")
         if trio is not None and _in_trio(trio):
             trio.lowlevel.spawn_system_task(self._probe_when_all_wait, key)
-        else:
-            self._probed(key, busy=_asyncio_work_ready())
+            return
+        loop = _running_asyncio_loop()
+        if loop is None:
+            self._probed(key, busy=False)
+            return
+        # The probe came through the loop's self-pipe, whose reader may be queued behind
+        # it: the ready queue is read one turn later, when only work left ready is in it.
+        loop.call_soon(self._probe_ready_queue, key, loop)
+
+    def _probe_ready_queue(self, key: int, loop: Any) -> None:  # in an asyncio loop
+        self._probed(key, busy=bool(getattr(loop, "_ready", ())))
 
     async def _probe_when_all_wait(self, key: int) -> None:  # a trio system task
-        import trio.testing
-
-        await trio.testing.wait_all_tasks_blocked()
+        testing: Any = importlib.import_module("trio.testing")  # trio is an optional extra
+        await testing.wait_all_tasks_blocked()
         self._probed(key, busy=False)
 
     def _probed(self, key: int, *, busy: bool) -> None:
@@ -313,24 +322,22 @@ def _in_trio(trio: Any) -> bool:
     return True
 
 
-def _asyncio_work_ready() -> bool:
-    """Whether the running asyncio loop has other callbacks ready (a task's next step among
-    them) behind this probe.
+def _running_asyncio_loop() -> Any:
+    """The running asyncio loop, or None; asyncio is looked up, not imported (the library
+    imports no asyncio).
 
-    A probe runs after what was ready when it was sent, but a task woken meanwhile (a
-    request slot handed on, a checkpoint passed) may still be ready behind it: a chain of
-    such steps that never reads the clock is not idle, and on a starved CPU it can outlast
-    `idle`. asyncio is looked up, not imported (the library imports no asyncio); a loop
-    that keeps no `_ready` queue (uvloop) is taken as idle, as before.
+    Its ready queue tells whether a task woken meanwhile (a request slot handed on, a
+    checkpoint passed) is still ready: a chain of such steps that never reads the clock is
+    not idle, and on a starved CPU it can outlast `idle`. A loop that keeps no `_ready`
+    queue (uvloop) is taken as idle, as before.
     """
     asyncio = sys.modules.get("asyncio")
     if asyncio is None:
-        return False
+        return None
     try:
-        loop = asyncio.get_running_loop()
+        return asyncio.get_running_loop()
     except RuntimeError:
-        return False
-    return bool(getattr(loop, "_ready", ()))
+        return None
 
 
 class _FakeCancelScope:
