@@ -18,10 +18,13 @@ ROOT = Path(__file__).parent
 PROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
 # The oldest and newest supported Pythons, and the machine's default one.
 PYTHONS = ["3.10", "3.11", "3.13"]
-# pytest-xdist workers: the suite spends most of its time waiting on sockets and child
-# processes, so more workers than cores pay off: on 2 cores, one Python's suite took 116 to
-# 125 s with 4 workers, 83 s with 6 and 91 s with 8.
-XDIST = ["-n", "6"]
+# pytest-xdist workers: the suite spends much of its time waiting on sockets and child
+# processes, so more workers than cores pay off (on 2 cores, 6 did best). Tests are handed
+# out at most 4 at a time: xdist's first hand-out is otherwise a quarter of each worker's
+# share in one block, so the long process tests, sorted first (tests/conftest.py), all went
+# to one worker, which ran them for 84 s while the others were done at 51 s (one Python's
+# suite: 94 to 100 s; handed out 4 at a time: 74 s).
+XDIST = ["-n", "6", "--maxschedchunk", "4"]
 # Line coverage is measured (and enforced) on one Python, the machine's default: tracing
 # every line costs about as much CPU as the suite itself, and the code paths that differ
 # between Pythons are few and tested on each.

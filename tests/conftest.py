@@ -7,7 +7,8 @@ from collections.abc import Iterator
 import pytest
 
 # Modules whose tests run for seconds on real processes and servers. They are handed out
-# first, so that a parallel run (pytest-xdist) does not end with one worker still on one.
+# first, so that a parallel run (pytest-xdist) does not end with one worker still on one;
+# a few at a time (`--maxschedchunk` in noxfile.py), so that they spread over the workers.
 _LONG_MODULES = (
     "tests/temporal/",
     "tests/cli/test_batch_kill.py",
