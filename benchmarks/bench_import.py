@@ -64,16 +64,16 @@ _BUILDS = (
 
 def client_builds(count: int) -> dict[str, float]:
     """CPU seconds per client built, after the first, for each kind of client."""
+    lines = _python(_BUILDS.format(count=count)).splitlines()
+    return {name: float(cpu) for name, cpu in (line.rsplit(" ", 1) for line in lines)}
+
+
+def _python(code: str, env: dict[str, str] | None = None) -> str:
+    """What a fresh interpreter running `code` prints."""
     done = subprocess.run(
-        [sys.executable, "-c", _BUILDS.format(count=count)],
-        capture_output=True,
-        check=True,
-        cwd=ROOT,
-        text=True,
+        [sys.executable, "-c", code], capture_output=True, check=True, cwd=ROOT, env=env, text=True
     )
-    return {
-        name: float(cpu) for name, cpu in (line.rsplit(" ", 1) for line in done.stdout.splitlines())
-    }
+    return done.stdout
 
 
 #: Runs `statement` between two clock reads (`time` is loaded at start-up: free to import).
@@ -90,16 +90,9 @@ def once(statement: str) -> tuple[float, float]:
     env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
     env["PYTHONPYCACHEPREFIX"] = PYCACHE
     started = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-c", _TIMED.format(statement=statement)],
-        capture_output=True,
-        check=True,
-        cwd=ROOT,
-        env=env,
-        text=True,
-    )
+    printed = _python(_TIMED.format(statement=statement), env)
     wall = time.perf_counter() - started
-    return wall, float(done.stdout.split()[-1])
+    return wall, float(printed.split()[-1])
 
 
 def _above_bare(wall: float, bare: float) -> float:
