@@ -252,7 +252,7 @@ class FakeClock:
         self._busy = False
         for key, call in list(self._loops.items()):
             try:
-                call(partial(self._probe, key))
+                call(partial(self._probe, key, getattr(call, "__self__", None)))
             except RuntimeError:  # that loop has ended
                 del self._loops[key]
             else:
@@ -271,21 +271,22 @@ class FakeClock:
         self._busy_rounds = 0
         return touched == self._touched
 
-    def _probe(self, key: int) -> None:  # in an event loop
-        """Report whether this loop has other work ready. trio runs the tasks of a batch in
+    def _probe(self, key: int, owner: object) -> None:  # in an event loop
+        """Report whether this loop has other work ready. `owner` is what the loop's call
+        belongs to: an asyncio loop, or trio's token. trio runs the tasks of a batch in
         random order, so work still ready beside the probe cannot be seen from it: there a
         system task reports once trio itself says every task waits."""
-        trio = sys.modules.get("trio")
-        if trio is not None and _in_trio(trio):
-            trio.lowlevel.spawn_system_task(self._probe_when_all_wait, key)
-            return
-        loop = _running_asyncio_loop()
-        if loop is None:
+        if hasattr(owner, "call_soon"):
+            # The probe came through the loop's self-pipe, whose reader may be queued behind
+            # it: the ready queue is read one turn later, when only work left ready is in
+            # it. A task woken meanwhile (a request slot handed on, a checkpoint passed) is
+            # there: a chain of such steps that never reads the clock is not idle, and on a
+            # starved CPU it can outlast `idle`. A loop without `_ready` (uvloop) is idle.
+            owner.call_soon(self._probe_ready_queue, key, owner)
+        elif "trio" in sys.modules:
+            sys.modules["trio"].lowlevel.spawn_system_task(self._probe_when_all_wait, key)
+        else:
             self._probed(key, busy=False)
-            return
-        # The probe came through the loop's self-pipe, whose reader may be queued behind
-        # it: the ready queue is read one turn later, when only work left ready is in it.
-        loop.call_soon(self._probe_ready_queue, key, loop)
 
     def _probe_ready_queue(self, key: int, loop: Any) -> None:  # in an asyncio loop
         self._probed(key, busy=bool(getattr(loop, "_ready", ())))
@@ -312,32 +313,6 @@ class FakeClock:
         with self._lock:  # always: a new loop may have the id of an ended one
             self._loops[key] = call
         return call
-
-
-def _in_trio(trio: Any) -> bool:
-    try:
-        trio.lowlevel.current_trio_token()
-    except RuntimeError:
-        return False
-    return True
-
-
-def _running_asyncio_loop() -> Any:
-    """The running asyncio loop, or None; asyncio is looked up, not imported (the library
-    imports no asyncio).
-
-    Its ready queue tells whether a task woken meanwhile (a request slot handed on, a
-    checkpoint passed) is still ready: a chain of such steps that never reads the clock is
-    not idle, and on a starved CPU it can outlast `idle`. A loop that keeps no `_ready`
-    queue (uvloop) is taken as idle, as before.
-    """
-    asyncio = sys.modules.get("asyncio")
-    if asyncio is None:
-        return None
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None
 
 
 class _FakeCancelScope:
