@@ -127,6 +127,23 @@ def test_jitter_spreads_a_batch_started_together() -> None:
     assert len(firsts) == 10 and max(firsts) - min(firsts) >= 0.7
 
 
+def test_a_wait_that_slept_through_a_landing_catches_up_within_a_step() -> None:
+    policy = PollPolicy()
+    estimate = DurationEstimate(8, ((2.0, 2.0), (10.0, 10.5)))  # steps 0.1 s and 0.4 s
+    # Last queried at 1.5 s, now at 2.4 s: the run may have ended at 2 s. Catch up within
+    # the next step, at a random point of it.
+    assert policy.catch_up_delay(estimate, 2.4, 1.5, 0.5) == pytest.approx(0.05)
+    assert policy.catch_up_delay(estimate, 2.4, 1.5, 0.0) == 0.0
+    # Queried inside the landing (1.95 s) or past it already: the learned schedule plans.
+    assert policy.catch_up_delay(estimate, 2.4, 1.95, 0.5) is None
+    # Short of the first landing: nothing to catch up on.
+    assert policy.catch_up_delay(estimate, 1.5, 0.8, 0.5) is None
+    # The latest landing reached counts: in the gap past 2 s, queried at 2.05 s, nothing;
+    # past the second landing (9.6 s) with no query since 8 s, a step of that cluster.
+    assert policy.catch_up_delay(estimate, 5.0, 2.05, 0.5) is None
+    assert policy.catch_up_delay(estimate, 9.8, 8.0, 0.5) == pytest.approx(0.2)
+
+
 def _export(durations: list[float]) -> dict[str, object]:
     row = {"provider": KEY.provider, "base_url": KEY.base_url, "workflow": KEY.workflow}
     return {"version": 1, "workflows": [{**row, "durations": durations}]}

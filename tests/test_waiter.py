@@ -278,6 +278,44 @@ async def test_a_burst_is_spread_over_the_learned_window_and_never_past_a_deadli
 
 
 @pytest.mark.anyio
+async def test_the_first_runs_of_a_cold_workflow_to_end_bring_the_others_queries_forward() -> None:
+    """Three groups of 10 s runs on a cold client, started at 0, 0.5 and 3 s. The first
+    group is seen at the plain schedule's 11.28 s. What it teaches reaches the waits
+    already under way: the second group, which slept through the learned landing, is
+    queried within a step (0.4 s) instead of at its own 11.28 s; the third lands on the
+    learned end instead of passing it. Without re-planning both would lag 1.28 s."""
+    clock = FakeClock()
+    emulator = _emulator(clock, duration=10.0)
+    recording = _Recording(emulator, clock)
+    policy = PollPolicy(jitter=0, timeout=600)  # the default schedule, without its jitter
+    group_of: dict[str, float] = {}
+    with clock.install(), anyio.fail_after(GUARD):
+        async with emulator.async_client("wf", transport=recording, poll=policy) as client:
+            origin = clock()
+
+            async def run(started: float) -> None:
+                group_of[str((await client.run({"at": started})).id)] = started
+
+            async with anyio.create_task_group() as group:
+                for started in (0.0, 0.5, 3.0):
+                    await clock.async_sleep(max(0.0, origin + started - clock()))
+                    for _ in range(10):
+                        group.start_soon(run, started)
+    lags: dict[float, list[float]] = {0.0: [], 0.5: [], 3.0: []}
+    for run_id, started in group_of.items():
+        lags[started].append(recording.queried[run_id][-1] - (emulator.run(run_id).ended_at or 0))
+    assert all(abs(lag - 1.277) < 0.01 for lag in lags[0.0]), lags[0.0]  # the plain schedule
+    assert all(0.7 < lag < 0.78 + 0.4 + 0.01 for lag in lags[0.5]), lags[0.5]  # caught up
+    assert all(0 <= lag <= 0.4 for lag in lags[3.0]), lags[3.0]  # landed on the end
+    # Nothing was wasted before the learned landing: after the query it had planned for
+    # 8.52 s already (a query is brought forward, never put off), the third group's
+    # queries come no earlier than the step before 10 s.
+    third = [recording.queried[run_id] for run_id, at in group_of.items() if at == 3.0]
+    late = [at - origin - 3.0 for times in third for at in times if at - origin - 3.0 > 8.53]
+    assert late and min(late) >= 9.6 - 0.01, late
+
+
+@pytest.mark.anyio
 async def test_a_429_window_meets_only_as_many_queries_as_there_are_request_slots() -> None:
     """100 runs due together during a 5 s window of 429s: the waiter sends 10 queries (the
     request slots), which wait out the shared cool-down; the other 90 waits are never sent

@@ -37,7 +37,7 @@ from .._core.operation import Operation
 from .._observe.observers import Observers
 from .._transport.retry import is_retryable, retry_hint
 from .._waiting.ending import Ending, WaitEnd, log_end
-from .._waiting.learning import RunTimer
+from .._waiting.learning import RunTimer, WorkflowKey
 from .._waiting.policy import PollPolicy
 from .._waiting.wakeup import AsyncWakeup
 from ..providers import Provider
@@ -49,6 +49,10 @@ __all__ = ["AsyncWaiter"]
 _AWAKE = -1.0  # `_Schedule.park`: the wait has something to do
 _GONE = -2  # an entry's `seq` once it is dropped; -1 while it is not in the heap
 _COMPACT_AT = 256  # stale heap items tolerated before the heap is rebuilt without them
+#: A workflow's waits re-plan when its shortest learned runs shrink below this share of
+#: what they last planned for (and when it is first learned): rarely, as each costs a pass
+#: over the schedule's entries.
+_REPLAN_BELOW = 0.95
 
 
 class AsyncWaiter:
@@ -235,6 +239,7 @@ class _Entry:
 
     __slots__ = (
         "delays",
+        "due",
         "hint",
         "how",
         "parked",
@@ -274,6 +279,7 @@ class _Entry:
         self.state: WorkflowRun | None = None
         self.subs: list[_Sub] = []
         self.seq = -1  # the heap item that is this entry's, when it is in the heap
+        self.due = 0.0  # its heap item's time, while it has one
         self.parked = False  # due, but every subscriber was busy (in `on_update`, say)
         self.querying = False
         self.queries = 0
@@ -357,6 +363,7 @@ class _Schedule:
         "in_flight",
         "keeper",
         "limit",
+        "planned",
         "requester",
         "stale",
         "token",
@@ -374,6 +381,8 @@ class _Schedule:
         self.keeper: _Sub | None = None
         self.in_flight = 0
         self.stale = 0
+        # Per workflow: the shortest learned duration its waits were last re-planned for.
+        self.planned: dict[WorkflowKey, float] = {}
 
     # -- joining and leaving -------------------------------------------------------------
 
@@ -593,6 +602,7 @@ class _Schedule:
         if entry.seq >= 0:
             self.stale += 1  # its earlier item stays in the heap until popped
         entry.seq = self._push(at, entry)
+        entry.due = at
 
     def _wake_clock(self) -> None:
         """Make the clock look at the heap again: poke its keeper, or have one taken on."""
@@ -655,6 +665,8 @@ class _Schedule:
         del reply
         if entry.timer is not None:
             entry.timer.answered(run)
+            if run.succeeded:
+                self._replan(entry.timer)
         if run != entry.state:
             entry.state = run
             if not entry.warned:
@@ -675,6 +687,35 @@ class _Schedule:
             self._drop(entry)
         else:
             self._reschedule(entry)
+
+    def _replan(self, timer: RunTimer) -> None:
+        """A run of `timer`'s workflow succeeded. If that made its learned durations say
+        "earlier" (learned for the first time, or its shortest runs shorter), the workflow's
+        other waits plan their queries on the new estimate from their own elapsed time, and
+        a next query that the new plan puts earlier is brought forward (never later).
+
+        So the first runs of a batch to end pull in the queries of the others started with
+        them, instead of each following the plain schedule it started on.
+        """
+        estimate = timer.latest()
+        if not estimate.warm:
+            return
+        shortest = estimate.clusters[0][0]
+        planned = self.planned.get(timer.key)
+        if planned is not None and shortest >= planned * _REPLAN_BELOW:
+            return
+        self.planned[timer.key] = shortest
+        at = now()
+        for entry in self.entries.values():
+            other = entry.timer
+            if other is None or other.key != timer.key or entry.seq == _GONE:
+                continue
+            entry.delays, catch_up = other.replan(entry.policy, estimate)
+            if entry.seq >= 0:  # asleep in the heap; else its next query is planned anew
+                planned = next(entry.delays) if catch_up is None else catch_up
+                due = self._capped(entry, at + entry.policy.next_delay(planned, entry.hint))
+                if due < entry.due:
+                    self._due(entry, due)
 
     def _answered(self, entry: _Entry) -> None:
         entry.querying = False

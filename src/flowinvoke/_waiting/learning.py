@@ -213,6 +213,26 @@ class RunTimer:
         self._pending_at = 0.0
         self._sent_at = 0.0
 
+    @property
+    def key(self) -> WorkflowKey:
+        """The workflow whose durations this wait uses and feeds."""
+        return self._key
+
+    def latest(self) -> DurationEstimate:
+        """The workflow's estimate now: other runs may have taught it since this wait began."""
+        return self._book.estimate(self._key)
+
+    def replan(
+        self, policy: PollPolicy, estimate: DurationEstimate, rng: random.Random | None = None
+    ) -> tuple[Iterator[float], float | None]:
+        """Plan this wait around `estimate` instead of the one it began with: its sleeps from
+        now on (see `delays`), and the sleep before its next query if it must catch up on
+        a landing it slept through (`PollPolicy.catch_up_delay`), else None."""
+        self.estimate = estimate
+        draw = (rng or random).random()
+        catch_up = policy.catch_up_delay(estimate, self.elapsed(), self._sent_at, draw)
+        return self.delays(policy, rng), catch_up
+
     def elapsed(self) -> float:
         """Seconds since the run's start answer arrived."""
         return _deadline.now() - self._origin

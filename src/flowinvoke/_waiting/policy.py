@@ -105,7 +105,7 @@ class PollPolicy:
         plain = min(self.initial_delay + (self.multiplier - 1) * elapsed, self.max_interval)
         last = len(estimate.clusters) - 1
         for index, (low, high) in enumerate(estimate.clusters):
-            step = max(self.initial_delay / 2, 0.04 * low, (high - low) / 6)
+            step = _step(self.initial_delay, low, high)
             # A query inside the step before `lo` has arrived: it does not draw a new landing.
             if elapsed < low - step:
                 reach = low - step * draw - elapsed
@@ -118,6 +118,31 @@ class PollPolicy:
         # At least 30 % growth, so that a fixed-interval policy's overrun gets back to it.
         growing = step + max(self.multiplier - 1, 0.3) * (elapsed - high)
         return min(growing, plain) * spread
+
+    def catch_up_delay(
+        self, estimate: DurationEstimate, elapsed: float, queried_at: float, draw: float
+    ) -> float | None:
+        """The sleep before the next query of a wait that has just learned `estimate` while
+        it waited (other runs of its workflow ended), if it must catch up; else None.
+
+        A pure function like `learned_delay`. `queried_at` is the elapsed time of the
+        wait's last query (0 if none). When a cluster's landing (the step before its
+        shortest duration) began after that query and the wait is past it, the run may
+        have ended since: the next query comes at a random point of the next step, so that
+        waits started together catch up spread out. Otherwise None: `learned_delay` plans.
+        """
+        catch_up: float | None = None
+        for low, high in estimate.clusters:
+            step = _step(self.initial_delay, low, high)
+            if elapsed < low - step:
+                break
+            catch_up = step * draw if queried_at < low - step else None
+        return catch_up
+
+
+def _step(initial_delay: float, low: float, high: float) -> float:
+    """The interval between queries inside a cluster of durations (see `learned_delay`)."""
+    return max(initial_delay / 2, 0.04 * low, (high - low) / 6)
 
 
 _MAX_STEPS = 1024
