@@ -14,6 +14,8 @@ Workflows (GPTBots wire format):
   SUCCEED; the batch benchmark runs it.
 - `bench-pending` (key `bench-key-pending`): runs for an hour; the memory benchmark waits on
   10,000 of them.
+- `bench-1.5s` (key `bench-key-1.5s`): RUNNING for 1.5 s, then SUCCEED; the webhooks
+  benchmark's 100 runs at once, ended by the callbacks this process sends.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ WORKFLOWS = (
     Workflow(id="bench-instant", api_key="bench-key-instant", output={"summary": "done"}),
     Workflow(id="bench-2s", api_key="bench-key-2s", duration=2.0, output={"summary": "done"}),
     Workflow(id="bench-pending", api_key="bench-key-pending", duration=3600.0),
+    Workflow(id="bench-1.5s", api_key="bench-key-1.5s", duration=1.5),
 )
 
 
