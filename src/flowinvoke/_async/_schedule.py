@@ -712,8 +712,8 @@ class _Schedule:
                 continue
             entry.delays, catch_up = other.replan(entry.policy, estimate)
             if entry.seq >= 0:  # asleep in the heap; else its next query is planned anew
-                planned = next(entry.delays) if catch_up is None else catch_up
-                due = self._capped(entry, at + entry.policy.next_delay(planned, entry.hint))
+                delay = next(entry.delays) if catch_up is None else catch_up
+                due = self._capped(entry, at + entry.policy.next_delay(delay, entry.hint))
                 if due < entry.due:
                     self._due(entry, due)
 
