@@ -8,6 +8,7 @@ what it shares with the async one is tested in tests/_async.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 from collections.abc import Callable
 from typing import Any
@@ -313,6 +314,51 @@ async def test_the_first_runs_of_a_cold_workflow_to_end_bring_the_others_queries
     third = [recording.queried[run_id] for run_id, at in group_of.items() if at == 3.0]
     late = [at - origin - 3.0 for times in third for at in times if at - origin - 3.0 > 8.53]
     assert late and min(late) >= 9.6 - 0.01, late
+
+
+class _HintedSlowRun:
+    """GPTBots on the fake clock: the first `quick` runs last 2 s; the next lasts 10 s and
+    answers every query that sees it running with `Retry-After: 4`."""
+
+    def __init__(self, clock: FakeClock, quick: int) -> None:
+        self.clock = clock
+        self.quick = quick
+        self.started: dict[str, float] = {}
+        self.queried: dict[str, list[float]] = {}
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/invoke"):
+            run_id = f"r{len(self.started)}"
+            self.started[run_id] = self.clock()
+            return httpx.Response(200, json={**GPTBOTS_ASYNC_ANSWER, "workflowRunId": run_id})
+        run_id = json.loads(request.content)["workflowRunId"]
+        self.queried.setdefault(run_id, []).append(self.clock())
+        lasts = 2.0 if int(run_id[1:]) < self.quick else 10.0
+        if self.clock() - self.started[run_id] < lasts:
+            hint = {} if lasts == 2.0 else {"Retry-After": "4"}
+            return httpx.Response(200, headers=hint, json=gptbots_state("RUNNING", run_id))
+        return httpx.Response(200, json=gptbots_state("SUCCEED", run_id))
+
+
+@pytest.mark.anyio
+async def test_a_re_planned_query_still_waits_out_the_servers_hint() -> None:
+    """Ten 2 s runs teach their workflow's duration while a run of the same workflow waits
+    out a `Retry-After: 4` its server sent: the re-plan would query it at once (it slept
+    through the learned landing), but the hint holds, as it does for every query."""
+    clock = FakeClock()
+    server = _HintedSlowRun(clock, quick=10)
+    policy = PollPolicy(jitter=0, timeout=600)
+    with clock.install(), anyio.fail_after(GUARD):
+        async with AsyncClient(
+            api_key=KEY, transport=httpx.MockTransport(server), poll=policy
+        ) as client:
+            items = await client.run_many([{"n": n} for n in range(11)], concurrency=11)
+            assert all(item.ok for item in items)
+            (learned,) = client.run_durations.snapshot()
+    assert learned.estimate.warm  # the quick runs taught it, while the slow one waited
+    slow = server.queried["r10"]
+    assert len(slow) >= 3
+    assert all(later - earlier > 4.0 - 1e-6 for earlier, later in itertools.pairwise(slow)), slow
 
 
 @pytest.mark.anyio
