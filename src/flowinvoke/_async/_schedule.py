@@ -706,6 +706,7 @@ class _Schedule:
             return
         self.planned[timer.key] = shortest
         at = now()
+        moved: list[_Entry] = []
         for entry in self.entries.values():
             other = entry.timer
             if other is None or other.key != timer.key or entry.seq == _GONE:
@@ -715,7 +716,14 @@ class _Schedule:
                 delay = next(entry.delays) if catch_up is None else catch_up
                 due = self._capped(entry, at + entry.policy.next_delay(delay, entry.hint))
                 if due < entry.due:
-                    self._due(entry, due)
+                    entry.due, entry.seq = due, -1  # its item in the heap is stale now
+                    moved.append(entry)
+        if moved:
+            # Stale items dropped before the new ones are made: a re-plan of 100,000
+            # waits would otherwise hold both, about 12 MB.
+            self._compact()
+            for entry in moved:
+                entry.seq = self._push(entry.due, entry)
 
     def _answered(self, entry: _Entry) -> None:
         entry.querying = False

@@ -240,12 +240,8 @@ class RunTimer:
     def delays(self, policy: PollPolicy, rng: random.Random | None = None) -> Iterator[float]:
         """The sleeps between queries: learned when the estimate is warm, else the plain ones."""
         if policy.adaptive and self.estimate.warm:
-            return self._learned(policy, (rng or random).random)
-        return policy.delays(rng)  # the generator itself: no wrapper frame per wait
-
-    def _learned(self, policy: PollPolicy, draw: Callable[[], float]) -> Iterator[float]:
-        while True:
-            yield policy.learned_delay(self.estimate, self.elapsed(), draw())
+            return _LearnedDelays(self, policy, (rng or random).random)
+        return policy.delays(rng)  # the schedule's own small object: no wrapper per wait
 
     def sending(self) -> None:
         """A query is about to be sent."""
@@ -266,6 +262,25 @@ class RunTimer:
         else:
             learned = high
         self._book.record(self._key, learned)
+
+
+class _LearnedDelays:
+    """A learned schedule in progress: a small object rather than a generator (whose frame
+    is several times its size), as a re-plan gives one to every wait of a workflow."""
+
+    __slots__ = ("_draw", "_policy", "_timer")
+
+    def __init__(self, timer: RunTimer, policy: PollPolicy, draw: Callable[[], float]) -> None:
+        self._timer = timer
+        self._policy = policy
+        self._draw = draw
+
+    def __iter__(self) -> Iterator[float]:
+        return self
+
+    def __next__(self) -> float:
+        timer = self._timer
+        return self._policy.learned_delay(timer.estimate, timer.elapsed(), self._draw())
 
 
 def workflow_identity(key_fingerprint: str, *candidates: str | None) -> str:
