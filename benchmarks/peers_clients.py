@@ -117,11 +117,17 @@ class HttpxLoop(Peer):
     async def one(self, index: int) -> dict[str, Any]:
         started = await self._post("/v1/workflow/invoke", {"input": {"item": index}})
         query = {"workflowRunId": started["workflowRunId"]}
+        queried = 0
         while True:
-            await asyncio.sleep(LOOP_INTERVAL)
+            await asyncio.sleep(self.pause(queried))
             body = await self._post("/v1/workflow/query/result", query)
             if body["status"] not in ("PENDING", "RUNNING"):
                 return dict(body["output"])
+            queried += 1
+
+    def pause(self, queried: int) -> float:
+        """Seconds to sleep before the next query, after `queried` of them."""
+        return LOOP_INTERVAL
 
     async def close(self) -> None:
         await self.client.aclose()
@@ -137,16 +143,11 @@ class HttpxToldTheEnd(HttpxLoop):
         await super().open(base_url, key)
         self.ends = float(key.removeprefix("until:")) if key.startswith("until:") else None
 
-    async def one(self, index: int) -> dict[str, Any]:
-        started = await self._post("/v1/workflow/invoke", {"input": {"item": index}})
-        query = {"workflowRunId": started["workflowRunId"]}
-        if self.ends is not None:
-            await asyncio.sleep(max(0.0, self.ends - time.monotonic()))
-        while True:
-            body = await self._post("/v1/workflow/query/result", query)
-            if body["status"] not in ("PENDING", "RUNNING"):
-                return dict(body["output"])
-            await asyncio.sleep(0.01)  # a clock a hair behind the server's
+    def pause(self, queried: int) -> float:
+        """To the end before the first query; then a hair (a clock behind the server's)."""
+        if queried:
+            return 0.01
+        return 0.0 if self.ends is None else max(0.0, self.ends - time.monotonic())
 
 
 class Replicate(Peer):
